@@ -1,0 +1,45 @@
+"""Shared fixtures: real services (PostgreSQL, Redis) and a served app in a subprocess.
+
+A test that needs a service asks for its fixture. When the service is unreachable the test is
+skipped, unless ``VAULT_REQUIRE_SERVICES=1`` (set by ``.ci/run``), where it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import services
+from tests.support.server import AppServer, run_app_server
+
+
+def _require(name: str, problem: str | None) -> None:
+    if problem is None:
+        return
+    message = f"{name} is not reachable: {problem}"
+    if services.REQUIRE_SERVICES:
+        pytest.fail(f"{message} (VAULT_REQUIRE_SERVICES=1)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    _require("Redis", services.redis_problem(url))
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    _require("PostgreSQL", services.postgres_problem(url))
+    return url
+
+
+@pytest.fixture
+def app_server(tmp_path) -> Iterator[AppServer]:
+    """The app served by daphne on a free loopback port, embedded defaults, its own data dir."""
+    with run_app_server({"DATA_DIR": str(tmp_path / "data")}) as server:
+        yield server

@@ -1,0 +1,104 @@
+"""Run the real app (daphne, migrations applied) in a subprocess for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.services import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class AppServer:
+    host: str
+    port: int
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def app_env(overrides: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS"))}
+    env.update(
+        {
+            "APP_ENV": "development",
+            "DJANGO_SETTINGS_MODULE": "vault_dash.settings.base",
+            "REDIS_URL": "",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    for key in ("DATABASE_URL", "MARKET_DATA_PROVIDER", "NICEGUI_MOUNT_PATH"):
+        env.pop(key, None)
+    env.update(overrides)
+    return env
+
+
+def wait_for_http(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+@contextlib.contextmanager
+def run_app_server(
+    overrides: Mapping[str, str], migrate: bool = True, seed: bool = False, timeout: float = 60
+) -> Iterator[AppServer]:
+    env = app_env(overrides)
+    data_dir = Path(env.setdefault("DATA_DIR", str(ROOT / "data" / "test-server")))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if migrate:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+            cwd=ROOT, env=env, check=True, capture_output=True,
+        )
+    if seed:
+        subprocess.run(
+            [sys.executable, "manage.py", "seed_demo"],
+            cwd=ROOT, env=env, check=True, capture_output=True,
+        )
+    port = int(env.get("APP_PORT") or free_port())
+    env["APP_PORT"] = str(port)
+    log_path = data_dir / f"daphne-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+             "vault_dash.asgi:application"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    server = AppServer("127.0.0.1", port, env, process, log_path)
+    try:
+        wait_for_http(f"{server.url}/health/live", timeout, process)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

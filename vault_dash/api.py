@@ -1,0 +1,72 @@
+"""The JSON API (django-ninja): one ``NinjaAPI`` with the apps' routers and uniform errors.
+
+Every error leaves as ``{"error": {"code", "message", "field"}}`` with a 4xx status, so a
+client can always tell which parameter to fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+import vault_dash
+
+
+class ApiError(Exception):
+    """Raised by API views for a client error; rendered as the uniform JSON error."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
+api = NinjaAPI(
+    title="Vault Dashboard API",
+    version=vault_dash.__version__,
+    description="Portfolio valuation, option chains and hedge strategies. Errors are JSON: "
+    '`{"error": {"code", "message", "field"}}`.',
+    urls_namespace="api",
+    docs_url="/docs",
+)
+
+
+@api.exception_handler(ApiError)
+def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return api.create_response(
+        request, error_body(exc.code, exc.message, exc.field), status=exc.status
+    )
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    first = exc.errors[0] if exc.errors else {}
+    loc = [str(part) for part in first.get("loc", ()) if part not in ("query", "body", "path")]
+    field = ".".join(loc) or None
+    message = first.get("msg", "invalid input")
+    if field:
+        message = f"{field}: {message}"
+    return api.create_response(request, error_body("invalid", message, field), status=400)
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(
+        request, error_body("unauthorized", "authentication required"), status=401
+    )
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return api.create_response(
+        request, error_body("http_error", str(exc.message)), status=exc.status_code
+    )

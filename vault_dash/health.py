@@ -1,0 +1,129 @@
+"""Dependency checks behind ``/health``.
+
+Each check returns ``{"ok": bool, "backend": str, "latency_ms": float, ...}`` and never raises.
+The overall status is ``error`` when the database is down (nothing works without it),
+``degraded`` when anything else is (the app still serves, e.g. without cache), else ``ok``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+import vault_dash
+
+STARTED_AT = time.monotonic()
+
+CheckResult = dict[str, Any]
+
+
+def _timed(check: Callable[[], CheckResult]) -> CheckResult:
+    start = time.perf_counter()
+    try:
+        result = check()
+        result.setdefault("ok", True)
+    except Exception as exc:  # a health check reports failures, it never raises them
+        result = {"ok": False, "error": f"{type(exc).__name__}: {exc}".strip()[:300]}
+    result["latency_ms"] = round((time.perf_counter() - start) * 1000, 2)
+    return result
+
+
+def check_database() -> CheckResult:
+    def run() -> CheckResult:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return {"backend": connection.vendor}
+
+    result = _timed(run)
+    result.setdefault("backend", connection.vendor)
+    if not result["ok"]:
+        # Drop the broken connection so the next request reconnects instead of reusing it.
+        try:
+            connection.close()
+        except Exception:  # noqa: S110 - closing a dead connection may itself fail
+            pass
+    return result
+
+
+def check_cache() -> CheckResult:
+    backend = type(cache).__name__
+
+    def run() -> CheckResult:
+        ping = getattr(cache, "ping", None)
+        if ping is not None:
+            ping()
+            return {"backend": "redis"}
+        key = "health:probe"
+        cache.set(key, "1", 5)
+        if cache.get(key) != "1":
+            return {"ok": False, "backend": "locmem", "error": "value written was not read back"}
+        return {"backend": "locmem"}
+
+    result = _timed(run)
+    result.setdefault("backend", "redis" if settings.REDIS_URL else backend)
+    return result
+
+
+def check_channel_layer() -> CheckResult:
+    layer = get_channel_layer()
+    name = type(layer).__name__ if layer is not None else "none"
+
+    def run() -> CheckResult:
+        if layer is None:
+            return {"ok": False, "backend": name, "error": "no channel layer configured"}
+        if "Redis" not in name:
+            return {"backend": name, "scope": "single process"}
+        import redis
+
+        for host in layer.hosts if hasattr(layer, "hosts") else [settings.REDIS_URL]:
+            address = host["address"] if isinstance(host, dict) else host
+            client = redis.Redis.from_url(address, socket_connect_timeout=0.5, socket_timeout=0.5)
+            try:
+                client.ping()
+            finally:
+                client.close()
+        return {"backend": name, "scope": "shared"}
+
+    result = _timed(run)
+    result.setdefault("backend", name)
+    return result
+
+
+def check_market_data() -> CheckResult:
+    from vault_dash.marketdata import get_market_service
+
+    return _timed(lambda: get_market_service().health())
+
+
+def health_report() -> tuple[dict[str, Any], int]:
+    """The ``/health`` body and its HTTP status."""
+    checks = {
+        "database": check_database(),
+        "cache": check_cache(),
+        "channel_layer": check_channel_layer(),
+        "market_data": check_market_data(),
+    }
+    if not checks["database"]["ok"]:
+        status, http_status = "error", 503
+    elif all(c["ok"] for c in checks.values()):
+        status, http_status = "ok", 200
+    else:
+        status, http_status = "degraded", 200
+    body = {
+        "status": status,
+        "app": settings.APP_NAME,
+        "env": settings.APP_ENV,
+        "version": settings.APP_VERSION or vault_dash.__version__,
+        "image": settings.APP_IMAGE or None,
+        "uptime_s": round(time.monotonic() - STARTED_AT, 1),
+        "checks": checks,
+    }
+    return body, http_status
+

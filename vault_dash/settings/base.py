@@ -1,0 +1,216 @@
+"""Django settings for Vault Dashboard.
+
+Every value comes from the environment (and an optional ``.env`` file) through
+:mod:`vault_dash.config`; this module only maps the typed config onto Django's names. A bad or
+unsafe value stops start-up with one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import environ
+
+from vault_dash.config import BASE_DIR, ConfigError, load_config
+
+_env_file = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if os.path.isfile(_env_file):
+    # Real environment variables win over the file (12-factor).
+    environ.Env.read_env(_env_file, overwrite=False)
+
+try:
+    CONFIG = load_config(os.environ)
+except ConfigError as exc:
+    sys.stderr.write(f"vault-dash: configuration error: {exc}\n")
+    raise SystemExit(2) from None
+
+APP_ENV = CONFIG.app_env
+APP_NAME = CONFIG.app_name
+DEBUG = CONFIG.debug
+SECRET_KEY = CONFIG.secret_key
+ALLOWED_HOSTS = CONFIG.allowed_hosts
+DATA_DIR = CONFIG.data_dir
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "channels",
+    "django_htmx",
+    "template_partials",
+    "ninja",
+    "vault_dash",
+    "portfolio",
+    "strategies",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "vault_dash.urls"
+WSGI_APPLICATION = "vault_dash.wsgi.application"
+ASGI_APPLICATION = "vault_dash.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "vault_dash.context_processors.app",
+            ],
+        },
+    }
+]
+
+# --- Database ---------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#databases
+DATABASES = {"default": environ.Env.db_url_config(CONFIG.database_url)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # WAL lets the publisher read while a request writes; busy timeout instead of "locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 10, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    DATABASES["default"]["CONN_MAX_AGE"] = 60
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache and channel layer ------------------------------------------------------------
+REDIS_URL = CONFIG.redis_url
+CACHE_TTL = CONFIG.cache_ttl
+QUOTE_CACHE_TTL = CONFIG.quote_cache_ttl
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            # Redis that is down must not fail requests: this backend degrades to no-cache.
+            "BACKEND": "vault_dash.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "TIMEOUT": CACHE_TTL,
+            "KEY_PREFIX": "vault-dash",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "vault-dash",
+            "TIMEOUT": CACHE_TTL,
+        }
+    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Sessions live in the database so a Redis outage never logs anyone out.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# --- App settings -----------------------------------------------------------------------
+DEFAULT_SYMBOL = CONFIG.default_symbol
+WEBSOCKET_INTERVAL_SECONDS = CONFIG.websocket_interval_seconds
+NICEGUI_MOUNT_PATH = CONFIG.mount_path
+MARKET_DATA_PROVIDER = CONFIG.market_data_provider
+MARKET_REPLAY_FILE = CONFIG.market_replay_file
+MARKET_SEED = CONFIG.market_seed
+RISK_FREE_RATE = CONFIG.risk_free_rate
+APP_IMAGE = CONFIG.app_image
+APP_VERSION = CONFIG.app_version
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "portfolio:dashboard"
+LOGOUT_REDIRECT_URL = "login"
+# Private pages need a login in production; the embedded default shows the demo anonymously.
+LOGIN_REQUIRED = CONFIG.is_production
+
+# --- Security ---------------------------------------------------------------------------
+CORS_ALLOWED_ORIGINS = CONFIG.cors_origins
+CORS_ALLOW_CREDENTIALS = bool(CONFIG.cors_origins)
+CSRF_TRUSTED_ORIGINS = CONFIG.cors_origins
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+if CONFIG.is_production:
+    # TLS terminates at the reverse proxy (Caddy), which sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = CONFIG.secure_ssl_redirect
+    # The deploy health check talks plain HTTP to the container on loopback.
+    SECURE_REDIRECT_EXEMPT = [r"^health(/live)?$"]
+    SECURE_HSTS_SECONDS = CONFIG.secure_hsts_seconds
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # HSTS preload is a public, hard-to-undo commitment that makes no sense for a host behind
+    # a VPN; the deployment guide explains how to opt in.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- I18N, static -----------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Embedded runs serve straight from static/ without collectstatic; the image collects at build.
+WHITENOISE_USE_FINDERS = not CONFIG.is_production
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if CONFIG.is_production
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# --- Logging ----------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": CONFIG.log_level},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "daphne": {"level": "WARNING"},
+    },
+}
