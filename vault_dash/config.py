@@ -22,6 +22,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 MARKET_DATA_PROVIDERS = ("synthetic", "yfinance", "replay")
 APP_ENVS = ("development", "production", "test")
+SUPPORTED_DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql")
 MIN_SECRET_LENGTH = 50
 
 # Values that ship in examples and docs; a production secret must be none of them.
@@ -223,10 +224,11 @@ def load_config(environ_map: Mapping[str, str]) -> Config:
     database_url = _read(
         env, "DATABASE_URL", "str", f"sqlite:///{data_dir / 'vault_dash.sqlite3'}"
     )
-    try:
-        environ.Env.db_url_config(database_url)
-    except Exception as exc:  # django-environ raises several types for a bad URL
-        raise ConfigError(f"DATABASE_URL is not a database URL ({exc})") from None
+    scheme = urlsplit(database_url).scheme
+    if scheme not in SUPPORTED_DATABASE_SCHEMES:
+        raise ConfigError(
+            f"DATABASE_URL scheme {scheme!r} is not supported; use sqlite:/// or postgres://"
+        )
 
     redis_url = _read(env, "REDIS_URL", "str", "").strip()
     if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):

@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from portfolio.routing import websocket_urlpatterns as portfolio_ws
+
+websocket_urlpatterns: list[Any] = [*portfolio_ws]

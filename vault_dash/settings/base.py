@@ -136,6 +136,16 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # --- App settings -----------------------------------------------------------------------
 DEFAULT_SYMBOL = CONFIG.default_symbol
 WEBSOCKET_INTERVAL_SECONDS = CONFIG.websocket_interval_seconds
+# Live-update publisher (docs/websocket.md): "embedded" runs it inside the server process,
+# "external" expects `manage.py run_publisher`; "auto" = embedded without Redis, else external.
+WEBSOCKET_PUBLISHER = os.environ.get("WEBSOCKET_PUBLISHER", "auto").strip().lower() or "auto"
+if WEBSOCKET_PUBLISHER not in ("auto", "embedded", "external"):
+    sys.stderr.write(
+        "vault-dash: configuration error: WEBSOCKET_PUBLISHER must be auto, embedded or external\n"
+    )
+    raise SystemExit(2)
+# Namespace of the channel layer, publisher lock and subscription registry in a shared Redis.
+WEBSOCKET_REDIS_PREFIX = os.environ.get("WEBSOCKET_REDIS_PREFIX", "vault-dash").strip() or "vault-dash"
 NICEGUI_MOUNT_PATH = CONFIG.mount_path
 MARKET_DATA_PROVIDER = CONFIG.market_data_provider
 MARKET_REPLAY_FILE = CONFIG.market_replay_file
@@ -191,6 +201,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # Embedded runs serve straight from static/ without collectstatic; the image collects at build.
 WHITENOISE_USE_FINDERS = not CONFIG.is_production
+if not CONFIG.is_production:
+    STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns about a missing root otherwise
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
