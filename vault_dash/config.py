@@ -269,5 +269,5 @@ def load_config(environ_map: Mapping[str, str]) -> Config:
             raise ConfigError("APP_ENV=production refused: " + "; ".join(problems))
         return cfg
     if not raw_secret:
-        cfg = replace(cfg, secret_key=_dev_secret(data_dir), secret_key_source="generated")
+        cfg = replace(cfg, secret_key=_dev_secret(data_dir), secret_key_source="generated")  # nosec B106
     return cfg

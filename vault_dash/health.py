@@ -47,7 +47,7 @@ def check_database() -> CheckResult:
         # Drop the broken connection so the next request reconnects instead of reusing it.
         try:
             connection.close()
-        except Exception:  # noqa: S110 - closing a dead connection may itself fail
+        except Exception:  # nosec B110 - closing a dead connection may itself fail
             pass
     return result
 
