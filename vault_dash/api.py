@@ -13,6 +13,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 import vault_dash
+from vault_dash.auth import api_auth
 
 
 class ApiError(Exception):
@@ -37,6 +38,8 @@ api = NinjaAPI(
     '`{"error": {"code", "message", "field"}}`.',
     urls_namespace="api",
     docs_url="/docs",
+    # Bearer token, session, or anyone outside production (see vault_dash/auth.py).
+    auth=api_auth,
 )
 
 
@@ -70,3 +73,9 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return api.create_response(
         request, error_body("http_error", str(exc.message)), status=exc.status_code
     )
+
+
+# --- app routers (imported last: they import ApiError from this module) -------------------
+from portfolio.api import router as portfolio_router  # noqa: E402
+
+api.add_router("/portfolio", portfolio_router)

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 
+import django_stubs_ext
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 from vault_dash.config import BASE_DIR, ConfigError, load_config
+
+# Lets typed generics such as ``admin.TabularInline[Position, Portfolio]`` work at runtime.
+django_stubs_ext.monkeypatch()
 
 _env_file = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
 if os.path.isfile(_env_file):
@@ -46,6 +52,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "ninja",
+    "axes",
     "vault_dash",
     "portfolio",
     "strategies",
@@ -61,7 +68,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns lockouts raised during login into responses.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "vault_dash.urls"
@@ -114,12 +124,7 @@ if REDIS_URL:
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
-        }
-    }
+    # CHANNEL_LAYERS: see the WebSocket settings below.
 else:
     CACHES = {
         "default": {
@@ -128,6 +133,7 @@ else:
             "TIMEOUT": CACHE_TTL,
         }
     }
+    # Single process only: the embedded publisher runs inside the server (docs/websocket.md).
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Sessions live in the database so a Redis outage never logs anyone out.
@@ -145,7 +151,44 @@ if WEBSOCKET_PUBLISHER not in ("auto", "embedded", "external"):
     )
     raise SystemExit(2)
 # Namespace of the channel layer, publisher lock and subscription registry in a shared Redis.
-WEBSOCKET_REDIS_PREFIX = os.environ.get("WEBSOCKET_REDIS_PREFIX", "vault-dash").strip() or "vault-dash"
+WEBSOCKET_REDIS_PREFIX = (
+    os.environ.get("WEBSOCKET_REDIS_PREFIX", "vault-dash").strip() or "vault-dash"
+)
+# "core" (default) or "pubsub": which channels_redis layer carries the updates; kept switchable
+# so the two can be measured side by side (bench/bench_ws.py).
+WEBSOCKET_CHANNEL_LAYER = os.environ.get("WEBSOCKET_CHANNEL_LAYER", "core").strip().lower()
+if WEBSOCKET_CHANNEL_LAYER not in ("core", "pubsub"):
+    sys.stderr.write(
+        "vault-dash: configuration error: WEBSOCKET_CHANNEL_LAYER must be core or pubsub\n"
+    )
+    raise SystemExit(2)
+if REDIS_URL and WEBSOCKET_CHANNEL_LAYER == "pubsub":
+    # No per-consumer capacity in this layer: a consumer that stops reading grows without bound.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{WEBSOCKET_REDIS_PREFIX}:asgi"},
+        }
+    }
+elif REDIS_URL:
+    # channels_redis core layer, configured from bench/bench_ws.py measurements
+    # (docs/websocket.md#channel-layer): group_send batches one message per server process;
+    # `capacity` bounds the messages queued per process key and per consumer (a stuck consumer
+    # holds at most that many, older ones dropped); `expiry` drops updates nobody picked up
+    # within 10 s (live data, stale by then); `group_expiry` is short because consumers
+    # re-join every minute, so members of a crashed process stop costing sends within 5 min.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": f"{WEBSOCKET_REDIS_PREFIX}:asgi",
+                "capacity": 100,
+                "expiry": 10,
+                "group_expiry": 300,
+            },
+        }
+    }
 NICEGUI_MOUNT_PATH = CONFIG.mount_path
 MARKET_DATA_PROVIDER = CONFIG.market_data_provider
 MARKET_REPLAY_FILE = CONFIG.market_replay_file
@@ -161,6 +204,37 @@ LOGOUT_REDIRECT_URL = "login"
 LOGIN_REQUIRED = CONFIG.is_production
 
 # --- Security ---------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: it refuses logins while an IP/username pair is locked out.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling: 5 failures for the same username from the same IP lock that pair out for
+# 15 minutes; attempts are kept in the database (a Redis outage must not disable the lock).
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_IPWARE_PROXY_COUNT = 1 if CONFIG.is_production else 0
+AXES_VERBOSE = False
+
+# Content Security Policy (django-csp): no inline script anywhere; the pages load htmx and the
+# live-update script from /static/. Inline style attributes are allowed for the SVG charts.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 CORS_ALLOWED_ORIGINS = CONFIG.cors_origins
 CORS_ALLOW_CREDENTIALS = bool(CONFIG.cors_origins)
 CSRF_TRUSTED_ORIGINS = CONFIG.cors_origins
