@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "vault_dash.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -162,12 +163,15 @@ if WEBSOCKET_CHANNEL_LAYER not in ("core", "pubsub"):
         "vault-dash: configuration error: WEBSOCKET_CHANNEL_LAYER must be core or pubsub\n"
     )
     raise SystemExit(2)
+# redis-py 8 defaults socket_timeout to 5 s, which aborts the core layer's blocking 5 s
+# BZPOPMIN and tears every consumer down (django/channels_redis#422): read timeout above that.
+_LAYER_HOST = {"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}
 if REDIS_URL and WEBSOCKET_CHANNEL_LAYER == "pubsub":
     # No per-consumer capacity in this layer: a consumer that stops reading grows without bound.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{WEBSOCKET_REDIS_PREFIX}:asgi"},
+            "CONFIG": {"hosts": [_LAYER_HOST], "prefix": f"{WEBSOCKET_REDIS_PREFIX}:asgi"},
         }
     }
 elif REDIS_URL:
@@ -181,7 +185,7 @@ elif REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [_LAYER_HOST],
                 "prefix": f"{WEBSOCKET_REDIS_PREFIX}:asgi",
                 "capacity": 100,
                 "expiry": 10,

@@ -1,0 +1,148 @@
+"""HTTP load measured with wrk (an external load generator) on loopback.
+
+Used by the load benchmarks: start the app server (daphne, or gunicorn for comparison) with the
+bench settings, warm it, then run wrk against each path at a fixed concurrency for a fixed time
+and parse requests/s, latency percentiles and errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    path: str
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse_wrk(path: str, output: str) -> LoadResult:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    latencies = dict(
+        (pct, _ms(value, unit))
+        for pct, value, unit in re.findall(r"\s(50|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\b", output)
+    )
+    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    errors = 0
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    if non2xx:
+        errors += int(non2xx.group(1))
+    socket = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    if socket:
+        errors += sum(int(x) for x in socket.groups())
+    return LoadResult(path, rps, latencies["50"], latencies["99"], errors, total)
+
+
+def wrk(base_url: str, path: str, connections: int, seconds: float, threads: int = 2) -> LoadResult:
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (tools/system-deps.sh installs it)")
+    output = subprocess.run(
+        ["wrk", "-t", str(min(threads, connections)), "-c", str(connections), "-d",
+         f"{seconds:g}s", "--latency", "--timeout", "10s", f"{base_url}{path}"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return parse_wrk(path, output)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bench_env(data_dir: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DATA_DIR": data_dir,
+            "APP_ENV": "development",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+@contextlib.contextmanager
+def serve(
+    server: str = "daphne", workers: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Migrate, seed and serve the app; yields (base URL, server process)."""
+    data_dir = tempfile.mkdtemp(prefix="vault-bench-")
+    env = bench_env(data_dir, extra_env)
+    for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
+        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True,
+                       capture_output=True)
+    port = free_port()
+    if server == "daphne":
+        argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                "vault_dash.asgi:application"]
+    else:
+        argv = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(workers),
+                "--log-level", "warning", "vault_dash.wsgi:application"]
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/health/live", timeout=2).read()  # noqa: S310
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"{server} did not start") from None
+                time.sleep(0.2)
+        yield base, process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def warm(base: str, path: str, times: int = 3) -> int:
+    """GET a path a few times (fills caches); returns the response size in bytes."""
+    size = 0
+    for _ in range(times):
+        with urllib.request.urlopen(f"{base}{path}", timeout=60) as response:  # noqa: S310
+            size = len(response.read())
+    return size
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
