@@ -1,10 +1,246 @@
+"""The dashboard (full page or one HTMX panel), CSV import/export."""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+import io
+import logging
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
+
+from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
+from market.models import normalize_symbol
+from portfolio import csvio, services
+from portfolio.forms import ImportPositionsForm
+from portfolio.models import Portfolio, PortfolioSnapshot
+from vault_dash import charts
+
+logger = logging.getLogger(__name__)
+
+PANELS = ("kpis", "positions", "hedge", "history", "scenarios")
+SUGGESTED_SYMBOLS = ("GLD", "IAU", "SLV", "SPY")
+HISTORY_DAYS = 30
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _login_needed(request: HttpRequest) -> bool:
+    return bool(settings.LOGIN_REQUIRED and not request.user.is_authenticated)
+
+
+def _portfolio_from(request: HttpRequest, raw: str | None) -> Portfolio | None:
+    pid: int | None = None
+    if raw:
+        if not raw.isdigit() or len(raw) > 18:
+            raise Http404("no such portfolio")
+        pid = int(raw)
+    try:
+        return services.resolve_portfolio(request.user, pid)
+    except services.PortfolioNotFound:
+        raise Http404("no such portfolio") from None
+
+
+def _chosen_date(raw: str | None) -> tuple[date | None, str]:
+    if not raw:
+        return None, ""
+    try:
+        d = date.fromisoformat(raw)
+    except ValueError:
+        return None, f"{raw[:20]!r} is not a date; using 30 days from today."
+    today = timezone.localdate()
+    if not today <= d <= today + timedelta(days=3 * 365):
+        return None, "The scenario date must be between today and three years out."
+    return d, ""
+
+
+def _fmt_money(v: float) -> str:
+    return f"{v:+,.0f}" if v else "0"
+
+
+def _history_chart(portfolio: Portfolio | None, symbol: str) -> Any:
+    if portfolio is None:
+        return charts.line_chart([], title="Portfolio value")
+    since = timezone.now() - timedelta(days=HISTORY_DAYS)
+    rows = list(
+        PortfolioSnapshot.objects.history(portfolio, symbol, since).values_list(
+            "taken_at", "value", "cost"
+        )[:2000]
+    )
+    if not rows:
+        return charts.line_chart([], title="Portfolio value")
+    xs = [r[0] for r in rows]
+    return charts.line_chart(
+        [charts.Series("Value", xs, [r[1] for r in rows])],
+        x_kind="time",
+        title=f"Portfolio value, last {HISTORY_DAYS} days ({len(rows)} snapshots)",
+        hlines=[(rows[-1][2], "cost")],
+        element_id="history-chart",
+    )
+
+
+def _scenario_maps(result: dict[str, Any]) -> dict[str, Any]:
+    sc = result.get("scenarios")
+    if not sc:
+        return {}
+    cols = [f"{m:+.0f}%" for m in sc["spot_moves_pct"]]
+    mid = len(cols) // 2
+    vol = charts.heat_map(
+        sc["spot_vol"]["rows"],
+        cols,
+        sc["spot_vol"]["change"],
+        fmt=_compact_signed,
+        title="Change in value today: spot move × IV shift",
+        col_title="spot move",
+        highlight=(sc["vol_shifts_pts"].index(0.0), mid),
+        element_id="heatmap-spot-vol",
+    )
+    dates = charts.heat_map(
+        sc["spot_date"]["rows"],
+        cols,
+        sc["spot_date"]["change"],
+        fmt=_compact_signed,
+        title="Change in value: spot move × date",
+        col_title="spot move",
+        highlight=(0, mid),
+        element_id="heatmap-spot-date",
+    )
+    return {"heat_spot_vol": vol, "heat_spot_date": dates}
+
+
+def _compact_signed(v: float) -> str:
+    s = charts.compact(v)
+    return s if s.startswith("-") or v == 0 else f"+{s}"
+
+
+def _symbols(portfolio: Portfolio | None, current: str) -> list[str]:
+    out = [current, settings.DEFAULT_SYMBOL]
+    if portfolio is not None:
+        out += list(portfolio.open_positions().values_list("symbol", flat=True).distinct())
+        out.append(portfolio.default_symbol)
+    out += list(SUGGESTED_SYMBOLS)
+    return list(dict.fromkeys(s for s in out if s))
 
 
 @require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "portfolio/dashboard.html", {})
+@vary_on_headers("HX-Request")
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    if _login_needed(request):
+        return redirect_to_login(request.get_full_path())
+    portfolio = _portfolio_from(request, request.GET.get("portfolio"))
+    raw_symbol = request.GET.get("symbol") or (
+        portfolio.default_symbol if portfolio else settings.DEFAULT_SYMBOL
+    )
+    status = 200
+    error = ""
+    try:
+        symbol = normalize_symbol(raw_symbol[:20])
+    except InvalidSymbol as exc:
+        symbol, error, status = "", str(exc), 400
+    chosen, date_error = _chosen_date(request.GET.get("date"))
+    result: dict[str, Any] | None = None
+    if symbol:
+        try:
+            result = services.value_portfolio(portfolio, symbol, chosen_date=chosen)
+        except UnknownSymbol as exc:
+            error, status = str(exc) or f"No market data for {symbol}.", 404
+        except MarketDataError as exc:
+            error, status = f"Market data unavailable: {exc}", 503
+    if result is not None:
+        try:
+            services.record_snapshot(portfolio, result)
+        except Exception:  # best effort: history must not break the page
+            logger.warning("could not record a portfolio snapshot", exc_info=True)
+    snap = services.snapshot_from_result(result) if result else None
+    portfolios = list(Portfolio.objects.visible_to(request.user))
+    query = {"symbol": symbol or raw_symbol[:20]}
+    if portfolio is not None and request.GET.get("portfolio"):
+        query["portfolio"] = str(portfolio.pk)
+    if chosen:
+        query["date"] = chosen.isoformat()
+    context: dict[str, Any] = {
+        "portfolio": portfolio,
+        "portfolios": portfolios,
+        "symbol": symbol or raw_symbol[:20],
+        "symbols": _symbols(portfolio, symbol),
+        "result": result,
+        "snap": snap,
+        "error": error,
+        "date_error": date_error,
+        "chosen_date": chosen.isoformat() if chosen else "",
+        "query": urlencode(query),
+        "history_chart": _history_chart(portfolio, symbol) if symbol else None,
+        "can_edit": portfolio is not None and services.may_edit(request.user, portfolio),
+        **(_scenario_maps(result) if result else {}),
+    }
+    template = "portfolio/dashboard.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        panel = request.GET.get("panel", "")
+        template += f"#panel-{panel}" if panel in PANELS else "#dashboard-body"
+    return render(request, template, context, status=status)
+
+
+def _editable(request: HttpRequest, pk: int) -> Portfolio:
+    portfolio = Portfolio.objects.visible_to(request.user).filter(pk=pk).first()
+    if portfolio is None or not services.may_edit(request.user, portfolio):
+        raise Http404("no such portfolio")
+    return portfolio
+
+
+@require_http_methods(["GET", "POST"])
+def import_positions(request: HttpRequest, pk: int) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    portfolio = _editable(request, pk)
+    errors: list[csvio.RowError] = []
+    status = 200
+    if request.method == "POST":
+        form = ImportPositionsForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data["file"].read(csvio.MAX_BYTES + 1)
+            try:
+                created = csvio.import_positions(
+                    data, portfolio, replace=form.cleaned_data["replace"]
+                )
+            except csvio.CsvImportError as exc:
+                errors, status = exc.errors, 400
+            else:
+                services.clear_memos()
+                messages.success(request, f"Imported {len(created)} position(s).")
+                url = f"{redirect('portfolio:dashboard').url}?portfolio={portfolio.pk}"
+                return redirect(url)
+        else:
+            status = 400
+    else:
+        form = ImportPositionsForm()
+    return render(
+        request,
+        "portfolio/import.html",
+        {"form": form, "portfolio": portfolio, "errors": errors, "columns": csvio.COLUMNS},
+        status=status,
+    )
+
+
+@require_GET
+def export_positions(request: HttpRequest, pk: int) -> HttpResponse:
+    if _login_needed(request):
+        return redirect_to_login(request.get_full_path())
+    portfolio = Portfolio.objects.visible_to(request.user).filter(pk=pk).first()
+    if portfolio is None:
+        raise Http404("no such portfolio")
+    buf = io.StringIO()
+    csvio.export_positions(portfolio, buf)
+    response = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="portfolio-{portfolio.pk}.csv"'
+    return response

@@ -1,5 +1,14 @@
 from __future__ import annotations
 
+from django.urls import path
+
+from strategies import views
+
 app_name = "strategies"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("options/", views.chain_view, name="chain"),
+    path("strategies/", views.strategies_view, name="strategies"),
+    path("strategies/builder/", views.builder_view, name="builder"),
+    path("strategies/adopt/", views.adopt_view, name="adopt"),
+]

@@ -79,3 +79,8 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 from portfolio.api import router as portfolio_router  # noqa: E402
 
 api.add_router("/portfolio", portfolio_router)
+
+from strategies.api import options_router, strategies_router  # noqa: E402
+
+api.add_router("/options", options_router)
+api.add_router("/strategies", strategies_router)

@@ -135,7 +135,10 @@ else:
         }
     }
     # Single process only: the embedded publisher runs inside the server (docs/websocket.md).
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' in-memory layer with an O(N) instead of O(N²) broadcast (portfolio/layers.py).
+    CHANNEL_LAYERS: dict[str, dict[str, object]] = {
+        "default": {"BACKEND": "portfolio.layers.FanoutInMemoryChannelLayer"}
+    }
 
 # Sessions live in the database so a Redis outage never logs anyone out.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -155,9 +158,10 @@ if WEBSOCKET_PUBLISHER not in ("auto", "embedded", "external"):
 WEBSOCKET_REDIS_PREFIX = (
     os.environ.get("WEBSOCKET_REDIS_PREFIX", "vault-dash").strip() or "vault-dash"
 )
-# "core" (default) or "pubsub": which channels_redis layer carries the updates; kept switchable
-# so the two can be measured side by side (bench/bench_ws.py).
-WEBSOCKET_CHANNEL_LAYER = os.environ.get("WEBSOCKET_CHANNEL_LAYER", "core").strip().lower()
+# "pubsub" (default) or "core": which channels_redis layer carries the updates. Measured side
+# by side in bench/bench_ws.py (docs/websocket.md#channel-layer): pub/sub costs ~12 µs CPU per
+# recipient against ~100 µs for core, and its group_send is one PUBLISH whatever the audience.
+WEBSOCKET_CHANNEL_LAYER = os.environ.get("WEBSOCKET_CHANNEL_LAYER", "pubsub").strip().lower()
 if WEBSOCKET_CHANNEL_LAYER not in ("core", "pubsub"):
     sys.stderr.write(
         "vault-dash: configuration error: WEBSOCKET_CHANNEL_LAYER must be core or pubsub\n"
@@ -165,9 +169,12 @@ if WEBSOCKET_CHANNEL_LAYER not in ("core", "pubsub"):
     raise SystemExit(2)
 # redis-py 8 defaults socket_timeout to 5 s, which aborts the core layer's blocking 5 s
 # BZPOPMIN and tears every consumer down (django/channels_redis#422): read timeout above that.
+# The pub/sub layer polls with 0.1 s reads, so the same value only bounds a hung Redis.
 _LAYER_HOST = {"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}
 if REDIS_URL and WEBSOCKET_CHANNEL_LAYER == "pubsub":
-    # No per-consumer capacity in this layer: a consumer that stops reading grows without bound.
+    # At-most-once delivery (a tick lost in a Redis blip is replaced by the next) and no
+    # per-consumer capacity; our consumers never block, and daphne's ping timeout closes
+    # clients that stop reading. Groups live in each process, so nothing outlives a crash.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
@@ -175,8 +182,8 @@ if REDIS_URL and WEBSOCKET_CHANNEL_LAYER == "pubsub":
         }
     }
 elif REDIS_URL:
-    # channels_redis core layer, configured from bench/bench_ws.py measurements
-    # (docs/websocket.md#channel-layer): group_send batches one message per server process;
+    # channels_redis core layer (WEBSOCKET_CHANNEL_LAYER=core): group_send batches one message
+    # per server process;
     # `capacity` bounds the messages queued per process key and per consumer (a stuck consumer
     # holds at most that many, older ones dropped); `expiry` drops updates nobody picked up
     # within 10 s (live data, stale by then); `group_expiry` is short because consumers

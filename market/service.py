@@ -1,0 +1,303 @@
+"""The market data service: a provider behind a cache, a last-good fallback and a circuit breaker.
+
+* Fresh values come from the cache (``chain_ttl`` for chains, ``quote_ttl`` for quotes); the cache
+  is any object with Django's ``get(key)`` / ``set(key, value, timeout)``.
+* When the provider fails, the last good value (kept in the cache without expiry and in process
+  memory, so a cache outage does not lose it) is served with ``stale=True`` and its age in
+  seconds. With nothing to fall back on, :class:`~market.errors.ProviderUnavailable` is raised.
+* After ``failure_threshold`` consecutive failures the breaker opens: the provider is not called
+  for ``reset_timeout`` seconds; then one trial call is let through (half-open); success closes
+  the breaker, failure re-opens it.
+* Input errors (:class:`~market.errors.InvalidSymbol`, :class:`~market.errors.UnknownSymbol`) are
+  not provider failures: they propagate and do not count towards the breaker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+from market.analytics import ChainAnalytics, analyze_chain
+from market.errors import (
+    CircuitOpen,
+    InvalidSymbol,
+    MarketDataError,
+    ProviderUnavailable,
+    UnknownSymbol,
+)
+from market.models import OptionChain, PriceHistory, Quote, normalize_symbol
+from market.providers.base import Provider
+
+logger = logging.getLogger(__name__)
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+
+T = TypeVar("T", Quote, OptionChain)
+
+
+class CacheLike(Protocol):
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    def set(self, key: str, value: Any, timeout: Any = ...) -> Any: ...
+
+
+class CircuitBreaker:
+    """Consecutive-failure breaker: closed -> open -> half-open -> closed (or open again)."""
+
+    def __init__(
+        self,
+        failure_threshold: int = 3,
+        reset_timeout: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.failure_threshold = max(1, failure_threshold)
+        self.reset_timeout = reset_timeout
+        self.clock = clock
+        self._state = CLOSED
+        self._failures = 0
+        self._opened_at = 0.0
+        self._trial_in_flight = False
+        self._lock = threading.Lock()
+
+    @property
+    def state(self) -> str:
+        with self._lock:
+            return self._current_state()
+
+    @property
+    def failures(self) -> int:
+        return self._failures
+
+    def _current_state(self) -> str:
+        if self._state == OPEN and self.clock() - self._opened_at >= self.reset_timeout:
+            self._state = HALF_OPEN
+            self._trial_in_flight = False
+        return self._state
+
+    def allow(self) -> bool:
+        """May the provider be called now? (In half-open state, only one trial at a time.)"""
+        with self._lock:
+            state = self._current_state()
+            if state == CLOSED:
+                return True
+            if state == HALF_OPEN and not self._trial_in_flight:
+                self._trial_in_flight = True
+                return True
+            return False
+
+    def retry_in(self) -> float:
+        with self._lock:
+            if self._current_state() != OPEN:
+                return 0.0
+            return max(0.0, self.reset_timeout - (self.clock() - self._opened_at))
+
+    def success(self) -> None:
+        with self._lock:
+            self._state = CLOSED
+            self._failures = 0
+            self._trial_in_flight = False
+
+    def failure(self) -> None:
+        with self._lock:
+            self._failures += 1
+            state = self._current_state()
+            if state == HALF_OPEN or self._failures >= self.failure_threshold:
+                if state != OPEN:
+                    logger.warning(
+                        "market data circuit breaker opened after %d failures", self._failures
+                    )
+                self._state = OPEN
+                self._opened_at = self.clock()
+                self._trial_in_flight = False
+
+
+@dataclass
+class _Entry:
+    value: Any
+    fetched_at: float  # wall-clock epoch seconds
+
+
+class MarketService:
+    def __init__(
+        self,
+        provider: Provider,
+        cache: CacheLike | None = None,
+        *,
+        chain_ttl: float = 300.0,
+        quote_ttl: float = 5.0,
+        failure_threshold: int = 3,
+        reset_timeout: float = 30.0,
+        probe_symbol: str | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.provider = provider
+        self.cache = cache
+        self.chain_ttl = float(chain_ttl)
+        self.quote_ttl = float(quote_ttl)
+        self.probe_symbol = probe_symbol
+        self.now = wall_clock
+        self.breaker = CircuitBreaker(failure_threshold, reset_timeout, monotonic)
+        self._memory: dict[str, _Entry] = {}
+        self._analytics: dict[tuple[str, str, str, float, str], ChainAnalytics] = {}
+        self._lock = threading.Lock()
+        self.last_success: float | None = None
+        self.last_failure: float | None = None
+        self.last_error: str | None = None
+        self.last_served_stale = False
+        self.last_stale_age: float | None = None
+
+    # ---- public API ------------------------------------------------------------------------
+
+    def quote(self, symbol: str) -> Quote:
+        sym = normalize_symbol(symbol)
+        return self._get("quote", sym, self.quote_ttl, lambda: self.provider.quote(sym))
+
+    def chain(self, symbol: str) -> OptionChain:
+        sym = normalize_symbol(symbol)
+        return self._get("chain", sym, self.chain_ttl, lambda: self.provider.chain(sym))
+
+    def analytics(
+        self, symbol: str, rate: float, style: str = "american"
+    ) -> tuple[OptionChain, ChainAnalytics]:
+        """The chain and its analytics (IV, Greeks, ...), memoised per chain snapshot.
+
+        Solving American IVs and Greeks for a whole chain takes a fraction of a second, so the
+        result is kept in process memory for as long as the cached chain stays the same.
+        """
+        chain = self.chain(symbol)
+        key = (chain.symbol, chain.provider, chain.as_of.isoformat(), float(rate), style)
+        with self._lock:
+            hit = self._analytics.get(key)
+        if hit is None:
+            hit = analyze_chain(chain, rate, style=style)
+            with self._lock:
+                if len(self._analytics) >= 16:
+                    self._analytics.pop(next(iter(self._analytics)))
+                self._analytics[key] = hit
+        return chain, hit
+
+    def history(self, symbol: str, days: int = 30) -> PriceHistory:
+        """Daily closes (cached for ``chain_ttl``; no stale fallback beyond the cache)."""
+        sym = normalize_symbol(symbol)
+        key = self._key(f"history{int(days)}", sym)
+        hit = self._cache_get(key)
+        if isinstance(hit, _Entry) and self.now() - hit.fetched_at < self.chain_ttl:
+            return hit.value
+        value = self._call(lambda: self.provider.history(sym, days))
+        self._cache_set(key, _Entry(value, self.now()), self.chain_ttl)
+        return value
+
+    def health(self) -> dict[str, Any]:
+        """State for /health's ``market_data`` check; probes ``probe_symbol`` through the cache."""
+        probe_error = None
+        if self.probe_symbol:
+            try:
+                self.quote(self.probe_symbol)
+            except MarketDataError as exc:
+                probe_error = f"{type(exc).__name__}: {exc}"
+        state = self.breaker.state
+        now = self.now()
+        age = None if self.last_success is None else round(now - self.last_success, 3)
+        ok = state != OPEN and not self.last_served_stale and probe_error is None
+        return {
+            "ok": ok,
+            "provider": self.provider.name,
+            "breaker": state,
+            "consecutive_failures": self.breaker.failures,
+            "retry_in_s": round(self.breaker.retry_in(), 3),
+            "last_success": None if self.last_success is None else _iso(self.last_success),
+            "last_success_age_s": age,
+            "stale": self.last_served_stale,
+            "stale_age_s": self.last_stale_age if self.last_served_stale else None,
+            "last_error": probe_error or self.last_error,
+            "last_failure": None if self.last_failure is None else _iso(self.last_failure),
+        }
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def _key(self, kind: str, sym: str) -> str:
+        return f"market:{self.provider.name}:{kind}:{sym}"
+
+    def _cache_get(self, key: str) -> Any:
+        if self.cache is None:
+            return None
+        try:
+            return self.cache.get(key)
+        except Exception as exc:  # a broken cache must not break market data
+            logger.warning("market cache read failed: %s", exc)
+            return None
+
+    def _cache_set(self, key: str, value: Any, timeout: float | None) -> None:
+        if self.cache is None:
+            return
+        try:
+            self.cache.set(key, value, timeout)
+        except Exception as exc:
+            logger.warning("market cache write failed: %s", exc)
+
+    def _call(self, fetch: Callable[[], Any]) -> Any:
+        if not self.breaker.allow():
+            raise CircuitOpen(
+                f"{self.provider.name} provider paused after repeated failures; "
+                f"retry in {self.breaker.retry_in():.0f}s"
+            )
+        try:
+            value = fetch()
+        except (InvalidSymbol, UnknownSymbol):
+            self.breaker.success()  # the provider answered
+            raise
+        except Exception as exc:
+            self.breaker.failure()
+            self.last_failure = self.now()
+            self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            if isinstance(exc, ProviderUnavailable):
+                raise
+            raise ProviderUnavailable(f"{self.provider.name} provider failed: {exc}") from exc
+        self.breaker.success()
+        self.last_success = self.now()
+        self.last_error = None
+        return value
+
+    def _get(self, kind: str, sym: str, ttl: float, fetch: Callable[[], T]) -> T:
+        key = self._key(kind, sym)
+        last_key = key + ":last"
+        now = self.now()
+        if ttl > 0:
+            hit = self._cache_get(key)
+            if isinstance(hit, _Entry) and now - hit.fetched_at < ttl:
+                self.last_served_stale = False
+                return hit.value.with_staleness(False, now - hit.fetched_at)
+        try:
+            value = self._call(fetch)
+        except ProviderUnavailable as exc:
+            last = self._cache_get(last_key)
+            mem = self._memory.get(last_key)
+            if not isinstance(last, _Entry) or (
+                mem is not None and mem.fetched_at > last.fetched_at
+            ):
+                last = mem
+            if last is None:
+                raise
+            age = now - last.fetched_at
+            logger.info("serving stale %s for %s (%.0fs old): %s", kind, sym, age, exc)
+            self.last_served_stale = True
+            self.last_stale_age = round(age, 3)
+            return last.value.with_staleness(True, age)
+        entry = _Entry(value, self.now())
+        if ttl > 0:
+            self._cache_set(key, entry, ttl)
+        self._cache_set(last_key, entry, None)
+        with self._lock:
+            self._memory[last_key] = entry
+        self.last_served_stale = False
+        return value.with_staleness(False, 0.0)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat()

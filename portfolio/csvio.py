@@ -1,0 +1,287 @@
+"""CSV import and export of positions.
+
+Import is all-or-nothing: every row is parsed and validated first, each problem is reported
+with its line number and column, and the positions are written in one transaction only when the
+whole file is clean.
+
+Columns (header row required, any order, case-insensitive)::
+
+    symbol,kind,quantity,cost_basis,expiry,strike,right,style,units_per_share,opened_on,note
+
+``kind`` may be left empty: a row with a strike/expiry/right is an option, one with
+``units_per_share`` is physical, anything else underlying shares.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from portfolio.models import SYMBOL_VALIDATOR, Portfolio, Position, bump_data_version
+
+COLUMNS = (
+    "symbol",
+    "kind",
+    "quantity",
+    "cost_basis",
+    "expiry",
+    "strike",
+    "right",
+    "style",
+    "units_per_share",
+    "opened_on",
+    "note",
+)
+REQUIRED = ("symbol", "quantity", "cost_basis")
+MAX_BYTES = 1_000_000
+MAX_ROWS = 5_000
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", {self.field}" if self.field else "")
+        return f"{where}: {self.message}"
+
+
+class CsvImportError(Exception):
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__("; ".join(str(e) for e in errors[:5]))
+        self.errors = errors
+
+
+def _decimal(raw: str, field: str, line: int, errors: list[RowError]) -> Decimal | None:
+    try:
+        value = Decimal(raw.replace(",", "").replace("_", ""))
+    except InvalidOperation:
+        errors.append(RowError(line, field, f"{raw!r} is not a number"))
+        return None
+    if not value.is_finite():
+        errors.append(RowError(line, field, f"{raw!r} is not a finite number"))
+        return None
+    return value
+
+
+def _date(raw: str, field: str, line: int, errors: list[RowError]) -> date | None:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors.append(RowError(line, field, f"{raw!r} is not a date like 2026-03-20"))
+        return None
+
+
+def _row_to_position(
+    row: dict[str, str], line: int, portfolio: Portfolio
+) -> tuple[Position | None, list[RowError]]:
+    errors: list[RowError] = []
+    get = {k: (row.get(k) or "").strip() for k in COLUMNS}
+    for name in REQUIRED:
+        if not get[name]:
+            errors.append(RowError(line, name, "is required"))
+    symbol = get["symbol"].upper()
+    if symbol:
+        try:
+            SYMBOL_VALIDATOR(symbol)
+        except ValidationError:
+            errors.append(RowError(line, "symbol", f"{get['symbol']!r} is not a ticker symbol"))
+    kind = get["kind"].lower()
+    if not kind:
+        if get["strike"] or get["expiry"] or get["right"]:
+            kind = Position.Kind.OPTION
+        elif get["units_per_share"]:
+            kind = Position.Kind.PHYSICAL
+        else:
+            kind = Position.Kind.UNDERLYING
+    if kind not in Position.Kind.values:
+        errors.append(
+            RowError(line, "kind", f"{get['kind']!r}: use underlying, physical or option")
+        )
+    quantity = _decimal(get["quantity"], "quantity", line, errors) if get["quantity"] else None
+    cost = _decimal(get["cost_basis"], "cost_basis", line, errors) if get["cost_basis"] else None
+    strike = _decimal(get["strike"], "strike", line, errors) if get["strike"] else None
+    ups = (
+        _decimal(get["units_per_share"], "units_per_share", line, errors)
+        if get["units_per_share"]
+        else None
+    )
+    expiry = _date(get["expiry"], "expiry", line, errors) if get["expiry"] else None
+    opened = _date(get["opened_on"], "opened_on", line, errors) if get["opened_on"] else None
+    right = {"C": "C", "CALL": "C", "P": "P", "PUT": "P", "": ""}.get(get["right"].upper())
+    if right is None:
+        errors.append(RowError(line, "right", f"{get['right']!r}: use C or P"))
+        right = ""
+    style = get["style"].lower() or Position.Style.AMERICAN
+    if style not in Position.Style.values:
+        errors.append(RowError(line, "style", f"{get['style']!r}: use american or european"))
+    if errors:
+        return None, errors
+    assert quantity is not None and cost is not None  # required, checked above
+    pos = Position(
+        portfolio=portfolio,
+        symbol=symbol,
+        kind=kind,
+        quantity=quantity,
+        cost_basis=cost,
+        expiry=expiry,
+        strike=strike,
+        right=right,
+        style=style,
+        units_per_share=ups,
+        opened_on=opened or timezone.localdate(),
+        note=get["note"],
+    )
+    try:
+        pos.clean_fields(exclude=["portfolio"])
+        pos.clean()
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            for message in messages:
+                errors.append(RowError(line, None if field == "__all__" else field, message))
+        return None, errors
+    return pos, []
+
+
+def _instrument_key(p: Position) -> tuple[Any, ...]:
+    if p.kind == Position.Kind.OPTION:
+        return (p.symbol, p.kind, p.expiry, p.strike, p.right, p.style)
+    return (p.symbol, p.kind)
+
+
+def parse_positions(
+    data: bytes | str, portfolio: Portfolio, replace: bool = False
+) -> list[Position]:
+    """Validate the whole file; return unsaved positions or raise :class:`CsvImportError`."""
+    if isinstance(data, bytes):
+        if len(data) > MAX_BYTES:
+            raise CsvImportError([RowError(0, None, f"file is larger than {MAX_BYTES} bytes")])
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise CsvImportError([RowError(0, None, f"not UTF-8 text ({exc.reason})")]) from None
+    else:
+        text = data.removeprefix("\ufeff")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise CsvImportError([RowError(1, None, f"unreadable CSV ({exc})")]) from None
+    if not header:
+        raise CsvImportError([RowError(1, None, "the file is empty; a header row is required")])
+    errors: list[RowError] = []
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        errors.append(
+            RowError(
+                1,
+                unknown[0],
+                f"unknown column(s) {', '.join(unknown)}; expected {', '.join(COLUMNS)}",
+            )
+        )
+    for name in REQUIRED:
+        if name not in header:
+            errors.append(RowError(1, name, "required column is missing"))
+    if errors:
+        raise CsvImportError(errors)
+    reader.fieldnames = header
+
+    existing = set()
+    if not replace and portfolio.pk is not None:
+        existing = {_instrument_key(p) for p in portfolio.open_positions()}
+    seen: dict[tuple[Any, ...], int] = {}
+    positions: list[Position] = []
+    count = 0
+    try:
+        for row in reader:
+            line = reader.line_num
+            if None in row:  # more cells than header columns
+                errors.append(RowError(line, None, "more values than columns in the header"))
+                continue
+            if not any((v or "").strip() for v in row.values()):
+                continue
+            count += 1
+            if count > MAX_ROWS:
+                errors.append(RowError(line, None, f"more than {MAX_ROWS} rows"))
+                break
+            pos, row_errors = _row_to_position(row, line, portfolio)
+            errors.extend(row_errors)
+            if pos is None:
+                continue
+            key = _instrument_key(pos)
+            if key in seen:
+                errors.append(
+                    RowError(line, "symbol", f"duplicates the instrument on line {seen[key]}")
+                )
+            elif key in existing:
+                errors.append(
+                    RowError(
+                        line,
+                        "symbol",
+                        f"{pos.instrument} is already an open position (use replace)",
+                    )
+                )
+            seen.setdefault(key, line)
+            positions.append(pos)
+    except csv.Error as exc:
+        errors.append(RowError(reader.line_num, None, f"unreadable CSV ({exc})"))
+    if errors:
+        raise CsvImportError(errors)
+    if not positions:
+        raise CsvImportError([RowError(1, None, "no positions in the file")])
+    return positions
+
+
+def import_positions(
+    data: bytes | str, portfolio: Portfolio, replace: bool = False
+) -> list[Position]:
+    """Validate, then write every row in one transaction (nothing is written on any error).
+
+    ``replace`` closes the portfolio's open positions (dated today) before adding the new ones.
+    """
+    positions = parse_positions(data, portfolio, replace=replace)
+    try:
+        with transaction.atomic():
+            if replace:
+                portfolio.open_positions().update(closed_on=timezone.localdate())
+            created = Position.objects.bulk_create(positions)
+            Portfolio.objects.filter(pk=portfolio.pk).update(updated_at=timezone.now())
+            bump_data_version()
+            transaction.on_commit(bump_data_version)
+    except IntegrityError as exc:
+        raise CsvImportError([RowError(0, None, f"rejected by the database: {exc}")]) from None
+    return created
+
+
+def export_positions(portfolio: Portfolio, out: io.TextIOBase | Any) -> int:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    n = 0
+    for p in portfolio.open_positions().order_by("symbol", "kind", "expiry", "strike", "right"):
+        writer.writerow(
+            [
+                p.symbol,
+                p.kind,
+                f"{p.quantity.normalize():f}",
+                f"{p.cost_basis.normalize():f}",
+                p.expiry.isoformat() if p.expiry else "",
+                f"{p.strike.normalize():f}" if p.strike is not None else "",
+                p.right,
+                p.style if p.is_option else "",
+                f"{p.units_per_share.normalize():f}" if p.units_per_share is not None else "",
+                p.opened_on.isoformat() if p.opened_on else "",
+                p.note,
+            ]
+        )
+        n += 1
+    return n

@@ -1,0 +1,42 @@
+"""Import positions from a CSV file into a portfolio, all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from portfolio.csvio import COLUMNS, CsvImportError, import_positions, parse_positions
+from portfolio.management.commands.export_positions import find_portfolio
+
+
+class Command(BaseCommand):
+    help = f"Import positions from CSV (columns: {', '.join(COLUMNS)}). Nothing is written unless every row is valid."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", help="CSV file ('-' for stdin)")
+        parser.add_argument("--portfolio", required=True, help="Portfolio id or name")
+        parser.add_argument("--replace", action="store_true", help="Close the open positions first")
+        parser.add_argument("--dry-run", action="store_true", help="Validate only")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        portfolio = find_portfolio(options["portfolio"])
+        path = options["file"]
+        try:
+            data = self.stdin.buffer.read() if path == "-" else Path(path).read_bytes()  # type: ignore[attr-defined]
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
+        try:
+            if options["dry_run"]:
+                rows = parse_positions(data, portfolio, replace=options["replace"])
+                self.stdout.write(f"{len(rows)} row(s) valid; nothing written (--dry-run).")
+                return
+            created = import_positions(data, portfolio, replace=options["replace"])
+        except CsvImportError as exc:
+            for err in exc.errors:
+                self.stderr.write(str(err))
+            raise CommandError(f"{len(exc.errors)} problem(s); nothing was imported") from exc
+        self.stdout.write(
+            self.style.SUCCESS(f"Imported {len(created)} position(s) into {portfolio}.")
+        )

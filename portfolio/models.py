@@ -1,0 +1,337 @@
+"""What the user owns: a portfolio of shares (or physical units) of an underlying and the listed
+options that hedge it, plus the valuation history the dashboard charts.
+
+Quantities are signed (+ long, − short): shares for the underlying, contracts (×100) for
+options, physical units (e.g. troy ounces) for ``physical`` positions, which convert to
+share-equivalents through ``units_per_share``. ``cost_basis`` is the price paid per unit *as
+quoted*: per share for the underlying, per ounce for physical, the per-share option premium for
+options (so a contract cost ``cost_basis × 100``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import uuid
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models, transaction
+from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.utils import timezone
+
+CONTRACT_MULTIPLIER = 100
+DATA_VERSION_KEY = "portfolio:data-version"
+SYMBOL_VALIDATOR = RegexValidator(
+    r"^[A-Z][A-Z0-9.\-]{0,9}$", "Use an upper-case ticker symbol such as GLD."
+)
+
+
+class PortfolioQuerySet(models.QuerySet["Portfolio"]):
+    def visible_to(self, user: Any) -> PortfolioQuerySet:
+        """Portfolios ``user`` may see: their own, plus the ownerless demo portfolios.
+
+        Anonymous visitors see only the demo (and only where the deployment allows anonymous
+        access at all; the views check ``settings.LOGIN_REQUIRED`` first). Nobody sees another
+        user's portfolio here, staff included: the admin is the place for that.
+        """
+        demo = Q(owner__isnull=True, is_demo=True)
+        if user is not None and getattr(user, "is_authenticated", False):
+            return self.filter(Q(owner=user) | demo)
+        return self.filter(demo)
+
+
+class Portfolio(models.Model):
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="portfolios",
+        help_text="Empty only for the shared demo portfolio.",
+    )
+    is_demo = models.BooleanField(
+        default=False, help_text="Ownerless demo data that anonymous visitors may see."
+    )
+    base_currency = models.CharField(max_length=3, default="USD")
+    default_symbol = models.CharField(max_length=10, default="GLD", validators=[SYMBOL_VALIDATOR])
+    hedge_warning_days = models.PositiveSmallIntegerField(
+        default=21,
+        validators=[MinValueValidator(1)],
+        help_text="Warn when a hedge expires within this many days.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PortfolioQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="portfolio_unique_owner_name"),
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=Q(owner__isnull=True),
+                name="portfolio_unique_ownerless_name",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_demo=False) | Q(owner__isnull=True),
+                name="portfolio_demo_is_ownerless",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def open_positions(self) -> models.QuerySet[Position]:
+        return self.positions.filter(closed_on__isnull=True)
+
+
+class PositionQuerySet(models.QuerySet["Position"]):
+    def open(self) -> PositionQuerySet:
+        return self.filter(closed_on__isnull=True)
+
+    def for_symbol(self, symbol: str) -> PositionQuerySet:
+        return self.filter(symbol=symbol)
+
+    def for_dashboard(self, portfolio: Portfolio, symbol: str) -> PositionQuerySet:
+        holdings_first = models.Case(
+            models.When(kind="option", then=models.Value(1)), default=models.Value(0)
+        )
+        return (
+            self.open()
+            .filter(portfolio=portfolio, symbol=symbol)
+            .order_by(holdings_first, "expiry", "strike", "right", "pk")
+        )
+
+
+class Position(models.Model):
+    class Kind(models.TextChoices):
+        UNDERLYING = "underlying", "Underlying shares"
+        PHYSICAL = "physical", "Physical units"
+        OPTION = "option", "Option"
+
+    class Right(models.TextChoices):
+        CALL = "C", "Call"
+        PUT = "P", "Put"
+
+    class Style(models.TextChoices):
+        AMERICAN = "american", "American"
+        EUROPEAN = "european", "European"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="positions")
+    symbol = models.CharField(max_length=10, validators=[SYMBOL_VALIDATOR])
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.UNDERLYING)
+    quantity = models.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        help_text="Signed: + long, − short. Shares, contracts or physical units.",
+    )
+    cost_basis = models.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Price paid per unit as quoted (per share; option premium per share).",
+    )
+    expiry = models.DateField(null=True, blank=True)
+    strike = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    right = models.CharField(max_length=1, choices=Right.choices, blank=True)
+    style = models.CharField(max_length=10, choices=Style.choices, default=Style.AMERICAN)
+    units_per_share = models.DecimalField(
+        max_digits=18,
+        decimal_places=8,
+        null=True,
+        blank=True,
+        help_text="Physical only: units per share of the symbol (e.g. oz of gold per GLD share).",
+    )
+    opened_on = models.DateField(default=timezone.localdate)
+    closed_on = models.DateField(null=True, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PositionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["portfolio", "symbol", "kind", "expiry", "strike", "right"]
+        indexes = [models.Index(fields=["portfolio", "symbol"], name="position_portfolio_symbol")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(quantity=0), name="position_nonzero_quantity"),
+            models.CheckConstraint(condition=Q(cost_basis__gte=0), name="position_cost_nonneg"),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        kind="option",
+                        expiry__isnull=False,
+                        strike__isnull=False,
+                        strike__gt=0,
+                        right__in=["C", "P"],
+                        units_per_share__isnull=True,
+                    )
+                    | Q(
+                        kind="underlying",
+                        expiry__isnull=True,
+                        strike__isnull=True,
+                        right="",
+                        units_per_share__isnull=True,
+                    )
+                    | Q(
+                        kind="physical",
+                        expiry__isnull=True,
+                        strike__isnull=True,
+                        right="",
+                        units_per_share__isnull=False,
+                        units_per_share__gt=0,
+                    )
+                ),
+                name="position_instrument_fields",
+            ),
+            # One open position per instrument (closed lots may repeat).
+            models.UniqueConstraint(
+                fields=["portfolio", "symbol", "kind"],
+                condition=Q(closed_on__isnull=True) & ~Q(kind="option"),
+                name="position_unique_open_holding",
+            ),
+            models.UniqueConstraint(
+                fields=["portfolio", "symbol", "expiry", "strike", "right", "style"],
+                condition=Q(closed_on__isnull=True, kind="option"),
+                name="position_unique_open_option",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity.normalize():f} {self.instrument}"
+
+    @property
+    def is_option(self) -> bool:
+        return self.kind == self.Kind.OPTION
+
+    @property
+    def instrument(self) -> str:
+        if self.kind == self.Kind.OPTION:
+            strike = self.strike.normalize() if self.strike is not None else "?"
+            return f"{self.symbol} {self.expiry} {strike:f}{self.right}"
+        if self.kind == self.Kind.PHYSICAL:
+            return f"{self.symbol} physical"
+        return self.symbol
+
+    @property
+    def multiplier(self) -> int:
+        return CONTRACT_MULTIPLIER if self.is_option else 1
+
+    @property
+    def total_cost(self) -> Decimal:
+        return self.quantity * self.cost_basis * self.multiplier
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, str] = {}
+        if self.quantity is not None and self.quantity == 0:
+            errors["quantity"] = "Quantity must not be zero."
+        if self.kind == self.Kind.OPTION:
+            if self.expiry is None:
+                errors["expiry"] = "An option needs an expiry date."
+            if self.strike is None or self.strike <= 0:
+                errors["strike"] = "An option needs a strike above zero."
+            if self.right not in (self.Right.CALL, self.Right.PUT):
+                errors["right"] = "An option is a call (C) or a put (P)."
+            if self.units_per_share is not None:
+                errors["units_per_share"] = "Only physical positions have units per share."
+        else:
+            for name in ("expiry", "strike"):
+                if getattr(self, name) is not None:
+                    errors[name] = f"Only options have {name}."
+            if self.right:
+                errors["right"] = "Only options have a right."
+            if self.kind == self.Kind.PHYSICAL:
+                if self.units_per_share is None or self.units_per_share <= 0:
+                    errors["units_per_share"] = "Physical units need units per share above zero."
+            elif self.units_per_share is not None:
+                errors["units_per_share"] = "Only physical positions have units per share."
+        if self.closed_on and self.opened_on and self.closed_on < self.opened_on:
+            errors["closed_on"] = "Closed before it was opened."
+        if errors:
+            raise ValidationError(errors)
+
+
+class PortfolioSnapshotQuerySet(models.QuerySet["PortfolioSnapshot"]):
+    def history(self, portfolio: Portfolio, symbol: str, since: Any = None) -> Any:
+        qs = self.filter(portfolio=portfolio, symbol=symbol)
+        if since is not None:
+            qs = qs.filter(taken_at__gte=since)
+        return qs.order_by("taken_at")
+
+
+class PortfolioSnapshot(models.Model):
+    """One valuation of a portfolio for one symbol, recorded at most every few minutes."""
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="snapshots")
+    symbol = models.CharField(max_length=10, validators=[SYMBOL_VALIDATOR])
+    taken_at = models.DateTimeField(default=timezone.now, db_index=True)
+    spot = models.FloatField()
+    value = models.FloatField()
+    cost = models.FloatField()
+    pnl = models.FloatField()
+    day_change = models.FloatField(default=0.0)
+    delta = models.FloatField(help_text="Net delta in share-equivalents.")
+    stale = models.BooleanField(default=False)
+
+    objects = PortfolioSnapshotQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-taken_at"]
+        get_latest_by = "taken_at"
+        indexes = [
+            models.Index(fields=["portfolio", "symbol", "taken_at"], name="snapshot_lookup"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.portfolio} {self.symbol} @ {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+def data_version() -> str | None:
+    """A token that changes whenever any portfolio or position changes (in the shared cache).
+
+    Lets request paths memoise "which portfolio does this user see" per process without a query
+    per request; every process sees a bump because the token lives in the Django cache (Redis
+    in production). ``None`` (cache empty or down) means "do not trust any memo".
+    """
+    value = cache.get(DATA_VERSION_KEY)
+    if value is None:
+        cache.add(DATA_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    return value if isinstance(value, str) else None
+
+
+def bump_data_version() -> None:
+    cache.set(DATA_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+@receiver(post_save, sender=Position)
+@receiver(post_delete, sender=Position)
+def _touch_portfolio(sender: Any, instance: Position, **kwargs: Any) -> None:
+    """Any change to a position bumps its portfolio's ``updated_at`` and the data version.
+
+    Valuations are memoised on ``(portfolio.pk, portfolio.updated_at, market data)``, so this
+    one cheap UPDATE keeps the memo exact without an extra query per request. Bulk writes that
+    skip signals (``bulk_create``, ``QuerySet.update``) must do the same themselves.
+    """
+    Portfolio.objects.filter(pk=instance.portfolio_id).update(updated_at=timezone.now())
+    _bump_now_and_on_commit()
+
+
+def _bump_now_and_on_commit() -> None:
+    # Now, and again after commit: a reader between the write and the commit must not leave
+    # the pre-commit state memoised under the current version.
+    bump_data_version()
+    transaction.on_commit(bump_data_version)
+
+
+@receiver(post_save, sender=Portfolio)
+@receiver(post_delete, sender=Portfolio)
+def _portfolio_changed(sender: Any, instance: Portfolio, **kwargs: Any) -> None:
+    _bump_now_and_on_commit()

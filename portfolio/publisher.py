@@ -1,0 +1,492 @@
+"""The live-update publisher: one computation per subscribed topic per tick, fanned out.
+
+Every ``WEBSOCKET_INTERVAL_SECONDS`` the publisher asks the subscription registry which topics
+have at least one live WebSocket subscriber, computes each topic's snapshot once (the compute
+function is a dependency; by default :func:`portfolio.services.live_snapshot`), serialises it to
+JSON once, and ``group_send``s the ready text to the topic's group. Consumers forward the text
+verbatim, so the per-recipient cost is the channel layer's, never a valuation or a JSON dump.
+
+A topic is a symbol (``"GLD"``: the shared demo portfolio, what anonymous visitors see) or a
+symbol of one private portfolio (``"GLD.p42"``), which only users allowed to see portfolio 42
+can subscribe to (the consumer checks with ``services.resolve_portfolio``).
+
+Two deployments (see ``docs/websocket.md``):
+
+* **embedded** (in-memory channel layer, one daphne process): the consumer starts the publisher
+  lazily as a task in the server's event loop on the first connect (daphne implements no ASGI
+  lifespan, so there is no start-up hook to hang it on).
+* **external** (Redis channel layer, several processes): ``manage.py run_publisher`` runs it as
+  its own process. A Redis lock with expiry (``SET NX PX`` + token-checked renewal) keeps exactly
+  one publisher active; a standby polls the lock and takes over within ``LOCK_TTL_S`` +
+  ``LOCK_POLL_S`` seconds when the active one dies.
+
+The registry is shared state too: in Redis a sorted set per topic of consumer channel names
+scored by an expiry time that consumers refresh, so a crashed server's subscribers age out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from channels.db import database_sync_to_async
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+GROUP_PREFIX = "updates."
+EVENT_TYPE = "portfolio.update"
+
+# Consumers re-register (and re-join their groups) this often; entries live three times longer,
+# so one missed refresh is harmless and a dead server's subscribers vanish within minutes.
+REFRESH_S = 60.0
+SUBSCRIPTION_TTL_S = 3 * REFRESH_S
+# Lock lease: a dead publisher is replaced within LOCK_TTL_S + LOCK_POLL_S.
+LOCK_TTL_S = 3.0
+LOCK_POLL_S = 0.5
+
+# compute(symbol, portfolio_id): portfolio_id None means the shared demo portfolio.
+ComputeFn = Callable[[str, int | None], dict[str, Any]]
+
+
+def topic_key(symbol: str, portfolio_id: int | None = None) -> str:
+    return symbol if portfolio_id is None else f"{symbol}.p{portfolio_id}"
+
+
+def parse_topic(topic: str) -> tuple[str, int | None]:
+    """Inverse of :func:`topic_key` (symbols are upper case, so ``.p<digits>`` is unambiguous)."""
+    symbol, sep, pid = topic.rpartition(".p")
+    if sep and symbol and pid.isdigit():
+        return symbol, int(pid)
+    return topic, None
+
+
+def group_name(topic: str) -> str:
+    """The channel-layer group of one topic (``[A-Z0-9.-]`` plus ``.p<id>``: valid names)."""
+    return f"{GROUP_PREFIX}{topic}"
+
+
+def default_compute(symbol: str, portfolio_id: int | None = None) -> dict[str, Any]:
+    from portfolio.models import Portfolio
+    from portfolio.services import live_snapshot
+
+    if portfolio_id is None:
+        return live_snapshot(symbol)
+    return live_snapshot(symbol, Portfolio.objects.get(pk=portfolio_id))
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN/inf become null (JSON.parse rejects them); numpy scalars/arrays become Python."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        return _json_safe(value.tolist())
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+KPI_TEMPLATE = "portfolio/_kpis.html"
+RenderFn = Callable[[dict[str, Any]], str]
+
+
+def render_kpis(payload: dict[str, Any]) -> str:
+    """The dashboard's KPI cards for this snapshot: the same partial the HTTP view renders."""
+    from django.template.loader import render_to_string
+
+    return render_to_string(KPI_TEMPLATE, {"snap": payload})
+
+
+def encode_update(payload: dict[str, Any], kpis_html: str | None = None) -> str:
+    """The exact text frame clients receive: ``{"type": "portfolio_update", ...payload}``."""
+    body = {"type": "portfolio_update", **_json_safe(payload)}
+    if kpis_html is not None:
+        body["kpis_html"] = kpis_html
+    return json.dumps(body, allow_nan=False, separators=(",", ":"))
+
+
+def uses_redis() -> bool:
+    backend = str(settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", ""))
+    return backend.startswith("channels_redis") and bool(settings.REDIS_URL)
+
+
+def publisher_mode() -> str:
+    """``embedded`` or ``external`` (``WEBSOCKET_PUBLISHER``; ``auto`` picks by channel layer)."""
+    mode = getattr(settings, "WEBSOCKET_PUBLISHER", "auto")
+    if mode == "auto":
+        return "external" if uses_redis() else "embedded"
+    return str(mode)
+
+
+def key_prefix() -> str:
+    return f"{getattr(settings, 'WEBSOCKET_REDIS_PREFIX', 'vault-dash')}:ws"
+
+
+# --- Subscription registry -------------------------------------------------------------------
+
+
+class Registry(Protocol):
+    async def add(self, topic: str, channel: str) -> None: ...
+    async def remove(self, topic: str, channel: str) -> None: ...
+    async def refresh(self, topics: Iterable[str], channel: str) -> None: ...
+    async def active_topics(self) -> list[str]: ...
+    async def set_last(self, topic: str, text: str, ttl_s: float) -> None: ...
+    async def get_last(self, topic: str) -> str | None: ...
+
+
+class MemoryRegistry:
+    """Single-process registry (embedded default, tests)."""
+
+    def __init__(self) -> None:
+        self._subs: dict[str, dict[str, float]] = {}
+        self._last: dict[str, tuple[float, str]] = {}
+
+    async def add(self, topic: str, channel: str) -> None:
+        self._subs.setdefault(topic, {})[channel] = time.monotonic() + SUBSCRIPTION_TTL_S
+
+    async def remove(self, topic: str, channel: str) -> None:
+        members = self._subs.get(topic)
+        if members is not None:
+            members.pop(channel, None)
+            if not members:
+                del self._subs[topic]
+
+    async def refresh(self, topics: Iterable[str], channel: str) -> None:
+        for topic in topics:
+            await self.add(topic, channel)
+
+    async def active_topics(self) -> list[str]:
+        now = time.monotonic()
+        active = []
+        for topic in list(self._subs):
+            members = self._subs[topic]
+            for channel in [c for c, exp in members.items() if exp < now]:
+                del members[channel]
+            if members:
+                active.append(topic)
+            else:
+                del self._subs[topic]
+        return sorted(active)
+
+    async def set_last(self, topic: str, text: str, ttl_s: float) -> None:
+        self._last[topic] = (time.monotonic() + ttl_s, text)
+
+    async def get_last(self, topic: str) -> str | None:
+        entry = self._last.get(topic)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+
+# Drops expired members of every topic's set and forgets topics without members, atomically,
+# so a subscriber added concurrently is never lost (ZADD+SADD run in one MULTI).
+_ACTIVE_LUA = """
+local topics = redis.call('SMEMBERS', KEYS[1])
+local active = {}
+for _, topic in ipairs(topics) do
+  local key = ARGV[2] .. topic
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
+  if redis.call('ZCARD', key) > 0 then
+    table.insert(active, topic)
+  else
+    redis.call('SREM', KEYS[1], topic)
+  end
+end
+return active
+"""
+
+
+class _PerLoopRedis:
+    """redis.asyncio clients are bound to the loop that created them: keep one per loop."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def client(self) -> Any:
+        import redis.asyncio as aioredis
+
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = aioredis.Redis.from_url(
+                self.url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=30
+            )
+            self._clients[loop] = client
+        return client
+
+
+class RedisRegistry:
+    def __init__(self, url: str, prefix: str) -> None:
+        self._redis = _PerLoopRedis(url)
+        self.prefix = prefix
+
+    def _subs_key(self, topic: str = "") -> str:
+        return f"{self.prefix}:subs:{topic}"
+
+    async def add(self, topic: str, channel: str) -> None:
+        await self.refresh([topic], channel)
+
+    async def remove(self, topic: str, channel: str) -> None:
+        await self._redis.client().zrem(self._subs_key(topic), channel)
+
+    async def refresh(self, topics: Iterable[str], channel: str) -> None:
+        expires = time.time() + SUBSCRIPTION_TTL_S
+        async with self._redis.client().pipeline(transaction=True) as pipe:
+            for topic in topics:
+                pipe.zadd(self._subs_key(topic), {channel: expires})
+                pipe.expire(self._subs_key(topic), int(SUBSCRIPTION_TTL_S) + 60)
+                pipe.sadd(f"{self.prefix}:topics", topic)
+            await pipe.execute()
+
+    async def active_topics(self) -> list[str]:
+        raw = await self._redis.client().eval(
+            _ACTIVE_LUA, 1, f"{self.prefix}:topics", time.time(), self._subs_key()
+        )
+        return sorted(s.decode() if isinstance(s, bytes) else str(s) for s in raw)
+
+    async def set_last(self, topic: str, text: str, ttl_s: float) -> None:
+        await self._redis.client().set(
+            f"{self.prefix}:last:{topic}", text, px=max(1, int(ttl_s * 1000))
+        )
+
+    async def get_last(self, topic: str) -> str | None:
+        raw = await self._redis.client().get(f"{self.prefix}:last:{topic}")
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+
+_memory_registry = MemoryRegistry()
+_redis_registries: dict[tuple[str, str], RedisRegistry] = {}
+
+
+def get_registry() -> Registry:
+    if not uses_redis():
+        return _memory_registry
+    key = (settings.REDIS_URL, key_prefix())
+    if key not in _redis_registries:
+        _redis_registries[key] = RedisRegistry(*key)
+    return _redis_registries[key]
+
+
+# --- Leader lock -----------------------------------------------------------------------------
+
+_RENEW_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class RedisLock:
+    """A lease: ``SET key token NX PX ttl``, renewed and released only by its holder."""
+
+    def __init__(self, url: str, key: str, ttl_s: float = LOCK_TTL_S) -> None:
+        self._redis = _PerLoopRedis(url)
+        self.key = key
+        self.ttl_ms = int(ttl_s * 1000)
+        self.token = uuid.uuid4().hex
+
+    async def acquire(self) -> bool:
+        ok = await self._redis.client().set(self.key, self.token, nx=True, px=self.ttl_ms)
+        return bool(ok)
+
+    async def renew(self) -> bool:
+        ok = await self._redis.client().eval(_RENEW_LUA, 1, self.key, self.token, self.ttl_ms)
+        return bool(ok)
+
+    async def release(self) -> None:
+        await self._redis.client().eval(_RELEASE_LUA, 1, self.key, self.token)
+
+
+# --- Publisher -------------------------------------------------------------------------------
+
+
+class Publisher:
+    """Publishes each subscribed symbol's snapshot once per tick while it holds the lock."""
+
+    def __init__(
+        self,
+        compute: ComputeFn | None = None,
+        *,
+        render: RenderFn | None = render_kpis,
+        channel_layer: BaseChannelLayer | None = None,
+        registry: Registry | None = None,
+        interval_s: float | None = None,
+        lock: RedisLock | None = None,
+    ) -> None:
+        self.compute = compute or default_compute
+        self.render = render
+        self.channel_layer = channel_layer
+        self.registry = registry or get_registry()
+        self.interval_s = float(interval_s or settings.WEBSOCKET_INTERVAL_SECONDS)
+        self.lock = lock
+        self.leader = lock is None
+        self.ticks = 0
+        self.published = 0
+
+    @classmethod
+    def from_settings(cls, compute: ComputeFn | None = None) -> Publisher:
+        lock = None
+        if uses_redis():
+            lock = RedisLock(settings.REDIS_URL, f"{key_prefix()}:publisher-lock")
+        return cls(compute, lock=lock)
+
+    def _layer(self) -> BaseChannelLayer:
+        if self.channel_layer is None:
+            layer = get_channel_layer()
+            if layer is None:
+                raise RuntimeError("no channel layer configured (settings.CHANNEL_LAYERS)")
+            self.channel_layer = layer
+        return self.channel_layer
+
+    async def publish_topic(self, topic: str) -> str | None:
+        """Compute, encode and fan out one topic; returns the text sent (None on failure)."""
+        try:
+            text = await database_sync_to_async(self._compute_text)(topic)
+        except Exception:
+            # One topic's failure (provider down, bad data) must not stop the others.
+            logger.exception("live update for %s failed", topic)
+            return None
+        if not self.leader:  # lost the lease while computing: the new leader publishes
+            return None
+        await self._layer().group_send(group_name(topic), {"type": EVENT_TYPE, "text": text})
+        await self.registry.set_last(topic, text, ttl_s=max(3 * self.interval_s, 10.0))
+        self.published += 1
+        return text
+
+    def _compute_text(self, topic: str) -> str:
+        """Runs in a worker thread: valuation, template and JSON stay off the event loop."""
+        symbol, portfolio_id = parse_topic(topic)
+        payload = self.compute(symbol, portfolio_id)
+        html = None
+        if self.render is not None:
+            try:
+                html = self.render(payload)
+            except Exception:  # the numbers still go out; the page keeps its last cards
+                logger.exception("rendering the KPI cards for %s failed", topic)
+        return encode_update(payload, html)
+
+    async def tick(self) -> list[str]:
+        topics = await self.registry.active_topics()
+        for topic in topics:
+            await self.publish_topic(topic)
+        self.ticks += 1
+        return topics
+
+    async def _ticks(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while self.leader:
+            try:
+                await self.tick()
+            except Exception:  # Redis blip etc.: log, keep the schedule
+                logger.exception("publisher tick failed")
+            next_at += self.interval_s
+            now = loop.time()
+            if next_at < now:  # overran: skip the missed ticks rather than bunching them
+                next_at = now + self.interval_s - ((now - next_at) % self.interval_s)
+            await asyncio.sleep(next_at - now)
+
+    async def _keep_lease(self) -> None:
+        assert self.lock is not None
+        while True:
+            await asyncio.sleep(self.lock.ttl_ms / 3000)
+            try:
+                renewed = await self.lock.renew()
+            except Exception:
+                logger.exception("publisher lock renewal failed")
+                renewed = False
+            if not renewed:
+                logger.warning("publisher lost its lock; standing by")
+                self.leader = False
+                return
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                if self.lock is not None:
+                    self.leader = await self._try_acquire()
+                    if not self.leader:
+                        await asyncio.wait({stopper}, timeout=LOCK_POLL_S)
+                        continue
+                    logger.info("publisher active (lock %s)", self.lock.key)
+                work = [asyncio.ensure_future(self._ticks())]
+                if self.lock is not None:
+                    work.append(asyncio.ensure_future(self._keep_lease()))
+                await asyncio.wait({stopper, *work}, return_when=asyncio.FIRST_COMPLETED)
+                self.leader = self.lock is None
+                for task in work:
+                    task.cancel()
+                for task in work:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+        finally:
+            stopper.cancel()
+            if self.lock is not None:
+                with contextlib.suppress(Exception):
+                    await self.lock.release()
+
+    async def _try_acquire(self) -> bool:
+        assert self.lock is not None
+        try:
+            return await self.lock.acquire()
+        except Exception as exc:
+            logger.warning("publisher lock unavailable: %s", exc)
+            return False
+
+
+# --- Embedded publisher ----------------------------------------------------------------------
+
+_embedded: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def ensure_embedded_publisher(compute: ComputeFn | None = None) -> asyncio.Task[None] | None:
+    """Start the in-process publisher in the running loop unless it runs already.
+
+    Called from every consumer connect; cheap after the first. Daphne runs all consumers on one
+    event loop, so this yields exactly one publisher per server process.
+    """
+    if publisher_mode() != "embedded":
+        return None
+    loop = asyncio.get_running_loop()
+    task = _embedded.get(loop)
+    if task is None or task.done():
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            logger.error("embedded publisher died; restarting", exc_info=task.exception())
+        task = loop.create_task(Publisher.from_settings(compute).run(), name="ws-publisher")
+        _embedded[loop] = task
+    return task
+
+
+async def stop_embedded_publisher() -> None:
+    task = _embedded.pop(asyncio.get_running_loop(), None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,182 @@
+"""``/api/options`` and ``/api/strategies`` (django-ninja routers registered in vault_dash.api)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Field as NField
+from ninja import Query, Router, Schema
+
+from market.errors import MarketDataError, UnknownSymbol
+from portfolio.schemas import ErrorOut
+from strategies import services
+from strategies.schemas import EvaluatedOut, EvaluateIn, OptionsOut, PayoffOut, StrategiesOut
+from vault_dash.api import ApiError
+
+options_router: Router = Router(tags=["options"])
+strategies_router: Router = Router(tags=["strategies"])
+
+ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 503: ErrorOut}
+T = TypeVar("T")
+
+
+def ensure_allowed(request: HttpRequest) -> None:
+    if settings.LOGIN_REQUIRED and not request.user.is_authenticated:
+        raise ApiError(401, "unauthorized", "log in to see this data")
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Map service and market errors onto the API's JSON errors."""
+    try:
+        return fn()
+    except services.InvalidInput as exc:
+        status = 403 if exc.code == "forbidden" else 400
+        raise ApiError(status, exc.code, exc.message, exc.field) from None
+    except services.NotFound as exc:
+        raise ApiError(404, "not_found", exc.message, exc.field) from None
+    except UnknownSymbol as exc:
+        raise ApiError(404, "unknown_symbol", str(exc) or "unknown symbol", "symbol") from None
+    except MarketDataError as exc:
+        raise ApiError(
+            503, getattr(exc, "code", "market_data_error"), f"market data unavailable: {exc}"
+        ) from None
+
+
+class OptionsQuery(Schema):
+    symbol: str | None = NField(None, max_length=20, description="Underlying (default: GLD)")
+    expiry: dt.date | None = NField(None, description="Default: nearest at least 7 days away")
+    min_oi: int | None = NField(None, ge=0, le=10**9, description="Hide contracts below this OI")
+    max_spread_pct: float | None = NField(
+        None, ge=0, le=1000, description="Hide contracts with a wider bid/ask spread (% of mid)"
+    )
+
+
+@options_router.get(
+    "",
+    response={200: OptionsOut, **ERRORS},
+    summary="Option chain with prices, IV and Greeks",
+    description=(
+        "Listed expiries; for the chosen expiry calls and puts by strike with bid, ask, mid, "
+        "last, volume, open interest, IV (American model, from the mid), Greeks and the model "
+        "that priced them; ATM IV, expected move S·σ·√T and put–call parity residuals. "
+        "`inputs` holds spot, rate, dividend yield, timestamp and day count."
+    ),
+)
+def get_options(request: HttpRequest, q: Query[OptionsQuery]) -> Any:
+    ensure_allowed(request)
+    return guarded(
+        lambda: services.options_payload(
+            services.clean_symbol(q.symbol), q.expiry, q.min_oi, q.max_spread_pct
+        )
+    )
+
+
+class StrategiesQuery(Schema):
+    symbol: str | None = NField(None, max_length=20)
+    portfolio: int | None = NField(None, ge=1, le=2**63 - 1, description="Default: yours/demo")
+    expiry: dt.date | None = NField(None, description="Only this expiry (default: 7–400 days)")
+    max_cost_pct: float | None = NField(None, ge=-100, le=100, description="Max net debit, %")
+    min_floor_pct: float | None = NField(None, ge=0, le=200, description="Min floor, %")
+    min_cap_pct: float | None = NField(None, ge=0, le=1000, description="Min cap, %")
+    price: Literal["ask_bid", "mid"] = NField("ask_bid", description="Leg execution prices")
+    rank: Literal[
+        "cost_per_protection", "cost", "floor", "cap", "expected_value", "prob_profit"
+    ] = "cost_per_protection"
+    limit: int | None = NField(None, ge=1, le=1000)
+
+
+@strategies_router.get(
+    "",
+    response={200: StrategiesOut, **ERRORS},
+    summary="Hedge candidates for the holding, evaluated and ranked",
+    description=(
+        "Baseline, protective puts (ATM, 5/10/15 % OTM), collars, zero-cost collars (call strike "
+        "solved), put spreads, put-spread collars and covered calls, sized to the portfolio's "
+        "holding of the symbol (per 100 shares without one), for each listed expiry 7–400 days "
+        "out. Each carries legs with prices, cost ($, %, % per year), floor, cap, breakevens, "
+        "max loss/gain, net Greeks, probabilities and expected value (model in "
+        "`probability_model`), liquidity and early-assignment risk; `ranking` states the order."
+    ),
+)
+def get_strategies(request: HttpRequest, q: Query[StrategiesQuery]) -> Any:
+    ensure_allowed(request)
+    return guarded(
+        lambda: services.strategies_payload(
+            request.user,
+            services.clean_symbol(q.symbol),
+            portfolio_id=q.portfolio,
+            expiry=q.expiry,
+            max_cost_pct=q.max_cost_pct,
+            min_floor_pct=q.min_floor_pct,
+            min_cap_pct=q.min_cap_pct,
+            price=q.price,
+            rank=q.rank,
+            limit=q.limit,
+        )
+    )
+
+
+class PayoffQuery(Schema):
+    symbol: str | None = NField(None, max_length=20)
+    candidate: str = NField(max_length=300, description="Candidate id from /api/strategies")
+    portfolio: int | None = NField(None, ge=1, le=2**63 - 1)
+    price: Literal["ask_bid", "mid"] = "ask_bid"
+    iv_shift: float = NField(0.0, ge=-50, le=100, description="Vol points added")
+    days: int | None = NField(None, ge=1, le=3650, description="Extra curve this many days out")
+
+
+@strategies_router.get(
+    "/payoff",
+    response={200: PayoffOut, **ERRORS},
+    summary="P&L of one candidate on a price grid (expiry, today, a chosen date) and heat-map",
+)
+def get_payoff(request: HttpRequest, q: Query[PayoffQuery]) -> Any:
+    ensure_allowed(request)
+
+    def run() -> dict[str, Any]:
+        symbol = services.clean_symbol(q.symbol)
+        portfolio = services.resolve_portfolio(request.user, q.portfolio)
+        mk = services.load_market(symbol)
+        shares = services.holding_shares(portfolio, mk.ctx.symbol)
+        cand, _ = services.find_candidate(mk, shares, q.candidate, q.price)
+        return services.payoff_data(
+            mk, cand.legs, days=[q.days] if q.days else [], iv_shift=q.iv_shift
+        )
+
+    return guarded(run)
+
+
+@strategies_router.post(
+    "/evaluate",
+    response={200: EvaluatedOut, **ERRORS},
+    summary="Evaluate your own legs (the builder): metrics and payoff",
+    description="Legs must be listed contracts of one expiry; prices come from the chain.",
+)
+def post_evaluate(request: HttpRequest, body: EvaluateIn) -> Any:
+    ensure_allowed(request)
+
+    def run() -> dict[str, Any]:
+        symbol = services.clean_symbol(body.symbol)
+        portfolio = services.resolve_portfolio(request.user, body.portfolio)
+        mk = services.load_market(symbol)
+        legs_in = services.parse_legs([leg.dict() for leg in body.legs])
+        legs = services.legs_from_chain(mk, legs_in, body.price)
+        shares = services.holding_shares(portfolio, mk.ctx.symbol) if body.include_holding else 0
+        row = services.evaluate_legs(mk, legs, shares)
+        all_legs = tuple(services.Leg("stock", shares, price=mk.ctx.spot) for _ in [0] if shares)
+        payoff = services.payoff_data(
+            mk, (*all_legs, *legs), days=body.days, iv_shift=body.iv_shift
+        )
+        return {
+            "inputs": services.inputs_block(mk.ctx),
+            "price_mode": body.price,
+            "probability_model": services.hedging.PROBABILITY_MODEL,
+            "strategy": row,
+            "payoff": payoff,
+        }
+
+    return guarded(run)

@@ -1,0 +1,118 @@
+"""Charts of the options and strategies pages, drawn with the shared SVG helpers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from django.utils.safestring import SafeString
+
+from vault_dash.charts import Series, heat_map, line_chart
+
+
+def _money(v: float) -> str:
+    a = abs(v)
+    if a >= 1e6:
+        s = f"${a / 1e6:.3g}M"
+    elif a >= 1e3:
+        s = f"${a / 1e3:.3g}k"
+    else:
+        s = f"${a:.0f}"
+    return f"-{s}" if v < 0 else s
+
+
+def payoff_chart(
+    payoff: dict[str, Any],
+    spot: float,
+    breakevens: Sequence[float] = (),
+    element_id: str = "payoff-chart",
+) -> SafeString:
+    grid = payoff["grid"]
+    series = [Series("At expiry", grid, payoff["expiry_pnl"], color="#d4af37")]
+    colors = ("#5fa8ff", "#c297ff", "#3fb950")
+    for i, c in enumerate(payoff["curves"]):
+        label = "Today" if c["days"] == 0 else f"{c['date']} (+{c['days']:.0f} d)"
+        series.append(Series(label, grid, c["pnl"], color=colors[i % 3], dashed=i > 0))
+    # Labels closer than ~6 % of the axis to the previous one would overlap: keep the line,
+    # drop the text (the breakevens are also listed beside the chart).
+    span = (grid[-1] - grid[0]) or 1.0
+    vlines: list[tuple[Any, str]] = [(spot, f"spot {spot:,.2f}")]
+    placed = [spot]
+    for b in sorted(breakevens):
+        if grid[0] <= b <= grid[-1]:
+            near = any(abs(b - x) < 0.06 * span for x in placed)
+            vlines.append((b, "" if near else f"BE {b:,.2f}"))
+            placed.append(b)
+    return line_chart(
+        series,
+        title="P&L by price of the underlying",
+        x_title="Underlying price at the date ($)",
+        y_title="P&L ($)",
+        y_format=_money,
+        x_format=lambda v: f"{v:,.0f}",
+        hlines=[(0.0, "break-even")],
+        vlines=vlines,
+        element_id=element_id,
+        height=300,
+    )
+
+
+def pnl_heat_map(payoff: dict[str, Any], element_id: str = "pnl-heatmap") -> SafeString:
+    hm = payoff["heatmap"]
+    rows = [f"{p:,.2f}" for p in hm["prices"]][::-1]
+    values = [list(r) for r in hm["pnl"]][::-1]
+    cols = [d[5:] for d in hm["dates"]]
+    return heat_map(
+        rows,
+        cols,
+        values,
+        fmt=_money,
+        title="P&L: price × date",
+        row_title="price",
+        col_title="date (MM-DD)",
+        element_id=element_id,
+        cell_w=64,
+    )
+
+
+def smile_chart(
+    strikes: Sequence[float],
+    calls: Sequence[float | None],
+    puts: Sequence[float | None],
+    spot: float,
+) -> SafeString:
+    def pct(xs: Sequence[float | None]) -> list[float | None]:
+        return [x * 100 if x is not None and math.isfinite(x) else None for x in xs]
+
+    # The smile from out-of-the-money quotes (puts below spot, calls above): in-the-money
+    # mids carry wide spreads and early-exercise premium, so their IVs are noisy.
+    otm_c = [c if k >= spot else None for k, c in zip(strikes, calls, strict=True)]
+    otm_p = [p if k <= spot else None for k, p in zip(strikes, puts, strict=True)]
+    return line_chart(
+        [
+            Series("Call IV (OTM)", strikes, pct(otm_c), color="#5fa8ff"),
+            Series("Put IV (OTM)", strikes, pct(otm_p), color="#d4af37"),
+        ],
+        title="IV smile",
+        x_title="Strike ($)",
+        y_title="IV (%)",
+        y_format=lambda v: f"{v:.0f}%",
+        x_format=lambda v: f"{v:,.0f}",
+        vlines=[(spot, "spot")],
+        element_id="iv-smile",
+        height=240,
+    )
+
+
+def term_chart(points: Sequence[tuple[Any, float, float]]) -> SafeString:
+    return line_chart(
+        [Series("ATM IV", [p[1] for p in points], [p[2] * 100 for p in points], color="#3fb950")],
+        title="ATM IV term structure",
+        x_title="Days to expiry",
+        y_title="IV (%)",
+        y_format=lambda v: f"{v:.1f}%",
+        x_format=lambda v: f"{v:.0f}",
+        element_id="iv-term",
+        height=240,
+    )

@@ -1,0 +1,34 @@
+"""The record of a hedge adopted from the strategies page: when, by whom, at what prices."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class AdoptedHedge(models.Model):
+    portfolio = models.ForeignKey(
+        "portfolio.Portfolio", on_delete=models.CASCADE, related_name="adopted_hedges"
+    )
+    adopted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    adopted_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    symbol = models.CharField(max_length=10)
+    name = models.CharField(max_length=120)
+    candidate_id = models.CharField(max_length=200)
+    spot = models.FloatField(help_text="Spot of the quote the prices came from.")
+    quote_as_of = models.CharField(max_length=40, help_text="Timestamp of that quote.")
+    legs = models.JSONField(help_text="right, strike, expiry, signed contracts, price per share")
+    net_premium = models.FloatField(help_text="$ paid (+) or received (−) for the legs.")
+    positions = models.ManyToManyField("portfolio.Position", related_name="adoptions", blank=True)
+
+    class Meta:
+        ordering = ["-adopted_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.portfolio} ({self.adopted_at:%Y-%m-%d %H:%M})"

@@ -1,0 +1,116 @@
+"""P&L of a strategy on a price grid: at expiry (exact intrinsic) and at dates before it.
+
+Before expiry each option leg is valued with the American model (or European BSM) at its own
+implied vol, held constant or shifted by a number of vol points; all legs × dates × prices are
+priced in one vectorised call. These are the numbers the payoff charts and the P&L heat-map
+draw, and the API returns them unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from strategies.hedging import (
+    KIND_CALL,
+    KIND_PUT,
+    KIND_STOCK,
+    FloatArray,
+    Leg,
+    LegArrays,
+    MarketContext,
+    Pricer,
+)
+
+MIN_VOL = 0.005
+
+
+def price_grid(
+    spot: float, lo: float = 0.7, hi: float = 1.3, points: int = 121, extra: Sequence[float] = ()
+) -> FloatArray:
+    """Prices from ``lo·spot`` to ``hi·spot`` plus the given points (strikes, breakevens)."""
+    base = np.linspace(lo * spot, hi * spot, points)
+    pts = [x for x in extra if lo * spot < x < hi * spot]
+    return np.unique(np.concatenate([base, np.asarray(pts, dtype=float), [spot]]))
+
+
+def expiry_pnl(legs: Sequence[Leg], grid: FloatArray) -> FloatArray:
+    """P&L at expiry on ``grid`` (all legs expiring together): value − cost paid."""
+    arr = LegArrays.from_legs([legs])
+    values = arr.value_at_expiry(np.asarray(grid, dtype=float)[None, :])[0]
+    return np.asarray(values - arr.cost0[0])
+
+
+@dataclass(frozen=True)
+class PnlSurface:
+    grid: FloatArray  # (G,)
+    horizons: FloatArray  # (D,) years from now
+    pnl: FloatArray  # (D, G)
+    model: str
+    iv_shift: float
+
+
+def pnl_surface(
+    ctx: MarketContext,
+    legs: Sequence[Leg],
+    grid: FloatArray,
+    horizons: Sequence[float] | FloatArray,
+    *,
+    iv_shift: float = 0.0,
+    style: str = "american",
+    pricer: Pricer | None = None,
+) -> PnlSurface:
+    """P&L on ``grid`` at each horizon (years from now); ``iv_shift`` in vol points.
+
+    A leg whose expiry has passed at a horizon is worth its intrinsic value there.
+    """
+    arr = LegArrays.from_legs([legs])
+    kind, units, strike = arr.kind[0], arr.units[0], arr.strike[0]
+    t_leg, iv = arr.t[0], arr.iv[0]
+    grid = np.asarray(grid, dtype=float)
+    h = np.asarray(horizons, dtype=float)
+    is_opt = (kind == KIND_CALL) | (kind == KIND_PUT)
+    call = kind == KIND_CALL
+    # Shapes: legs (L,1,1), horizons (1,D,1), grid (1,1,G).
+    tau = t_leg[:, None, None] - h[None, :, None]
+    s = grid[None, None, :]
+    k = strike[:, None, None]
+    intrinsic = np.where(call[:, None, None], np.maximum(s - k, 0.0), np.maximum(k - s, 0.0))
+    model = "intrinsic"
+    value = intrinsic
+    live = is_opt[:, None, None] & (tau > 1e-9)
+    if live.any():
+        vol = np.maximum(np.nan_to_num(iv, nan=0.2) + iv_shift / 100.0, MIN_VOL)[:, None, None]
+        tau_safe = np.where(tau > 1e-9, tau, 1e-9)
+        full = np.broadcast_shapes(tau.shape, s.shape)
+        args: tuple[Any, ...] = (
+            np.broadcast_to(s, full),
+            np.broadcast_to(np.where(is_opt, strike, 1.0)[:, None, None], full),
+            np.broadcast_to(tau_safe, full),
+            ctx.rate,
+            ctx.div_yield,
+            np.broadcast_to(vol, full),
+            np.broadcast_to(call[:, None, None], full),
+        )
+        if style == "american":
+            if pricer is None:
+                from market.pricing import american
+
+                pricer = american
+            priced = np.asarray(pricer(*args))
+            model = "american"
+        else:
+            if pricer is None:
+                from market.pricing import bsm
+
+                pricer = bsm
+            priced = np.asarray(pricer(*args).price)
+            model = "bsm"
+        value = np.where(live, priced, intrinsic)
+    stock_val = np.where(kind == KIND_STOCK, 1.0, 0.0)[:, None, None] * s
+    leg_val = np.where(is_opt[:, None, None], value, stock_val)
+    total = np.sum(units[:, None, None] * leg_val, axis=0)  # (D, G)
+    return PnlSurface(grid, h, total - arr.cost0[0], model, iv_shift)

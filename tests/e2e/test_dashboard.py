@@ -1,0 +1,119 @@
+"""The dashboard in a real browser (Debian's Chromium via Playwright) against daphne."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support.server import ROOT, run_app_server
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("dashboard")
+    with run_app_server({"DATA_DIR": str(data)}, seed=True) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def api(server, query: str) -> dict:
+    with urllib.request.urlopen(f"{server.url}/api/portfolio?{query}", timeout=10) as r:  # noqa: S310
+        return json.load(r)
+
+
+def kpis(page) -> dict[str, float | str]:
+    out: dict[str, float | str] = {"ts": page.get_attribute("#kpis", "data-ts") or ""}
+    for name in ("value", "pnl", "day-pnl", "floor", "hedge-cost", "delta"):
+        raw = page.get_attribute(f"#kpi-{name}", "data-value")
+        out[name] = float(raw) if raw else float("nan")
+    return out
+
+
+def test_dashboard_matches_api_and_switches_symbol(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    # Quotes tick every few seconds: compare page and API computed from the same data instant.
+    for _ in range(5):
+        page.goto(f"{server.url}/")
+        shown = kpis(page)
+        body = api(server, "symbol=GLD")
+        if body["as_of"] == shown["ts"]:
+            break
+    assert body["as_of"] == shown["ts"], "could not catch one quote in both"
+    t, h = body["totals"], body["hedge"]
+    assert shown["value"] == pytest.approx(t["value"], rel=1e-12)
+    assert shown["pnl"] == pytest.approx(t["pnl"], rel=1e-12)
+    assert shown["day-pnl"] == pytest.approx(t["day_change"], rel=1e-12)
+    assert shown["delta"] == pytest.approx(t["greeks"]["delta_shares"], rel=1e-12)
+    assert shown["floor"] == pytest.approx(h["floor"]["floor_value"], rel=1e-12)
+    assert shown["hedge-cost"] == pytest.approx(h["cost"]["paid_pct_per_year"], rel=1e-12)
+    assert page.locator("#heatmap-spot-vol rect").count() == 5 * 13
+    assert page.locator("#positions-table tbody tr").count() == 2
+
+    # Switch symbol through HTMX: the document survives (no full navigation), URL is pushed.
+    page.evaluate("window.__marker = 'same-document'")
+    page.click("#symbol-slv")
+    page.wait_for_selector('#kpis[data-symbol="SLV"]', timeout=15_000)
+    assert page.evaluate("window.__marker") == "same-document"
+    assert "symbol=SLV" in page.url
+    assert page.locator("#symbol-tabs a.active").inner_text() == "SLV"
+    assert page.locator("#kpi-value").get_attribute("data-value") == "0.0"  # no SLV holdings
+    page.go_back()
+    page.wait_for_selector('#kpis[data-symbol="GLD"]', timeout=15_000)
+
+    # One panel refreshes on its own.
+    with page.expect_response(lambda r: "panel=hedge" in r.url):
+        page.click("#panel-hedge a.refresh")
+    assert page.locator("#panel-hedge #hedge-ratio").inner_text() == "1.00"
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "dashboard.png"
+    page.goto(f"{server.url}/")
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    assert errors == []
+    page.close()
+
+
+def test_dashboard_works_without_javascript(server, browser):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{server.url}/")
+    assert page.locator("#kpi-value").count() == 1
+    page.fill("#symbol-input", "IAU")
+    page.click("#symbol-switcher button[type=submit]")
+    page.wait_for_selector('#kpis[data-symbol="IAU"]')
+    assert "symbol=IAU" in page.url
+    context.close()
+    Path(ARTIFACTS).mkdir(exist_ok=True)

@@ -1,0 +1,187 @@
+"""MarketService: caching, stale fallback with age, circuit breaker, health."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from market.errors import CircuitOpen, InvalidSymbol, ProviderUnavailable, UnknownSymbol
+from market.models import Quote
+from market.providers.synthetic import SyntheticProvider
+from market.service import CLOSED, HALF_OPEN, OPEN, MarketService
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class DictCache:
+    """Django-cache-like get/set with timeouts on the test clock (None = forever)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.data: dict[str, tuple[object, float | None]] = {}
+
+    def get(self, key, default=None):
+        value, expires = self.data.get(key, (default, None))
+        if expires is not None and self.clock() >= expires:
+            return default
+        return value
+
+    def set(self, key, value, timeout=None):
+        self.data[key] = (value, None if timeout is None else self.clock() + timeout)
+
+
+class FlakyProvider:
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fail = False
+        self.spot = 100.0
+
+    def quote(self, symbol):
+        self.calls += 1
+        if symbol == "NOPE":
+            raise UnknownSymbol("no such symbol")
+        if self.fail:
+            raise TimeoutError("provider timed out")
+        return Quote(symbol, self.spot, 99.0, None, None, datetime.now(UTC), self.name)
+
+    def chain(self, symbol):
+        raise ProviderUnavailable("no chains here")
+
+    def history(self, symbol, days=30):
+        raise ProviderUnavailable("no history")
+
+
+@pytest.fixture
+def setup():
+    clock = Clock()
+    prov = FlakyProvider()
+    svc = MarketService(
+        prov,
+        DictCache(clock),
+        chain_ttl=60,
+        quote_ttl=5,
+        failure_threshold=3,
+        reset_timeout=30,
+        wall_clock=clock,
+        monotonic=clock,
+    )
+    return clock, prov, svc
+
+
+def test_quotes_are_cached_for_their_ttl(setup):
+    clock, prov, svc = setup
+    assert svc.quote("gld").spot == 100.0 and prov.calls == 1
+    prov.spot = 101.0
+    clock.t += 4
+    q = svc.quote("GLD")
+    assert q.spot == 100.0 and prov.calls == 1 and not q.stale and q.age_s == pytest.approx(4)
+    clock.t += 2
+    assert svc.quote("GLD").spot == 101.0 and prov.calls == 2
+
+
+def test_failure_serves_last_good_value_as_stale_with_age(setup):
+    clock, prov, svc = setup
+    svc.quote("GLD")
+    prov.fail = True
+    clock.t += 65
+    q = svc.quote("GLD")
+    assert q.stale and q.age_s == pytest.approx(65) and q.spot == 100.0
+    h = svc.health()
+    assert h["ok"] is False and h["stale"] is True and h["stale_age_s"] == pytest.approx(65)
+    assert "timed out" in h["last_error"]
+
+
+def test_failure_without_fallback_raises_provider_unavailable(setup):
+    _, prov, svc = setup
+    prov.fail = True
+    with pytest.raises(ProviderUnavailable):
+        svc.quote("GLD")
+
+
+def test_circuit_breaker_opens_half_opens_and_closes(setup):
+    clock, prov, svc = setup
+    svc.quote("GLD")
+    prov.fail = True
+    for _ in range(3):
+        clock.t += 10
+        assert svc.quote("GLD").stale
+    assert svc.breaker.state == OPEN and prov.calls == 4
+    clock.t += 10
+    assert svc.quote("GLD").stale and prov.calls == 4  # open: provider not called
+    assert svc.health()["breaker"] == OPEN and svc.health()["ok"] is False
+    clock.t += 25  # > reset_timeout since opening
+    assert svc.breaker.state == HALF_OPEN
+    assert svc.quote("GLD").stale and prov.calls == 5  # one trial call, failed
+    assert svc.breaker.state == OPEN
+    clock.t += 31
+    prov.fail = False
+    prov.spot = 105.0
+    q = svc.quote("GLD")
+    assert not q.stale and q.spot == 105.0 and svc.breaker.state == CLOSED
+    h = svc.health()
+    assert h["ok"] is True and h["breaker"] == CLOSED and h["consecutive_failures"] == 0
+
+
+def test_open_breaker_without_fallback_raises_circuit_open(setup):
+    clock, prov, svc = setup
+    prov.fail = True
+    for _ in range(3):
+        with pytest.raises(ProviderUnavailable):
+            svc.quote("SLV")
+    with pytest.raises(CircuitOpen):
+        svc.quote("SLV")
+    assert prov.calls == 3
+
+
+def test_input_errors_do_not_trip_the_breaker(setup):
+    _, prov, svc = setup
+    for _ in range(5):
+        with pytest.raises(UnknownSymbol):
+            svc.quote("NOPE")
+        with pytest.raises(InvalidSymbol):
+            svc.quote("bad symbol!")
+    assert svc.breaker.state == CLOSED
+
+
+def test_health_probe_and_shape():
+    clock = Clock()
+    svc = MarketService(
+        SyntheticProvider(seed=3), DictCache(clock), probe_symbol="GLD", wall_clock=clock
+    )
+    h = svc.health()
+    assert h["ok"] is True and h["provider"] == "synthetic" and h["breaker"] == CLOSED
+    assert h["last_success"] is not None and h["stale"] is False
+    assert svc.chain("GLD").provider == "synthetic"
+
+
+def test_broken_cache_is_tolerated(setup):
+    class Broken:
+        def get(self, *a, **k):
+            raise ConnectionError("cache down")
+
+        def set(self, *a, **k):
+            raise ConnectionError("cache down")
+
+    clock, prov, _ = setup
+    svc = MarketService(prov, Broken(), wall_clock=clock, monotonic=clock)
+    assert svc.quote("GLD").spot == 100.0
+    prov.fail = True
+    assert svc.quote("GLD").stale  # falls back to the in-process copy
+
+
+def test_analytics_are_memoised_per_chain_snapshot():
+    clock = Clock()
+    svc = MarketService(SyntheticProvider(seed=3), DictCache(clock), chain_ttl=60, wall_clock=clock)
+    chain, a = svc.analytics("GLD", 0.04)
+    chain2, a2 = svc.analytics("GLD", 0.04)
+    assert a2 is a and len(a.iv) == len(chain)
+    assert svc.analytics("GLD", 0.05)[1] is not a

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from portfolio import services
+from portfolio.management.commands.seed_demo import DEMO_NAME
+from portfolio.models import Portfolio, PortfolioSnapshot
+from tests.factories import (
+    DemoPortfolioFactory,
+    OptionPositionFactory,
+    PortfolioFactory,
+    PositionFactory,
+)
+from tests.portfolio.fakes import SPOT
+
+pytestmark = pytest.mark.django_db
+
+
+def test_live_snapshot_is_json_and_values_the_demo(fake_market):
+    demo = DemoPortfolioFactory()
+    PositionFactory(portfolio=demo)
+    OptionPositionFactory(portfolio=demo, expiry="2026-08-21", strike=180)
+    PositionFactory(portfolio=PortfolioFactory(), quantity=5)  # someone's private holding
+    snap = services.live_snapshot("GLD")
+    assert {
+        "symbol",
+        "spot",
+        "value",
+        "pnl",
+        "day_change",
+        "greeks",
+        "hedge",
+        "stale",
+        "ts",
+    } <= set(snap)
+    json.dumps(snap, allow_nan=False)
+    assert snap["portfolio"]["id"] == demo.pk
+    assert snap["spot"] == SPOT
+    assert snap["hedge"]["floor_value"] == pytest.approx(180_000)
+    assert snap["greeks"]["delta_shares"] < 1000
+    assert PortfolioSnapshot.objects.filter(portfolio=demo).count() == 1
+
+
+def test_live_snapshot_is_cheap_on_repeat(fake_market, django_assert_max_num_queries):
+    demo = DemoPortfolioFactory()
+    PositionFactory(portfolio=demo)
+    services.live_snapshot("GLD")
+    calls = dict(fake_market.calls)
+    with django_assert_max_num_queries(3):
+        services.live_snapshot("GLD")
+    assert fake_market.calls == {"quote": calls["quote"] + 1, "chain": calls["chain"] + 1}
+
+
+def test_live_snapshot_without_any_portfolio(fake_market):
+    snap = services.live_snapshot("GLD")
+    assert snap["portfolio"] is None and snap["value"] == 0
+
+
+def test_memo_sees_position_changes(fake_market):
+    pf = PortfolioFactory()
+    pos = PositionFactory(portfolio=pf)
+
+    def value() -> float:
+        fresh = Portfolio.objects.get(pk=pf.pk)  # as each request loads it
+        return services.value_portfolio(fresh, "GLD")["totals"]["value"]
+
+    assert value() == 200_000
+    pos.quantity = Decimal(500)
+    pos.save()
+    assert value() == 100_000
+    OptionPositionFactory(portfolio=pf, expiry="2026-08-21", strike=180)
+    assert value() > 100_000
+    pf.positions.filter(kind="option").get().delete()
+    assert value() == 100_000
+    pos.delete()
+    assert value() == 0
+
+
+def test_seed_demo_is_idempotent(fake_market):
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", stdout=out)
+    demo = Portfolio.objects.get(name=DEMO_NAME)
+    assert demo.is_demo and demo.owner is None
+    positions = list(demo.positions.order_by("kind"))
+    assert [p.kind for p in positions] == ["option", "underlying"]
+    put, shares = positions
+    assert put.strike is not None and put.expiry is not None
+    assert shares.quantity == 1000 and put.quantity == 10 and put.right == "P"
+    chain = fake_market.chain("GLD")
+    listed = chain.strike[(chain.expiry == np.datetime64(put.expiry)) & ~chain.is_call]
+    assert float(put.strike) in listed.tolist()
+    # the listed strike closest to 10 % below spot
+    assert abs(float(put.strike) - SPOT * 0.9) == min(abs(listed - SPOT * 0.9))
+    assert 60 <= (put.expiry - put.opened_on).days <= 210
+    assert "already exists" in out.getvalue()
+    call_command("seed_demo", "--reset", stdout=out)
+    assert Portfolio.objects.filter(name=DEMO_NAME).count() == 1
+    assert Portfolio.objects.get(name=DEMO_NAME).positions.count() == 2
+
+
+def test_resolve_portfolio_prefers_own(fake_market):
+    demo = DemoPortfolioFactory()
+    mine = PortfolioFactory()
+    assert services.resolve_portfolio(mine.owner) == mine
+    from django.contrib.auth.models import AnonymousUser
+
+    assert services.resolve_portfolio(AnonymousUser()) == demo
+    with pytest.raises(services.PortfolioNotFound):
+        services.resolve_portfolio(AnonymousUser(), mine.pk)
+
+
+def test_resolution_memo_follows_writes(fake_market):
+    from django.contrib.auth.models import AnonymousUser
+
+    anon = AnonymousUser()
+    assert services.resolve_portfolio(anon) is None
+    demo = DemoPortfolioFactory()
+    assert services.resolve_portfolio(anon) == demo
+    before = services.resolve_portfolio(anon).updated_at
+    PositionFactory(portfolio=demo)
+    assert services.resolve_portfolio(anon).updated_at > before
+    demo.delete()
+    assert services.resolve_portfolio(anon) is None

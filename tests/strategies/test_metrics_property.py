@@ -1,0 +1,71 @@
+"""Exact expiry metrics of random strategies against brute force on a dense price grid."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import norm
+
+from strategies.hedging import Leg, LegArrays, expiry_metrics, lognormal_params
+
+SPOT, R, VOL, T = 100.0, 0.03, 0.25, 0.5
+
+option = st.builds(
+    lambda kind, k, q, p: Leg(kind, q, float(k), None, p, t=T),
+    st.sampled_from(["call", "put"]),
+    st.integers(60, 140),
+    st.sampled_from([-3, -2, -1, 1, 2, 3]),
+    st.floats(0.05, 20, allow_nan=False),
+)
+strategy = st.tuples(
+    st.sampled_from([0, 100, 200, -100]), st.lists(option, min_size=1, max_size=4)
+).map(lambda t: ([Leg("stock", t[0], price=SPOT)] if t[0] else []) + t[1])
+
+
+def brute(legs: list[Leg]):
+    grid = np.unique(
+        np.concatenate(
+            [np.linspace(1e-9, 400, 400_001), [lg.strike for lg in legs if lg.strike]]
+        )
+    )
+    arr = LegArrays.from_legs([legs])
+    pnl = arr.value_at_expiry(grid[None, :])[0] - arr.cost0[0]
+    return grid, pnl
+
+
+@settings(max_examples=60, deadline=None)
+@given(strategy)
+def test_expiry_metrics_match_brute_force(legs: list[Leg]) -> None:
+    arr = LegArrays.from_legs([legs])
+    mu, sd = lognormal_params(SPOT, R, 0.0, np.array([VOL]), np.array([T]))
+    m = expiry_metrics(arr, mu, sd)
+    grid, pnl = brute(legs)
+    slope = float(np.sum(arr.units * ((arr.kind == 1) | (arr.kind == 2))))
+    scale = max(1.0, float(np.abs(pnl).max()))
+    if slope < 0:
+        assert m.min_pnl[0] == -math.inf
+    else:
+        assert abs(m.min_pnl[0] - pnl.min()) <= 1e-7 * scale
+    if slope > 0:
+        assert m.max_pnl[0] == math.inf
+    else:
+        assert abs(m.max_pnl[0] - pnl.max()) <= 1e-7 * scale
+    # Breakevens: each reported one is a zero, and each sign change of the grid P&L is near one.
+    bes = m.breakevens[0]
+    for b in bes:
+        assert abs(np.interp(b, grid, pnl)) <= 1e-6 * scale
+    sign = np.sign(pnl)
+    changes = np.flatnonzero(sign[:-1] * sign[1:] < 0)
+    for i in changes:
+        assert any(grid[i] - 1e-6 <= b <= grid[i + 1] + 1e-6 for b in bes)
+    # Probability of profit: integrate the lognormal density over the grid where P&L > 0.
+    dist = norm(loc=mu[0], scale=sd[0])
+    cdf = dist.cdf(np.log(grid))
+    mass = np.diff(cdf)
+    mid_pnl = (pnl[:-1] + pnl[1:]) / 2
+    tail = 1 - cdf[-1]
+    pop = float(mass[mid_pnl > 0].sum()) + (tail if (pnl[-1] > 0 or slope > 0) else 0.0)
+    assert abs(m.prob_profit[0] - pop) < 2e-4

@@ -1,0 +1,182 @@
+"""Pages: full vs HTMX partial, errors without 500s, ownership, and adopt in one transaction."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+
+from portfolio.models import Position
+from strategies.models import AdoptedHedge
+from tests.factories import DemoPortfolioFactory, PortfolioFactory, PositionFactory, UserFactory
+from tests.strategies.conftest import EXPIRIES
+
+pytestmark = pytest.mark.django_db
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_chain_page_full_and_partial(client, fake_market) -> None:
+    r = client.get("/options/", {"symbol": "GLD"})
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert "<html" in html and 'id="chain-table"' in html and 'id="iv-smile"' in html
+    assert 'id="iv-term"' in html
+    assert r["Vary"] and "HX-Request" in r["Vary"]
+    exp = EXPIRIES[3].isoformat()
+    r = client.get("/options/", {"symbol": "GLD", "expiry": exp}, **HX)
+    html = r.content.decode()
+    assert "<html" not in html and f'data-expiry="{exp}"' in html
+    # A history restore gets the full page.
+    r = client.get("/options/", {"symbol": "GLD"}, HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HX)
+    assert "<html" in r.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"symbol": "GLD", "expiry": "2020-01-01"}, 400),
+        ({"symbol": "GLD", "min_oi": "x"}, 400),
+        ({"symbol": "NOPE"}, 404),
+        ({"symbol": "<script>"}, 400),
+    ],
+)
+def test_chain_page_errors(client, fake_market, params, status) -> None:
+    r = client.get("/options/", params)
+    assert r.status_code == status
+    assert "<script>" not in r.content.decode().split("<main", 1)[1]
+
+
+def test_strategies_page_payoff_compare(client, fake_market) -> None:
+    demo = DemoPortfolioFactory()
+    PositionFactory(portfolio=demo, quantity=500)
+    r = client.get("/strategies/", {"symbol": "GLD"})
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert 'id="strategies-table"' in html and 'id="payoff-chart"' in html
+    assert 'id="pnl-heatmap"' in html and "Ranked by" in html
+    api = client.get("/api/strategies", {"symbol": "GLD"}).json()
+    ids = [c["id"] for c in api["candidates"][:5]]
+    r = client.get("/strategies/", [("symbol", "GLD"), *(("compare", i) for i in ids)], **HX)
+    html = r.content.decode()
+    assert 'id="comparison"' in html and "<html" not in html
+    assert html.count("compare ") >= 5
+    r = client.get(
+        "/strategies/", {"symbol": "GLD", "selected": ids[2], "panel": "payoff", "days": 5}, **HX
+    )
+    html = r.content.decode()
+    assert html.lstrip().startswith('<section class="card" id="payoff-panel"')
+    assert "+5 days" in html
+
+
+def test_strategies_page_bad_input_is_4xx(client, fake_market) -> None:
+    assert client.get("/strategies/", {"price": "free"}).status_code == 400
+    assert client.get("/strategies/", {"selected": "garbage"}).status_code == 400
+    other = PortfolioFactory()
+    assert client.get("/strategies/", {"portfolio": other.pk}).status_code == 404
+
+
+def test_builder_add_and_remove_leg(client, fake_market) -> None:
+    r = client.get("/strategies/builder/", {"symbol": "GLD", "add": "1"}, **HX)
+    html = r.content.decode()
+    assert r.status_code == 200 and 'id="leg-0"' in html and 'id="payoff-chart"' in html
+    exp = EXPIRIES[2].isoformat()
+    q = [
+        ("symbol", "GLD"),
+        ("side", "buy"),
+        ("right", "P"),
+        ("strike", "250"),
+        ("expiry", exp),
+        ("qty", "1"),
+        ("side", "sell"),
+        ("right", "P"),
+        ("strike", "230"),
+        ("expiry", exp),
+        ("qty", "1"),
+    ]
+    html = client.get("/strategies/builder/", q, **HX).content.decode()
+    assert 'id="leg-1"' in html and 'id="m-max-gain"' in html
+    html = client.get("/strategies/builder/", [*q, ("remove", "1")], **HX).content.decode()
+    assert 'id="leg-1"' not in html and 'id="leg-0"' in html
+    bad = client.get("/strategies/builder/", [*q[:5], ("qty", "0")], **HX)
+    assert 'data-field="legs.0.quantity"' in bad.content.decode()
+
+
+def _adopt_token(client, portfolio=None) -> tuple[str, dict]:
+    params = {"symbol": "GLD"}
+    if portfolio is not None:
+        params["portfolio"] = portfolio.pk
+    api = client.get("/api/strategies", params).json()
+    cand = next(c for c in api["candidates"] if c["family"] == "collar")
+    r = client.get("/strategies/adopt/", {**params, "candidate": cand["id"]})
+    assert r.status_code == 200, r.content
+    html = r.content.decode()
+    token = html.split('name="token" value="', 1)[1].split('"', 1)[0]
+    return token, cand
+
+
+def test_adopt_adds_positions_and_records(client, fake_market, today_is_as_of) -> None:
+    demo = DemoPortfolioFactory()
+    PositionFactory(portfolio=demo, quantity=1000)
+    token, cand = _adopt_token(client)
+    r = client.post("/strategies/adopt/", {"token": token})
+    assert r.status_code == 302 and "/?" in r["Location"]
+    opts = Position.objects.filter(portfolio=demo, kind=Position.Kind.OPTION)
+    assert opts.count() == 2
+    put = opts.get(right="P")
+    leg = next(lg for lg in cand["legs"] if lg["kind"] == "put")
+    assert put.quantity == 10 and put.cost_basis == Decimal(str(leg["price"]))
+    call = opts.get(right="C")
+    assert call.quantity == -10
+    rec = AdoptedHedge.objects.get()
+    assert rec.portfolio == demo and rec.positions.count() == 2 and rec.adopted_at
+    assert rec.net_premium == pytest.approx(cand["net_debit"], abs=0.01)
+    # Adopting again adds to the same open positions (no duplicate instrument).
+    client.post("/strategies/adopt/", {"token": token})
+    assert Position.objects.get(pk=put.pk).quantity == 20
+
+
+def test_adopt_is_all_or_nothing(client, fake_market, monkeypatch, today_is_as_of) -> None:
+    demo = DemoPortfolioFactory()
+    token, _ = _adopt_token(client)
+    from strategies import models as smodels
+
+    def boom(*a, **k):
+        raise RuntimeError("db down")
+
+    monkeypatch.setattr(smodels.AdoptedHedge.objects, "create", boom)
+    with pytest.raises(RuntimeError):
+        client.post("/strategies/adopt/", {"token": token})
+    assert not Position.objects.filter(portfolio=demo).exists()
+
+
+def test_adopt_rejects_tampering_and_foreign_portfolios(client, fake_market) -> None:
+    DemoPortfolioFactory()
+    token, _ = _adopt_token(client)
+    r = client.post("/strategies/adopt/", {"token": token[:-3] + "abc"})
+    assert r.status_code == 400 and not Position.objects.exists()
+    owner = UserFactory()
+    theirs = PortfolioFactory(owner=owner)
+    intruder = UserFactory()
+    client.force_login(intruder)
+    r = client.get(
+        "/strategies/adopt/", {"symbol": "GLD", "portfolio": theirs.pk, "candidate": "x"}
+    )
+    assert r.status_code == 404
+
+
+def test_adopt_needs_csrf(fake_market) -> None:
+    from django.test import Client
+
+    DemoPortfolioFactory()
+    c = Client(enforce_csrf_checks=True)
+    token, _ = _adopt_token(c)
+    assert c.post("/strategies/adopt/", {"token": token}).status_code == 403
+
+
+@override_settings(LOGIN_REQUIRED=True)
+def test_login_required_in_production(client, fake_market) -> None:
+    for url in ("/options/", "/strategies/", "/strategies/builder/", "/strategies/adopt/"):
+        r = client.get(url)
+        assert r.status_code == 302 and "login" in r["Location"]
+    assert client.get("/api/strategies").status_code == 401

@@ -1,0 +1,163 @@
+"""Two daphne processes and standalone publishers over a real Redis channel layer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from websockets.asyncio.client import connect
+
+from portfolio.publisher import LOCK_POLL_S, LOCK_TTL_S
+from tests.support.server import ROOT, AppServer, app_env, run_app_server
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+
+INTERVAL_S = 0.5
+WS_DB = 13  # this module's own Redis database; keys are namespaced per test as well
+
+
+def _ws_redis_url(redis_url: str) -> str:
+    parts = urlsplit(redis_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{WS_DB}", parts.query, ""))
+
+
+@pytest.fixture(params=["pubsub", "core"])
+def cluster_env(request, redis_url, tmp_path) -> Iterator[dict[str, str]]:
+    import redis
+
+    url = _ws_redis_url(redis_url)
+    prefix = f"test-ws-{uuid.uuid4().hex[:8]}"
+    yield {
+        "REDIS_URL": url,
+        "WEBSOCKET_REDIS_PREFIX": prefix,
+        "WEBSOCKET_INTERVAL_SECONDS": str(INTERVAL_S),
+        "DATA_DIR": str(tmp_path / "data"),
+        "WEBSOCKET_CHANNEL_LAYER": request.param,
+    }
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@contextlib.contextmanager
+def publisher_process(env: dict[str, str], log_path) -> Iterator[subprocess.Popen[bytes]]:
+    full = app_env(env)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "run_publisher",
+                "--compute",
+                "tests.ws.fake_compute.compute",
+            ],
+            cwd=ROOT,
+            env=full,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def ws_url(server: AppServer) -> str:
+    return f"ws://{server.host}:{server.port}/ws/updates"
+
+
+async def updates(ws, count: int, within: float) -> list[dict]:
+    out: list[dict] = []
+    async with asyncio.timeout(within):
+        while len(out) < count:
+            message = json.loads(await ws.recv())
+            if message["type"] == "portfolio_update":
+                out.append(message)
+    return out
+
+
+def test_two_servers_one_publisher_and_takeover(cluster_env, tmp_path):
+    with contextlib.ExitStack() as stack:
+        a = stack.enter_context(run_app_server(cluster_env))
+        b = stack.enter_context(run_app_server(cluster_env, migrate=False))
+        procs: dict[int, subprocess.Popen[bytes]] = {}
+
+        async def scenario() -> None:
+            origin_a, origin_b = f"http://{a.host}:{a.port}", f"http://{b.host}:{b.port}"
+            async with (
+                connect(ws_url(a), origin=origin_a) as ca,  # type: ignore[arg-type]
+                connect(ws_url(b), origin=origin_b) as cb,  # type: ignore[arg-type]
+                connect(ws_url(b) + "?symbol=SLV", origin=origin_b) as cs,  # type: ignore[arg-type]
+            ):
+                for ws in (ca, cb, cs):
+                    hello = json.loads(await ws.recv())
+                    assert hello["type"] == "connected"
+                    assert hello["interval_s"] == INTERVAL_S
+                # Idle past redis-py 8's default 5 s read timeout: the layer's blocking reads
+                # must not tear the consumers down (django/channels_redis#422).
+                await asyncio.sleep(6.5)
+                first = stack.enter_context(publisher_process(cluster_env, tmp_path / "p1.log"))
+                await asyncio.sleep(1.0)  # let the first take the lock before the standby starts
+                second = stack.enter_context(publisher_process(cluster_env, tmp_path / "p2.log"))
+                procs.update({first.pid: first, second.pid: second})
+                # Both servers deliver the very same updates, from one publisher.
+                got_a = await updates(ca, 4, 4 * INTERVAL_S + 5)
+                got_b = await updates(cb, 4, 4 * INTERVAL_S + 1)
+                seq_a = {u["seq"]: u for u in got_a}
+                common = [u for u in got_b if u["seq"] in seq_a]
+                assert common, (got_a, got_b)
+                assert all(seq_a[u["seq"]] == u for u in common)
+                assert {u["symbol"] for u in got_a + got_b} == {"GLD"}
+                assert (await updates(cs, 1, INTERVAL_S + 1))[0]["symbol"] == "SLV"
+                pids = {u["publisher_pid"] for u in got_a + got_b}
+                assert len(pids) == 1, "more than one publisher active"
+                active = pids.pop()
+                assert active in procs
+
+                # Kill the active publisher without letting it release the lock.
+                procs[active].send_signal(signal.SIGKILL)
+                procs[active].wait()
+                killed_at = time.monotonic()
+                standby = next(pid for pid in procs if pid != active)
+                while True:
+                    (u,) = await updates(ca, 1, LOCK_TTL_S + LOCK_POLL_S + INTERVAL_S + 5)
+                    if u["publisher_pid"] == standby:
+                        break
+                takeover_s = time.monotonic() - killed_at
+                assert takeover_s < LOCK_TTL_S + LOCK_POLL_S + INTERVAL_S + 1.5, takeover_s
+                (ub,) = await updates(cb, 1, INTERVAL_S + 1)
+                assert ub["publisher_pid"] == standby
+
+        asyncio.run(scenario())
+        assert "Exception inside application" not in a.log() + b.log()
+
+
+def test_run_publisher_refuses_without_redis(tmp_path):
+    env = app_env({"DATA_DIR": str(tmp_path)})
+    result = subprocess.run(
+        [sys.executable, "manage.py", "run_publisher"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "needs the Redis channel layer" in result.stderr
