@@ -82,7 +82,10 @@ def check_channel_layer() -> CheckResult:
             return {"backend": name, "scope": "single process"}
         import redis
 
-        for host in layer.hosts if hasattr(layer, "hosts") else [settings.REDIS_URL]:
+        hosts = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("hosts") or [
+            settings.REDIS_URL
+        ]
+        for host in hosts:
             address = host["address"] if isinstance(host, dict) else host
             client = redis.Redis.from_url(address, socket_connect_timeout=0.5, socket_timeout=0.5)
             try:

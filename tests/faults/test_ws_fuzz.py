@@ -146,7 +146,9 @@ def test_abusive_clients_do_not_hurt_a_good_one(server) -> None:
     updates, outcomes = asyncio.run(scenario())
     assert len(updates) == 6
     assert all(u["symbol"] == "GLD" and u["value"] > 0 for u in updates)
-    assert "huge: closed 1009" in outcomes, outcomes
+    # autobahn (daphne) refuses a message over its 1 MiB limit by dropping the connection
+    # (1006) or with "message too big" (1009), depending on how far the frame got.
+    assert {"huge: closed 1006", "huge: closed 1009"} & set(outcomes), outcomes
     assert "flood: closed 4008" in outcomes, outcomes
     assert "invalid-utf8: closed=True" in outcomes, outcomes
     # Still serving, and new clients still get updates.
