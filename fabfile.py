@@ -1,8 +1,8 @@
 """`fab <task>` from the repository root; the tasks live in deploy/fabtasks.py.
 
-    fab --list
-    fab deploy --help
-    fab deploy --dry-run
+fab --list
+fab deploy --help
+fab deploy --dry-run
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ portfolio, synthetic market data) and hit by the same load generator (``wrk`` on
 installed, else an asyncio/httpx client) in alternating rounds of one run, so the machine's
 load affects both alike. Prints throughput and p99 latency as ratios (targets: ≥ 0.8×, ≤ 1.5×).
 
-    python -m bench portfolio        # BENCH_SECONDS=5 BENCH_CONNECTIONS=16 to tune
+    python -m bench portfolio   # BENCH_SECONDS=4 BENCH_ROUNDS=3 BENCH_CONNECTIONS=16 to tune
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from pathlib import Path
 
 from tests.support.server import run_app_server
 
-SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 API_PATH = "/api/portfolio?symbol=GLD"
 BARE_PATH = "/bench/bare"
 
@@ -44,7 +44,9 @@ def _ms(value: str, unit: str) -> float:
 def run_wrk(url: str, seconds: float) -> tuple[float, float]:
     out = subprocess.run(
         ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--latency", url],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     if "Non-2xx" in out:
         raise RuntimeError(f"{url}: non-2xx responses during the run\n{out}")
@@ -104,10 +106,16 @@ def main() -> None:
             order = ["bare", "api", "api", "bare"] * ROUNDS
             for name in order[: 2 * ROUNDS]:
                 path = API_PATH if name == "api" else BARE_PATH
-                results[name].append(measure(server.url + path, SECONDS))
-    med = {k: (statistics.median(r for r, _ in v), statistics.median(p for _, p in v))
-           for k, v in results.items()}
+                rps, p99 = measure(server.url + path, SECONDS)
+                results[name].append((rps, p99))
+                print(f"  round {name:4s}: {rps:8.0f} req/s   p99 {p99:7.2f} ms")
+    med = {
+        k: (statistics.median(r for r, _ in v), statistics.median(p for _, p in v))
+        for k, v in results.items()
+    }
     (api_rps, api_p99), (bare_rps, bare_p99) = med["api"], med["bare"]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"medians (machine load average {load}; 2 vCPU shared with other jobs):")
     print(f"/api/portfolio : {api_rps:8.0f} req/s   p99 {api_p99:7.2f} ms")
     print(f"bare JsonResp. : {bare_rps:8.0f} req/s   p99 {bare_p99:7.2f} ms")
     tr, lr = api_rps / bare_rps, api_p99 / bare_p99

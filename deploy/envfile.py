@@ -103,7 +103,9 @@ def quote(value: str) -> str:
     if BARE_VALUE_RE.match(value):
         return value
     if "'" in value:
-        raise EnvFileError("values with a single quote and other special characters are not supported")
+        raise EnvFileError(
+            "values with a single quote and other special characters are not supported"
+        )
     return f"'{value}'"
 
 

@@ -16,9 +16,7 @@ from invoke.exceptions import Exit
 from deploy import flow, settings
 from deploy.remote import DeployError, Remote
 
-HOST_KEY_HELP = (
-    "Skip host key verification (NOT recommended; DEPLOY_KNOWN_HOSTS is the safe way)."
-)
+HOST_KEY_HELP = "Skip host key verification (NOT recommended; DEPLOY_KNOWN_HOSTS is the safe way)."
 DRY_RUN_HELP = "Print every changing remote step instead of running it; probes still run."
 
 
@@ -56,8 +54,7 @@ def deploy(c: Any, dry_run: bool = False, accept_any_host_key: bool = False) -> 
     registry (password on stdin), pulls, `docker compose up -d --remove-orphans`, polls
     HEALTHCHECK_URL until DEPLOY_TIMEOUT. On failure restores the previous image and exits 1.
     """
-    _run(flow.deploy, dry_run=dry_run, accept_any_host_key=accept_any_host_key,
-         require_image=True)
+    _run(flow.deploy, dry_run=dry_run, accept_any_host_key=accept_any_host_key, require_image=True)
 
 
 @task(
@@ -66,14 +63,15 @@ def deploy(c: Any, dry_run: bool = False, accept_any_host_key: bool = False) -> 
         "image": "Image to go back to (default: the previous entry of .image_history).",
         "dry-run": DRY_RUN_HELP,
         "accept-any-host-key": HOST_KEY_HELP,
-    }
+    },
 )
 def rollback(
     c: Any, image: str = "", dry_run: bool = False, accept_any_host_key: bool = False
 ) -> None:
     """Put an earlier successful image back, keeping the current .env otherwise."""
-    _run(lambda r: flow.rollback(r, image), dry_run=dry_run,
-         accept_any_host_key=accept_any_host_key)
+    _run(
+        lambda r: flow.rollback(r, image), dry_run=dry_run, accept_any_host_key=accept_any_host_key
+    )
 
 
 @task(auto_shortflags=False, help={"accept-any-host-key": HOST_KEY_HELP})
@@ -87,7 +85,7 @@ def health(c: Any, accept_any_host_key: bool = False) -> None:
     help={
         "lines": "How many deploy log lines to show (default 10).",
         "accept-any-host-key": HOST_KEY_HELP,
-    }
+    },
 )
 def status(c: Any, lines: int = 10, accept_any_host_key: bool = False) -> None:
     """Show the running and last successful image, the lock, containers and recent deploys."""
@@ -100,7 +98,7 @@ def status(c: Any, lines: int = 10, accept_any_host_key: bool = False) -> None:
         "tail": "Number of log lines (default 200).",
         "service": "Compose service (default COMPOSE_SERVICE, i.e. app).",
         "accept-any-host-key": HOST_KEY_HELP,
-    }
+    },
 )
 def logs(c: Any, tail: int = 200, service: str = "", accept_any_host_key: bool = False) -> None:
     """Print the last container log lines of the app service (secrets redacted)."""

@@ -60,7 +60,10 @@ def compose(s: DeploySettings, *args: str) -> str:
     for profile in s.compose_profiles:
         parts += ["--profile", profile]
     parts += list(args)
-    return f"cd {q(s.path)} && " + " ".join(q(p) for p in parts)
+    # The compose file's `env_file:` reads REMOTE_ENV_FILE (default .env beside it).
+    return f"cd {q(s.path)} && REMOTE_ENV_FILE={q(s.remote_env_file)} " + " ".join(
+        q(p) for p in parts
+    )
 
 
 def running_image(remote: Remote) -> str:
@@ -176,7 +179,7 @@ class Lock:
             return
         result = self.remote.run(f"mkdir {q(self.path)}")
         if not result.ok:
-            if "exists" in result.stderr:
+            if self.remote.run(f"test -d {q(self.path)}", changes=False).ok:
                 raise DeployError(
                     f"another deploy holds the lock {self.path} ({self.describe_holder()}); "
                     "refusing to run concurrently. If no deploy is running, release it with "
@@ -193,8 +196,7 @@ class Lock:
             return
         # Only remove the lock we took (the token proves it).
         command = (
-            f"grep -q {q('token=' + self.token)} {q(self.path + '/info')} "
-            f"&& rm -rf {q(self.path)}"
+            f"grep -q {q('token=' + self.token)} {q(self.path + '/info')} && rm -rf {q(self.path)}"
         )
         self.remote.run(command)
         self.held = False
@@ -348,9 +350,7 @@ def _deploy_locked(remote: Remote) -> str:
     )
 
 
-def _restore(
-    remote: Remote, image: str, env_text: str | None, compose_text: str | None
-) -> str:
+def _restore(remote: Remote, image: str, env_text: str | None, compose_text: str | None) -> str:
     """Bring the previous image back (with the .env it ran with); say what happened."""
     s = remote.settings
     r = remote.reporter
@@ -363,11 +363,13 @@ def _restore(
         values = envfile.parse(env_text) if env_text is not None else dict(s.env_values)
     except envfile.EnvFileError:
         values = dict(s.env_values)
-    remote.write_file(s.remote_env_file, _env_bytes(values, image, "deploy (rollback)"), "600",
-                      "restore .env")
+    remote.write_file(
+        s.remote_env_file, _env_bytes(values, image, "deploy (rollback)"), "600", "restore .env"
+    )
     if compose_text is not None:
-        remote.write_file(s.remote(s.compose_file), compose_text.encode(), "644",
-                          "restore the compose file")
+        remote.write_file(
+            s.remote(s.compose_file), compose_text.encode(), "644", "restore the compose file"
+        )
     try:
         _login_and_pull(remote, image)
         _up(remote)
@@ -407,8 +409,9 @@ def rollback(remote: Remote, image: str = "") -> str:
             raise DeployError(f"{s.remote_env_file} does not exist; deploy first")
         values = envfile.parse(env_text)
         r.step(f"rolling back {s.target} from {current or 'unknown'} to {target}")
-        remote.write_file(s.remote_env_file, _env_bytes(values, target, "rollback"), "600",
-                          "write .env")
+        remote.write_file(
+            s.remote_env_file, _env_bytes(values, target, "rollback"), "600", "write .env"
+        )
         _login_and_pull(remote, target)
         _up(remote)
         if remote.dry_run:
@@ -445,9 +448,7 @@ def status(remote: Remote, lines: int = 10) -> str:
     r.say(f"running image:         {running_image(remote) or 'none'}")
     lock = remote.read_file(f"{s.remote(LOCK_DIR)}/info")
     r.say(f"deploy lock:           {lock.strip() if lock else 'free'}")
-    ps = remote.run(
-        f"[ -f {q(s.remote_env_file)} ] && " + compose(s, "ps"), changes=False
-    )
+    ps = remote.run(f"[ -f {q(s.remote_env_file)} ] && " + compose(s, "ps"), changes=False)
     if ps.stdout.strip():
         r.say(ps.stdout.rstrip())
     log = remote.run(f"tail -n {int(lines)} {q(s.remote(DEPLOY_LOG))}", changes=False)
@@ -459,13 +460,14 @@ def status(remote: Remote, lines: int = 10) -> str:
 def logs(remote: Remote, tail: int = 200, service: str = "") -> str:
     s = remote.settings
     name = service or s.compose_service
+
     result = remote.run(
-        compose(s, "logs", "--no-color", "--tail", str(int(tail)), name),
-        changes=False,
-        on_stdout=lambda text: remote.reporter.out.write(text),
+        compose(s, "logs", "--no-color", "--tail", str(int(tail)), name), changes=False
     )
     if not result.ok:
         raise DeployError(f"docker compose logs failed: {result.stderr.strip()}")
+    # Printed whole (not streamed) so a secret can never be split across two redacted chunks.
+    remote.reporter.say(result.stdout.rstrip())
     return ""
 
 
@@ -488,8 +490,9 @@ def bootstrap(remote: Remote) -> str:
         if result.ok:
             r.say(f"{what}: {first}")
         else:
-            problems.append(f"{what} is missing or not usable by {s.user}: "
-                            f"{result.stderr.strip()[:200]}")
+            problems.append(
+                f"{what} is missing or not usable by {s.user}: {result.stderr.strip()[:200]}"
+            )
     if problems:
         raise DeployError("bootstrap found problems:\n  - " + "\n  - ".join(problems))
     return f"{s.target}:{s.path} is ready for deploys"

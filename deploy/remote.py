@@ -12,7 +12,7 @@ import io
 import shlex
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -200,7 +200,6 @@ class Remote:
         changes: bool = True,
         describe: str = "",
         timeout: float | None = None,
-        on_stdout: Callable[[str], None] | None = None,
     ) -> Result:
         """Run ``command`` on the host; ``changes=False`` marks a read-only probe."""
         if self.dry_run and changes:
@@ -225,10 +224,7 @@ class Remote:
             while True:
                 busy = False
                 if channel.recv_ready():
-                    chunk = channel.recv(65536)
-                    out += chunk
-                    if on_stdout is not None and chunk:
-                        on_stdout(self.reporter.redact(chunk.decode(errors="replace")))
+                    out += channel.recv(65536)
                     busy = True
                 if channel.recv_stderr_ready():
                     err += channel.recv_stderr(65536)

@@ -78,7 +78,9 @@ class DeploySettings:
         return f"{self.path.rstrip('/')}/{name}"
 
 
-def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int, errors: list[str]) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, lo: int, hi: int, errors: list[str]
+) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -197,18 +199,13 @@ def load(
         errors.append("REMOTE_ENV_FILE must be an absolute path")
 
     timeout = float(_int(env, "DEPLOY_TIMEOUT", 120, 1, 3600, errors))
-    rollback_timeout = float(
-        _int(env, "DEPLOY_ROLLBACK_TIMEOUT", int(timeout), 1, 3600, errors)
-    )
+    rollback_timeout = float(_int(env, "DEPLOY_ROLLBACK_TIMEOUT", int(timeout), 1, 3600, errors))
 
     # The .env: APP_ENV_FILE wholesale, or assembled from the individual variables.
     env_values: dict[str, str] = {}
     raw_env_file = env.get("APP_ENV_FILE", "")
     try:
-        if raw_env_file.strip():
-            env_values = envfile.parse(raw_env_file)
-        else:
-            env_values = envfile.assemble(env)
+        env_values = envfile.parse(raw_env_file) if raw_env_file.strip() else envfile.assemble(env)
         envfile.render(env_values)
     except envfile.EnvFileError as exc:
         source = "APP_ENV_FILE" if raw_env_file.strip() else "app variables"
@@ -232,11 +229,7 @@ def load(
     if errors:
         raise SettingsError("deploy settings are incomplete:\n  - " + "\n  - ".join(errors))
 
-    actor = (
-        env.get("GITLAB_USER_LOGIN")
-        or env.get("USER")
-        or _safe_getuser()
-    )
+    actor = env.get("GITLAB_USER_LOGIN") or env.get("USER") or _safe_getuser()
     job = env.get("CI_JOB_ID", "")
     return DeploySettings(
         host=host,

@@ -32,6 +32,9 @@ from market.pricing import INV_SQRT_2PI, american, bsm_price
 MAX_VOL = 10.0  # 1000 %
 MIN_VOL = 1e-4
 REASONS = ("", "no_price", "no_time", "below_intrinsic", "above_upper_bound", "no_convergence")
+# internal integer codes (string arrays are slow to compare and assign)
+OK, NO_PRICE, NO_TIME, BELOW, ABOVE, NO_CONV = range(6)
+_REASON_ARRAY = np.array(REASONS, dtype="<U17")
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,15 +54,16 @@ def _otm_price(
     df: np.ndarray,
     sqt: np.ndarray,
     w: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Undiscounted-by-nothing OTM price and its vega (per unit vol)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Black price, vega (per unit vol) and volga / vega (d1 d2 / sigma)."""
     with np.errstate(all="ignore"):
         v = sig * sqt
         d1 = np.log(fwd / K) / v + 0.5 * v
         d2 = d1 - v
         p = df * w * (fwd * ndtr(w * d1) - K * ndtr(w * d2))
         vega = df * fwd * np.exp(-0.5 * d1 * d1) * INV_SQRT_2PI * sqt
-    return p, vega
+        volga_over_vega = d1 * d2 / sig
+    return p, vega, volga_over_vega
 
 
 def _european_solve(
@@ -79,8 +83,12 @@ def _european_solve(
         # Start at the inflection point of price in vol (Manaster–Koehler), or the
         # Brenner–Subrahmanyam ATM estimate when the option is close to the money.
         s_infl = np.sqrt(2.0 * x / T)
-        s_atm = target / (df * np.sqrt(fwd * K)) * np.sqrt(2 * np.pi) / sqt
-        sig = np.where(x > 1e-3, s_infl, s_atm)
+        # Corrado–Miller on the undiscounted call price (OTM puts converted by parity)
+        c = target / df + np.where(w < 0, fwd - K, 0.0)
+        h = c - 0.5 * (fwd - K)
+        disc = np.maximum(h * h - (fwd - K) ** 2 / np.pi, 0.0)
+        s_cm = np.sqrt(2 * np.pi) / (fwd + K) * (h + np.sqrt(disc)) / sqt
+        sig = np.where(np.isfinite(s_cm) & (s_cm > 0), s_cm, s_infl)
     sig = np.clip(np.nan_to_num(sig, nan=0.3), 0.01, 5.0)
     lo = np.zeros(n)
     hi = np.full(n, MAX_VOL)
@@ -91,13 +99,17 @@ def _european_solve(
         if active.size == 0:
             break
         s = sig[active]
-        p, vega = _otm_price(s, fwd[active], K[active], df[active], sqt[active], w[active])
+        p, vega, vv = _otm_price(s, fwd[active], K[active], df[active], sqt[active], w[active])
         with np.errstate(all="ignore"):
             f = np.log(p) - ltarget[active]
             up = f > 0
             hi[active] = np.where(up, np.minimum(hi[active], s), hi[active])
             lo[active] = np.where(~up, np.maximum(lo[active], s), lo[active])
-            step = f * p / vega
+            # Halley on log(price): g = f', h = f'' = g * volga/vega - g^2
+            g = vega / p
+            newton = f / g
+            denom = 1.0 - 0.5 * newton * (vv - g)
+            step = np.where((denom > 0.5) & (denom < 2.0), newton / denom, newton)
             new = s - step
         a, b = lo[active], hi[active]
         bad = ~np.isfinite(new) | (new < a) | (new > b)
@@ -105,7 +117,9 @@ def _european_solve(
         exact = np.abs(f) < 1e-15
         new = np.where(exact, s, new)
         sig[active] = new
-        conv = exact | (np.abs(new - s) <= 1e-14 * (1.0 + s)) | (b - a < 1e-15 * b)
+        # the step just taken was tiny: with quadratic/cubic convergence `new` is exact to
+        # far below 1e-14 (bisection steps never count)
+        conv = exact | (~bad & (np.abs(new - s) <= 1e-8 * (1.0 + s))) | (b - a < 1e-15 * b)
         done[active[conv]] = True
         active = active[~conv]
     return sig, done
@@ -132,7 +146,7 @@ def implied_vol(
     call = c > 0.5
     n = P.shape[0]
     iv = np.full(n, np.nan)
-    reason = np.full(n, "", dtype="<U17")
+    code = np.zeros(n, dtype=np.int8)
     w = np.where(call, 1.0, -1.0)
 
     with np.errstate(all="ignore"):
@@ -146,17 +160,19 @@ def implied_vol(
             lower = np.maximum(w * (S * dq - K * dr), 0.0)
             upper = np.where(call, S * dq, K * dr)
         else:
-            lower = np.maximum(w * (S - K), 0.0)
-            upper = np.where(call, S, K)
+            # American: at least intrinsic and the European lower bound; at most the larger of
+            # exercising now and holding (negative rates/yields make holding worth more)
+            lower = np.maximum(np.maximum(w * (S - K), 0.0), w * (S * dq - K * dr))
+            upper = np.where(call, np.maximum(S, S * dq), np.maximum(K, K * dr))
         tol = 1e-12 * np.maximum(upper, 1.0)
-    reason[no_time] = "no_time"
-    reason[no_price] = "no_price"
-    pending = reason == ""
+    code[no_time] = NO_TIME
+    code[no_price] = NO_PRICE
+    pending = code == OK
     below = pending & (lower + tol >= P)
     above = pending & (upper - tol <= P)
-    reason[below] = "below_intrinsic"
-    reason[above] = "above_upper_bound"
-    todo = np.nonzero(reason == "")[0]
+    code[below] = BELOW
+    code[above] = ABOVE
+    todo = np.nonzero(code == OK)[0]
     if todo.size:
         if style == "european":
             sol, ok, why = _solve_european(
@@ -167,8 +183,8 @@ def implied_vol(
                 P[todo], S[todo], K[todo], T[todo], r[todo], q[todo], call[todo]
             )
         iv[todo] = np.where(ok, sol, np.nan)
-        reason[todo] = why
-    return IVResult(iv.reshape(shape), reason.reshape(shape))
+        code[todo] = why
+    return IVResult(iv.reshape(shape), _REASON_ARRAY[code].reshape(shape))
 
 
 def _solve_european(
@@ -188,21 +204,21 @@ def _solve_european(
     # the OTM side by put–call parity: C - P = df (F - K)
     otm = np.where(itm, P - w * dr * (fwd - K), P)
     wo = np.where(itm, -w, w)
-    why = np.full(P.shape, "", dtype="<U17")
+    why = np.zeros(P.shape, dtype=np.int8)
     ok = otm > 0
-    why[~ok] = "below_intrinsic"
+    why[~ok] = BELOW
     sig = np.full(P.shape, np.nan)
     i = np.nonzero(ok)[0]
     if i.size:
         top = _otm_price(np.full(i.size, MAX_VOL), fwd[i], K[i], dr[i], np.sqrt(T[i]), wo[i])[0]
         too_high = otm[i] >= top
-        why[i[too_high]] = "above_upper_bound"
+        why[i[too_high]] = ABOVE
         j = i[~too_high]
         if j.size:
             s, conv = _european_solve(otm[j], fwd[j], K[j], dr[j], T[j], wo[j])
             sig[j] = s
-            why[j[~conv]] = "no_convergence"
-    return sig, why == "", why
+            why[j[~conv]] = NO_CONV
+    return sig, why == OK, why
 
 
 def _solve_american(
@@ -217,7 +233,7 @@ def _solve_american(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """American inversion: de-Americanised European solves, then secant on the QdFp price."""
     n = P.shape[0]
-    why = np.full(n, "", dtype="<U17")
+    why = np.zeros(n, dtype=np.int8)
     # Start: the European vol of the American price (clamped inside the European bounds).
     dq, dr = np.exp(-q * T), np.exp(-r * T)
     lo_e = np.maximum(np.where(call, 1.0, -1.0) * (S * dq - K * dr), 0.0)
@@ -268,11 +284,7 @@ def _solve_american(
         a = active
         at_min = american(S[a], K[a], T[a], r[a], q[a], np.full(a.size, MIN_VOL), call[a])
         at_max = american(S[a], K[a], T[a], r[a], q[a], np.full(a.size, MAX_VOL), call[a])
-        why[a] = np.where(
-            P[a] <= at_min,
-            "below_intrinsic",
-            np.where(P[a] >= at_max, "above_upper_bound", "no_convergence"),
-        )
+        why[a] = np.where(P[a] <= at_min, BELOW, np.where(P[a] >= at_max, ABOVE, NO_CONV))
     done &= np.isfinite(sig)
-    why[~done & (why == "")] = "no_convergence"
-    return sig, why == "", why
+    why[~done & (why == OK)] = NO_CONV
+    return sig, why == OK, why

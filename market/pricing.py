@@ -130,13 +130,16 @@ def bsm(
         theta *= 1.0 / DAYS_PER_YEAR
         rho = b * (0.01 * T)
         rho *= w
-        ok = np.isfinite(d1) & (v > 0) & (fq > 0)
+        # one reduction each instead of elementwise masks; nan anywhere fails these checks
+        ok = bool(np.min(v) > 0) and bool(np.min(fq) > 0) and bool(np.isfinite(np.sum(d1)))
     out = [
         x if x.shape == tgt else np.array(np.broadcast_to(x, tgt))
         for x in (price, delta, gamma, theta, vega, rho)
     ]
-    if not ok.all():
-        full = [np.broadcast_to(x, tgt) for x in (S, K, T, r, q, sig, w, ~ok)]
+    if not ok:
+        with np.errstate(all="ignore"):
+            bad = ~(np.isfinite(d1) & (v > 0) & (fq > 0))
+        full = [np.broadcast_to(x, tgt) for x in (S, K, T, r, q, sig, w, bad)]
         out = list(_bsm_degenerate(full[7], *full[:7], tuple(out)))
     return Greeks(*(x.reshape(shape) for x in out))
 
@@ -222,7 +225,7 @@ N_PRICE = 32  # Gauss–Legendre nodes for the early-exercise premium integral
 N_HALLEY = 4  # QD+ Halley iterations for the initial boundary
 N_NEWTON = 1  # Jacobi–Newton fixed-point sweeps
 N_NAIVE = 3  # plain fixed-point sweeps
-CHUNK = 4096  # contracts per vectorised block
+CHUNK = 512  # contracts per vectorised block (keeps temporaries cache-sized)
 
 
 def _cheb_matrix(nodes: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -665,27 +668,32 @@ def _bbs(
     call: np.ndarray,
     steps: int,
 ) -> np.ndarray:
-    """CRR binomial tree with a Black–Scholes last step (BBS), vectorised over contracts."""
+    """Binomial tree with a Black–Scholes last step (BBS), vectorised over contracts.
+
+    The tree is centred on the risk-neutral log drift (Jarrow–Rudd spacing, probabilities
+    matched to the forward), so probabilities stay in (0, 1) for any drift/vol ratio.
+    """
     dt = T / steps
-    u = np.exp(sig * np.sqrt(dt))
-    d = 1.0 / u
+    mu = (r - q - 0.5 * sig * sig) * dt
+    sd = sig * np.sqrt(dt)
+    u = np.exp(mu + sd)
+    d = np.exp(mu - sd)
     disc = np.exp(-r * dt)
     p = (np.exp((r - q) * dt) - d) / (u - d)
     w = np.where(call, 1.0, -1.0)[:, None]
     j = np.arange(steps)  # nodes at step steps-1
-    Sj = S[:, None] * u[:, None] ** (2 * j[None, :] - (steps - 1))
+    Sj = S[:, None] * u[:, None] ** j[None, :] * d[:, None] ** (steps - 1 - j[None, :])
     eur = bsm_price(
         Sj, K[:, None], dt[:, None], r[:, None], q[:, None], sig[:, None], call[:, None]
     )
     V = np.maximum(eur, w * (Sj - K[:, None]))
     pu = (disc * p)[:, None]
     pd = (disc * (1 - p))[:, None]
-    u2 = (u * u)[:, None]
+    inv_d = (1.0 / d)[:, None]
     for i in range(steps - 2, -1, -1):
-        Sj = Sj[:, : i + 1] * u[:, None]
+        Sj = Sj[:, : i + 1] * inv_d
         V = pu * V[:, 1 : i + 2] + pd * V[:, : i + 1]
         np.maximum(V, w * (Sj - K[:, None]), out=V)
-    del u2
     return V[:, 0]
 
 

@@ -10,10 +10,9 @@ options (so a contract cost ``cost_basis × 100``).
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any
-
-import uuid
 
 from django.conf import settings
 from django.core.cache import cache

@@ -31,7 +31,6 @@ from portfolio.models import (
 
 logger = logging.getLogger(__name__)
 
-SNAPSHOT_INTERVAL = timedelta(minutes=5)
 _MEMO_SIZE = 64
 
 
@@ -77,6 +76,7 @@ def clear_memos() -> None:
     _results.clear()
     _bodies.clear()
     _resolved.clear()
+    _last_recorded.clear()
     bump_data_version()
 
 
@@ -107,7 +107,7 @@ def resolve_portfolio(user: Any, portfolio_id: int | None = None) -> Portfolio |
         if hit is not None and time.monotonic() - hit[1] < RESOLVE_MEMO_SECONDS:
             if hit[0] is _NOT_FOUND:
                 raise PortfolioNotFound(portfolio_id)
-            return hit[0]  # type: ignore[no-any-return]
+            return hit[0]
     try:
         found = _resolve(user, portfolio_id)
     except PortfolioNotFound:
@@ -316,11 +316,27 @@ def _portfolio_block(portfolio: Portfolio | None) -> dict[str, Any] | None:
     }
 
 
+_last_recorded: dict[tuple[int, str], float] = {}
+
+
+def snapshot_interval() -> timedelta:
+    return timedelta(minutes=float(getattr(settings, "PORTFOLIO_SNAPSHOT_MINUTES", 5)))
+
+
 def record_snapshot(portfolio: Portfolio | None, result: dict[str, Any]) -> bool:
-    """Store a history point unless one was stored for this portfolio/symbol recently."""
+    """Store a history point unless one was stored for this portfolio/symbol recently.
+
+    An in-process note of the last write spares the per-tick query; the database check still
+    guards against several processes (or restarts) writing within one interval.
+    """
     if portfolio is None or result.get("totals") is None:
         return False
     symbol = result["symbol"]
+    memo_key = (portfolio.pk, symbol)
+    mono = time.monotonic()
+    interval = snapshot_interval()
+    if mono - _last_recorded.get(memo_key, -1e18) < interval.total_seconds():
+        return False
     now = timezone.now()
     last = (
         PortfolioSnapshot.objects.filter(portfolio=portfolio, symbol=symbol)
@@ -328,7 +344,8 @@ def record_snapshot(portfolio: Portfolio | None, result: dict[str, Any]) -> bool
         .values_list("taken_at", flat=True)
         .first()
     )
-    if last is not None and now - last < SNAPSHOT_INTERVAL:
+    if last is not None and now - last < interval:
+        _last_recorded[memo_key] = mono - (now - last).total_seconds()
         return False
     t = result["totals"]
     PortfolioSnapshot.objects.create(
@@ -343,6 +360,7 @@ def record_snapshot(portfolio: Portfolio | None, result: dict[str, Any]) -> bool
         delta=t["greeks"]["delta_shares"] or 0.0,
         stale=bool(result["market"]["stale"]),
     )
+    _last_recorded[memo_key] = mono
     return True
 
 
@@ -353,7 +371,7 @@ def live_snapshot(symbol: str, portfolio: Portfolio | None = None) -> dict[str, 
     per symbol to every subscriber, so it must never carry a private portfolio.
     """
     if portfolio is None:
-        portfolio = demo_portfolio()
+        portfolio = resolve_portfolio(None)  # the demo (memoised: no query per tick)
     result = value_portfolio(portfolio, symbol, with_scenarios=False)
     try:
         record_snapshot(portfolio, result)

@@ -84,7 +84,8 @@ def _history_chart(portfolio: Portfolio | None, symbol: str) -> Any:
     return charts.line_chart(
         [charts.Series("Value", xs, [r[1] for r in rows])],
         x_kind="time",
-        title=f"Portfolio value, last {HISTORY_DAYS} days ({len(rows)} snapshots)",
+        title=f"Portfolio value, last {HISTORY_DAYS} days ({len(rows)} snapshot"
+        f"{'' if len(rows) == 1 else 's'})",
         hlines=[(rows[-1][2], "cost")],
         element_id="history-chart",
     )
@@ -178,7 +179,13 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "snap": snap,
         "error": error,
         "date_error": date_error,
-        "chosen_date": chosen.isoformat() if chosen else "",
+        "chosen_date": (
+            chosen.isoformat()
+            if chosen
+            else (
+                result["scenarios"]["dates"][-1]["date"] if result and result["scenarios"] else ""
+            )
+        ),
         "query": urlencode(query),
         "history_chart": _history_chart(portfolio, symbol) if symbol else None,
         "can_edit": portfolio is not None and services.may_edit(request.user, portfolio),

@@ -127,6 +127,9 @@ class PayoffQuery(Schema):
     price: Literal["ask_bid", "mid"] = "ask_bid"
     iv_shift: float = NField(0.0, ge=-50, le=100, description="Vol points added")
     days: int | None = NField(None, ge=1, le=3650, description="Extra curve this many days out")
+    model: Literal["american", "european"] = NField(
+        "american", description="Model valuing the legs before expiry (European = BSM)"
+    )
 
 
 @strategies_router.get(
@@ -144,7 +147,7 @@ def get_payoff(request: HttpRequest, q: Query[PayoffQuery]) -> Any:
         shares = services.holding_shares(portfolio, mk.ctx.symbol)
         cand, _ = services.find_candidate(mk, shares, q.candidate, q.price)
         return services.payoff_data(
-            mk, cand.legs, days=[q.days] if q.days else [], iv_shift=q.iv_shift
+            mk, cand.legs, days=[q.days] if q.days else [], iv_shift=q.iv_shift, style=q.model
         )
 
     return guarded(run)
@@ -169,7 +172,7 @@ def post_evaluate(request: HttpRequest, body: EvaluateIn) -> Any:
         row = services.evaluate_legs(mk, legs, shares)
         all_legs = tuple(services.Leg("stock", shares, price=mk.ctx.spot) for _ in [0] if shares)
         payoff = services.payoff_data(
-            mk, (*all_legs, *legs), days=body.days, iv_shift=body.iv_shift
+            mk, (*all_legs, *legs), days=body.days, iv_shift=body.iv_shift, style=body.model
         )
         return {
             "inputs": services.inputs_block(mk.ctx),

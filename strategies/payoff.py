@@ -95,6 +95,8 @@ def pnl_surface(
             np.broadcast_to(vol, full),
             np.broadcast_to(call[:, None, None], full),
         )
+        if style not in ("american", "european"):
+            raise ValueError(f"style must be 'american' or 'european', not {style!r}")
         if style == "american":
             if pricer is None:
                 from market.pricing import american

@@ -243,3 +243,6 @@ class EvaluateIn(Schema):
     price: Literal["ask_bid", "mid"] = "ask_bid"
     iv_shift: float = Field(0.0, ge=-50, le=100, description="Vol points added to every leg")
     days: list[float] = Field(default_factory=list, max_length=8)
+    model: Literal["american", "european"] = Field(
+        "american", description="Model valuing the legs before expiry (European = BSM)"
+    )

@@ -80,6 +80,7 @@ class _LRU:
 
 
 _solved = _LRU(16)
+_evaluated = _LRU(64)
 
 
 def market_service() -> Any:
@@ -101,6 +102,7 @@ def clean_symbol(raw: str | None) -> str:
 class Market:
     ctx: MarketContext
     solved: chainlib.SolvedChain
+    key: tuple[Any, ...] = ()
 
 
 def load_market(symbol: str) -> Market:
@@ -129,7 +131,7 @@ def load_market(symbol: str) -> Market:
         stale=bool(chain.stale),
         age_s=float(chain.age_s),
     )
-    return Market(ctx, solved)
+    return Market(ctx, solved, key)
 
 
 def inputs_block(ctx: MarketContext) -> dict[str, Any]:
@@ -261,6 +263,23 @@ def slices_for(
 
 
 def evaluate_candidates(
+    mk: Market, shares: float, expiry: date | None, mode: str, *, all_expiries: bool = False
+) -> tuple[list[Candidate], list[dict[str, Any]]]:
+    """Candidates and their metrics, memoised per chain snapshot, holding, expiry and mode.
+
+    Callers get fresh top-level row dicts (ranking writes ``rank`` into them).
+    """
+    memo_key = (mk.key, shares, expiry, mode, all_expiries) if mk.key else None
+    hit = _evaluated.get(memo_key) if memo_key else None
+    if hit is not None:
+        return hit[0], [dict(r) for r in hit[1]]
+    cands, rows = _evaluate_candidates(mk, shares, expiry, mode, all_expiries=all_expiries)
+    if memo_key:
+        _evaluated.put(memo_key, (cands, rows))
+    return cands, [dict(r) for r in rows]
+
+
+def _evaluate_candidates(
     mk: Market, shares: float, expiry: date | None, mode: str, *, all_expiries: bool = False
 ) -> tuple[list[Candidate], list[dict[str, Any]]]:
     slices = slices_for(mk, expiry, all_expiries=all_expiries)
@@ -474,6 +493,7 @@ def payoff_data(
     days: Sequence[float] = (),
     iv_shift: float = 0.0,
     points: int = 121,
+    style: str = "american",
 ) -> dict[str, Any]:
     """P&L at expiry, today and at ``days`` from now on a price grid, plus a price × date grid."""
     spot = mk.ctx.spot
@@ -484,12 +504,12 @@ def payoff_data(
     grid = price_grid(spot, lo, hi, points, extra=strikes)
     at_exp = expiry_pnl(legs, grid)
     horizons = [0.0] + [d / 365 for d in days if 0 < d / 365 < t_exp]
-    surf = pnl_surface(mk.ctx, legs, grid, horizons, iv_shift=iv_shift)
+    surf = pnl_surface(mk.ctx, legs, grid, horizons, iv_shift=iv_shift, style=style)
     # Heat-map: ~11 prices × up to 6 dates from today to expiry.
     hm_prices = np.linspace(lo * spot, hi * spot, 11)
     n_dates = 6 if t_exp > 0 else 1
     hm_h = np.linspace(0.0, t_exp, n_dates) if t_exp > 0 else np.array([0.0])
-    hm = pnl_surface(mk.ctx, legs, hm_prices, hm_h, iv_shift=iv_shift)
+    hm = pnl_surface(mk.ctx, legs, hm_prices, hm_h, iv_shift=iv_shift, style=style)
     as_of = mk.ctx.as_of
     return {
         "grid": [round(float(x), 4) for x in grid],

@@ -21,6 +21,7 @@ from django_htmx.middleware import HtmxDetails
 from market.errors import MarketDataError, UnknownSymbol
 from strategies import chain as chainlib
 from strategies import charts, hedging, services
+from strategies.models import AdoptedHedge
 
 MAX_COMPARE = 4
 CHAIN_WINDOW = 20
@@ -239,8 +240,14 @@ def strategies_view(request: HtmxHttpRequest) -> HttpResponse:
         if k in ("symbol", "portfolio", "expiry", "max_cost_pct", "min_floor_pct", "price", "rank")
         and v
     }
+    adoptions = (
+        AdoptedHedge.objects.filter(portfolio_id=data["portfolio"]["id"], symbol=symbol)[:10]
+        if data["portfolio"]
+        else []
+    )
     ctx.update(
         data=data,
+        adoptions=adoptions,
         rows=rows[:TABLE_ROWS],
         compare=[by_id[c] for c in compare_ids],
         compare_ids=compare_ids,

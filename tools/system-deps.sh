@@ -3,7 +3,7 @@
 # Chromium for the Playwright browser tests, OpenSSH server for the deploy tests.
 set -euo pipefail
 needed=()
-for pkg in chromium openssh-server openssh-client wrk; do
+for pkg in chromium openssh-server openssh-client curl wrk; do
   dpkg -s "$pkg" >/dev/null 2>&1 || needed+=("$pkg")
 done
 [ ${#needed[@]} -eq 0 ] && exit 0

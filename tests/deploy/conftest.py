@@ -66,7 +66,7 @@ class DeployEnv:
     def app_port(self) -> int:
         return int(self.env["APP_PORT"])
 
-    def fab(self, *args: str, timeout: float = 120, **overrides: str) -> FabResult:
+    def fab(self, *args: str, **overrides: str) -> FabResult:
         env = {**self.env, **overrides}
         done = subprocess.run(
             [sys.executable, "-m", "fabric", *args],
@@ -75,7 +75,7 @@ class DeployEnv:
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            timeout=timeout,
+            timeout=180,
         )
         return FabResult(done.returncode, done.stdout, done.stderr)
 

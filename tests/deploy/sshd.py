@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.support.services import free_port
 
@@ -76,7 +77,7 @@ class SSHServer:
         text = self.command_log.read_text()
         return [c for c in text.split(COMMAND_SEPARATOR) if c.strip()]
 
-    def docker_calls(self) -> list[dict[str, object]]:
+    def docker_calls(self) -> list[dict[str, Any]]:
         path = self.state / "calls.jsonl"
         if not path.exists():
             return []

@@ -86,7 +86,11 @@ def test_caddyfile_proxies_websockets_and_sets_security_headers() -> None:
     text = (ROOT / "deploy" / "Caddyfile").read_text()
     assert "{$CADDY_DOMAIN}" in text
     assert re.search(r"handle /ws/\*\s*\{\s*reverse_proxy app:8000", text)
-    for header in ("Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options",
-                   "Referrer-Policy"):
+    for header in (
+        "Strict-Transport-Security",
+        "X-Content-Type-Options",
+        "X-Frame-Options",
+        "Referrer-Policy",
+    ):
         assert header in text
     assert text.count("{") == text.count("}")

@@ -99,13 +99,20 @@ def test_first_deploy_then_dry_run(deploy_env: DeployEnv) -> None:
     repo_compose = Path(__file__).resolve().parents[2] / "deploy/docker-compose.deploy.yml"
     assert remote_file(d, "docker-compose.deploy.yml") == repo_compose.read_text()
     assert not (d.deploy_path / ".deploy.lock").exists()
-    assert not [p.name for p in d.deploy_path.iterdir() if ".XXXXXX" in p.name or p.name.startswith(".env.")]
+    assert not [
+        p.name for p in d.deploy_path.iterdir() if ".XXXXXX" in p.name or p.name.startswith(".env.")
+    ]
 
     calls = [c["argv"] for c in d.server.docker_calls()]
     login = next(c for c in d.server.docker_calls() if c["argv"][1] == "login")
     password = d.secrets["CI_REGISTRY_PASSWORD"].encode()
     assert login["argv"] == [
-        "docker", "login", "registry.example.test", "-u", "gitlab-ci-token", "--password-stdin"
+        "docker",
+        "login",
+        "registry.example.test",
+        "-u",
+        "gitlab-ci-token",
+        "--password-stdin",
     ]
     assert login["stdin_sha256"] == hashlib.sha256(password).hexdigest()
     assert ["docker", "pull", V1] in calls
@@ -239,21 +246,10 @@ def test_stale_lock_refuses_until_unlocked(deploy_env: DeployEnv) -> None:
     (d.deploy_path / ".deploy.lock" / "info").write_text("action=deploy actor=someone\n")
     result = d.fab("deploy", APP_IMAGE=V1)
     assert result.returncode == 1 and "actor=someone" in result.stderr
-    assert d.server.docker_calls() == [] or all(
-        "ps" in c["argv"] for c in d.server.docker_calls()
-    )
+    assert d.server.docker_calls() == [] or all("ps" in c["argv"] for c in d.server.docker_calls())
     result = d.fab("unlock")
     assert result.returncode == 0, result.output
     assert not (d.deploy_path / ".deploy.lock").exists()
-
-
-def snapshot(path: Path) -> dict[str, tuple[int, int, str]]:
-    out = {}
-    for p in sorted(path.rglob("*")):
-        st = p.lstat()
-        digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-        out[str(p.relative_to(path))] = (st.st_mode, st.st_mtime_ns, digest)
-    return out
 
 
 def test_second_deploy_records_previous_then_rollback(deploy_env: DeployEnv) -> None:

@@ -16,8 +16,16 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 RESERVED = {
-    "stages", "variables", "workflow", "default", "include", "image", "services", "cache",
-    "before_script", "after_script",
+    "stages",
+    "variables",
+    "workflow",
+    "default",
+    "include",
+    "image",
+    "services",
+    "cache",
+    "before_script",
+    "after_script",
 }
 FAB_TASKS = {"deploy", "rollback", "health", "status", "logs", "bootstrap", "unlock"}
 
@@ -135,8 +143,8 @@ def test_needs_and_extends_point_at_defined_jobs() -> None:
     data = load()
     defined = set(jobs(data))
     for name, job in jobs(data).items():
-        for parent in [job["extends"]] if isinstance(job.get("extends"), str) else job.get(
-            "extends", []
+        for parent in (
+            [job["extends"]] if isinstance(job.get("extends"), str) else job.get("extends", [])
         ):
             assert parent in defined, f"{name} extends unknown {parent}"
         for need in job.get("needs", []):

@@ -30,7 +30,10 @@ def base_env(**extra: str) -> dict[str, str]:
 def test_defaults_follow_the_seed() -> None:
     s = settings.load(base_env())
     assert (s.port, s.path, s.compose_file, s.compose_service) == (
-        22, "/opt/vault-dash", "docker-compose.deploy.yml", "app"
+        22,
+        "/opt/vault-dash",
+        "docker-compose.deploy.yml",
+        "app",
     )
     assert s.healthcheck_url == "http://127.0.0.1:8000/health"
     assert s.remote_env_file == "/opt/vault-dash/.env"
@@ -48,7 +51,9 @@ def test_image_from_registry_variables() -> None:
 
 
 def test_health_url_follows_app_port() -> None:
-    assert settings.load(base_env(APP_PORT="9000")).healthcheck_url == "http://127.0.0.1:9000/health"
+    assert (
+        settings.load(base_env(APP_PORT="9000")).healthcheck_url == "http://127.0.0.1:9000/health"
+    )
 
 
 @pytest.mark.parametrize(
@@ -97,7 +102,9 @@ def test_app_env_file_is_used_wholesale() -> None:
     text = f"APP_ENV=production\nALLOWED_HOSTS=a.example\nNICEGUI_STORAGE_SECRET='{SECRET}'\n"
     s = settings.load(base_env(APP_ENV_FILE=text, DEFAULT_SYMBOL="SPY"))
     assert s.env_values == {
-        "APP_ENV": "production", "ALLOWED_HOSTS": "a.example", "NICEGUI_STORAGE_SECRET": SECRET
+        "APP_ENV": "production",
+        "ALLOWED_HOSTS": "a.example",
+        "NICEGUI_STORAGE_SECRET": SECRET,
     }
 
 
@@ -130,7 +137,9 @@ def test_secret_values_include_url_passwords() -> None:
 
 
 def test_settings_secrets_cover_key_and_registry_password() -> None:
-    s = settings.load(base_env(CI_REGISTRY="r.example", CI_REGISTRY_USER="u", CI_REGISTRY_PASSWORD="pw-123456"))
+    s = settings.load(
+        base_env(CI_REGISTRY="r.example", CI_REGISTRY_USER="u", CI_REGISTRY_PASSWORD="pw-123456")
+    )
     assert {SECRET, "pw-123456"} <= s.secrets
     assert any("OPENSSH PRIVATE KEY" in x for x in s.secrets)
     assert SECRET not in repr(s) and "pw-123456" not in repr(s)
@@ -174,7 +183,8 @@ def test_poll_health_backs_off_and_stops_at_the_deadline(monkeypatch: pytest.Mon
     assert not ok and "not healthy within 10s" in message
     assert abs(sum(sleeps) - 10) < 1e-9  # never sleeps past the deadline
     assert sleeps[:-1] == sorted(sleeps[:-1])  # linear back-off; the last one is cut short
-    assert "curl -sS" in remote.commands[0] and "'http://127.0.0.1:8000/health'" in remote.commands[0]
+    assert remote.commands[0].startswith("curl -sS --max-time ")
+    assert remote.commands[0].endswith(" http://127.0.0.1:8000/health")
 
     clock[0] = 0.0
     remote = FakeRemote([(7, ""), (0, '{"status": "ok"}\n200')], s)
@@ -188,7 +198,8 @@ def test_compose_command_quotes_everything() -> None:
     s = settings.load(base_env(COMPOSE_PROFILES="redis,caddy"))
     command = flow.compose(s, "up", "-d", "--remove-orphans")
     assert command == (
-        "cd /opt/vault-dash && docker compose -p vault-dash -f "
+        "cd /opt/vault-dash && REMOTE_ENV_FILE=/opt/vault-dash/.env "
+        "docker compose -p vault-dash -f "
         "/opt/vault-dash/docker-compose.deploy.yml --env-file /opt/vault-dash/.env "
         "--profile redis --profile caddy up -d --remove-orphans"
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -116,4 +115,3 @@ def test_dashboard_works_without_javascript(server, browser):
     page.wait_for_selector('#kpis[data-symbol="IAU"]')
     assert "symbol=IAU" in page.url
     context.close()
-    Path(ARTIFACTS).mkdir(exist_ok=True)

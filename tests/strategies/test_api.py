@@ -161,6 +161,14 @@ def test_payoff_endpoint(client, fake_market) -> None:
     p = r.json()
     assert len(p["grid"]) == len(p["expiry_pnl"]) and len(p["curves"]) == 2
     assert len(p["heatmap"]["pnl"]) == len(p["heatmap"]["prices"])
+    assert p["model"] == "american"
+    eu = client.get(
+        "/api/strategies/payoff", {"candidate": cand["id"], "days": 10, "model": "european"}
+    ).json()
+    assert eu["model"] == "bsm" and eu["expiry_pnl"] == p["expiry_pnl"]
+    error(
+        client.get("/api/strategies/payoff", {"candidate": cand["id"], "model": "x"}), 400, "model"
+    )
     error(client.get("/api/strategies/payoff", {"candidate": "junk"}), 400, "candidate")
     error(
         client.get("/api/strategies/payoff", {"candidate": "2025-07-18:collar:pX"}),

@@ -27,16 +27,14 @@ strategy = st.tuples(
 
 def brute(legs: list[Leg]):
     grid = np.unique(
-        np.concatenate(
-            [np.linspace(1e-9, 400, 400_001), [lg.strike for lg in legs if lg.strike]]
-        )
+        np.concatenate([np.linspace(1e-9, 400, 40_001), [lg.strike for lg in legs if lg.strike]])
     )
     arr = LegArrays.from_legs([legs])
     pnl = arr.value_at_expiry(grid[None, :])[0] - arr.cost0[0]
     return grid, pnl
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(strategy)
 def test_expiry_metrics_match_brute_force(legs: list[Leg]) -> None:
     arr = LegArrays.from_legs([legs])
@@ -68,4 +66,4 @@ def test_expiry_metrics_match_brute_force(legs: list[Leg]) -> None:
     mid_pnl = (pnl[:-1] + pnl[1:]) / 2
     tail = 1 - cdf[-1]
     pop = float(mass[mid_pnl > 0].sum()) + (tail if (pnl[-1] > 0 or slope > 0) else 0.0)
-    assert abs(m.prob_profit[0] - pop) < 2e-4
+    assert abs(m.prob_profit[0] - pop) < 2e-3

@@ -89,3 +89,26 @@ def test_american_surface_is_at_least_european() -> None:
     assert am.model == "american" and eu.model == "bsm"
     assert np.all(am.pnl >= eu.pnl - 1e-9)
     assert am.pnl[0, 0] > eu.pnl[0, 0]  # deep ITM put: early-exercise premium
+
+
+def test_american_surface_matches_quantlib_qdfp() -> None:
+    today = ql.Date(6, 1, 2025)
+    ql.Settings.instance().evaluationDate = today
+    dc = ql.Actual365Fixed()
+    lg = [Leg("put", 2, 210.0, EXP, 9.0, iv=0.22, t=100 / 365)]
+    grid = np.array([160.0, 200.0, 240.0])
+    surf = pnl_surface(CTX, lg, grid, [30 / 365], style="american")
+    assert surf.model == "american"
+    for i, s in enumerate(grid):
+        proc = ql.BlackScholesMertonProcess(
+            ql.QuoteHandle(ql.SimpleQuote(s)),
+            ql.YieldTermStructureHandle(ql.FlatForward(today, 0.0, dc)),
+            ql.YieldTermStructureHandle(ql.FlatForward(today, 0.04, dc)),
+            ql.BlackVolTermStructureHandle(ql.BlackConstantVol(today, ql.NullCalendar(), 0.22, dc)),
+        )
+        opt = ql.VanillaOption(
+            ql.PlainVanillaPayoff(ql.Option.Put, 210.0), ql.AmericanExercise(today, today + 70)
+        )
+        opt.setPricingEngine(ql.QdFpAmericanEngine(proc, ql.QdFpAmericanEngine.accurateScheme()))
+        ref = 200 * (opt.NPV() - 9.0)
+        assert surf.pnl[0, i] == pytest.approx(ref, abs=0.05)  # $0.05 on 2 contracts

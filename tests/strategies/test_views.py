@@ -180,3 +180,12 @@ def test_login_required_in_production(client, fake_market) -> None:
         r = client.get(url)
         assert r.status_code == 302 and "login" in r["Location"]
     assert client.get("/api/strategies").status_code == 401
+
+
+def test_adoption_history_is_listed(client, fake_market, today_is_as_of) -> None:
+    demo = DemoPortfolioFactory()
+    token, cand = _adopt_token(client)
+    client.post("/strategies/adopt/", {"token": token})
+    html = client.get("/strategies/", {"symbol": "GLD"}).content.decode()
+    assert 'id="adoptions"' in html and cand["name"] in html
+    assert AdoptedHedge.objects.filter(portfolio=demo).count() == 1
