@@ -31,8 +31,10 @@ PATHS = [
 def load_table() -> None:
     with serve("daphne") as (base, _process):
         print(f"daphne, 1 process, wrk -c {CONNECTIONS} -d {SECONDS:g}s (loopback)")
-        print(f"{'path':34} {'bytes':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
-              f" {'req/s ×bare':>11} {'p99 ×bare':>9}")
+        print(
+            f"{'path':34} {'bytes':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+            f" {'req/s ×bare':>11} {'p99 ×bare':>9}"
+        )
         for path in PATHS:
             size = warm(base, path)
             bare_path = f"/bench/bare?size={size}"
@@ -45,8 +47,10 @@ def load_table() -> None:
                 f"{result.requests_per_s / bare.requests_per_s:11.2f} "
                 f"{result.p99_ms / bare.p99_ms:9.2f}"
             )
-            print(f"{'  bare JsonResponse, same size':34} {size:8d} {bare.requests_per_s:8.1f} "
-                  f"{bare.p50_ms:8.1f} {bare.p99_ms:8.1f} {bare.errors:6d}")
+            print(
+                f"{'  bare JsonResponse, same size':34} {size:8d} {bare.requests_per_s:8.1f} "
+                f"{bare.p50_ms:8.1f} {bare.p99_ms:8.1f} {bare.errors:6d}"
+            )
 
 
 def soak() -> None:
@@ -70,9 +74,11 @@ def soak() -> None:
         elapsed = samples[-1][0]
         end_rss = samples[-1][1]
         growth_per_hour = (end_rss - start_rss) / start_rss * 3600 / elapsed * 100
-        print(f"soak {path}: {elapsed:.0f}s, {requests} requests, {errors} errors, RSS "
-              f"{start_rss / 1024:.1f} → {end_rss / 1024:.1f} MiB "
-              f"({growth_per_hour:+.2f} %/hour extrapolated; target < 5 %/hour)")
+        print(
+            f"soak {path}: {elapsed:.0f}s, {requests} requests, {errors} errors, RSS "
+            f"{start_rss / 1024:.1f} → {end_rss / 1024:.1f} MiB "
+            f"({growth_per_hour:+.2f} %/hour extrapolated; target < 5 %/hour)"
+        )
         print("  RSS samples (s, MiB): " + ", ".join(f"{t:.0f}:{r / 1024:.1f}" for t, r in samples))
 
 

@@ -40,10 +40,10 @@ def _ms(value: str, unit: str) -> float:
 
 def parse_wrk(path: str, output: str) -> LoadResult:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    latencies = dict(
-        (pct, _ms(value, unit))
+    latencies = {
+        pct: _ms(value, unit)
         for pct, value, unit in re.findall(r"\s(50|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\b", output)
-    )
+    }
     total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     errors = 0
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
@@ -61,9 +61,22 @@ def wrk(base_url: str, path: str, connections: int, seconds: float, threads: int
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (tools/system-deps.sh installs it)")
     output = subprocess.run(
-        ["wrk", "-t", str(min(threads, connections)), "-c", str(connections), "-d",
-         f"{seconds:g}s", "--latency", "--timeout", "10s", f"{base_url}{path}"],
-        check=True, capture_output=True, text=True,
+        [
+            "wrk",
+            "-t",
+            str(min(threads, connections)),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds:g}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            f"{base_url}{path}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return parse_wrk(path, output)
 
@@ -99,17 +112,46 @@ def serve(
     data_dir = tempfile.mkdtemp(prefix="vault-bench-")
     env = bench_env(data_dir, extra_env)
     for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
-        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     port = free_port()
     if server == "daphne":
-        argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                "vault_dash.asgi:application"]
+        argv = [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "vault_dash.asgi:application",
+        ]
     else:
-        argv = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(workers),
-                "--log-level", "warning", "vault_dash.wsgi:application"]
-    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+        argv = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--log-level",
+            "warning",
+            "vault_dash.wsgi:application",
+        ]
+    process = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

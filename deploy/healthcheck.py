@@ -93,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"healthcheck: {args.url!r} is not an http(s) URL", file=sys.stderr)
         return 2
     if args.timeout <= 0 or args.interval <= 0 or args.request_timeout <= 0:
-        print("healthcheck: --timeout, --interval and --request-timeout must be > 0", file=sys.stderr)
+        print(
+            "healthcheck: --timeout, --interval and --request-timeout must be > 0", file=sys.stderr
+        )
         return 2
     ok, message = wait_for_status(
         args.url, args.expect_status, args.timeout, args.interval, args.request_timeout

@@ -25,7 +25,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
         obj.created_at = token.created_at
         # Shown once; only a digest is stored.
         self.message_user(
-            request, f"New API token (copy it now, it is not shown again): {plain}", messages.WARNING
+            request,
+            f"New API token (copy it now, it is not shown again): {plain}",
+            messages.WARNING,
         )
 
     @admin.action(description="Revoke selected tokens")

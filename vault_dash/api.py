@@ -6,7 +6,7 @@ client can always tell which parameter to fix.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -39,7 +39,7 @@ api = NinjaAPI(
     urls_namespace="api",
     docs_url="/docs",
     # Bearer token, session, or anyone outside production (see vault_dash/auth.py).
-    auth=api_auth,
+    auth=cast(list[Any], api_auth),
 )
 
 

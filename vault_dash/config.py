@@ -85,7 +85,7 @@ class Config:
 
 def _env(environ_map: Mapping[str, str]) -> environ.Env:
     env = environ.Env()
-    env.ENVIRON = environ_map  # type: ignore[misc]
+    env.ENVIRON = environ_map
     return env
 
 
@@ -202,7 +202,9 @@ def load_config(environ_map: Mapping[str, str]) -> Config:
         )
     replay_file = _read(env, "MARKET_REPLAY_FILE", "str", "")
     if provider == "replay" and not replay_file:
-        raise ConfigError("MARKET_REPLAY_FILE must name a snapshot file when MARKET_DATA_PROVIDER=replay")
+        raise ConfigError(
+            "MARKET_REPLAY_FILE must name a snapshot file when MARKET_DATA_PROVIDER=replay"
+        )
 
     rate = _read(env, "RISK_FREE_RATE", "float", 0.04)
     if not -0.05 <= rate <= 0.25:
@@ -219,11 +221,11 @@ def load_config(environ_map: Mapping[str, str]) -> Config:
         source = "SECRET_KEY"
 
     default_hosts = [] if production else ["localhost", "127.0.0.1", "[::1]", "testserver"]
-    allowed_hosts = [h.strip() for h in _read(env, "ALLOWED_HOSTS", "list", default_hosts) if h.strip()]
+    allowed_hosts = [
+        h.strip() for h in _read(env, "ALLOWED_HOSTS", "list", default_hosts) if h.strip()
+    ]
 
-    database_url = _read(
-        env, "DATABASE_URL", "str", f"sqlite:///{data_dir / 'vault_dash.sqlite3'}"
-    )
+    database_url = _read(env, "DATABASE_URL", "str", f"sqlite:///{data_dir / 'vault_dash.sqlite3'}")
     scheme = urlsplit(database_url).scheme
     if scheme not in SUPPORTED_DATABASE_SCHEMES:
         raise ConfigError(

@@ -34,9 +34,35 @@ OPERATIONS = operations()
 # Values that are plausible, hostile or plain odd, for any parameter.
 values = st.one_of(
     st.sampled_from(
-        ["GLD", "SLV", "gld", "ZZZZ", "", " ", "-1", "0", "1e309", "NaN", "inf", "2026-13-45",
-         "2099-01-01", "1970-01-01", "9" * 40, "../../etc/passwd", "<script>", "'; DROP TABLE",
-         "%00", "\u202e", "1" * 5000, "true", "mid", "ask_bid", "[]", "{}", "0x10"]
+        [
+            "GLD",
+            "SLV",
+            "gld",
+            "ZZZZ",
+            "",
+            " ",
+            "-1",
+            "0",
+            "1e309",
+            "NaN",
+            "inf",
+            "2026-13-45",
+            "2099-01-01",
+            "1970-01-01",
+            "9" * 40,
+            "../../etc/passwd",
+            "<script>",
+            "'; DROP TABLE",
+            "%00",
+            "\u202e",
+            "1" * 5000,
+            "true",
+            "mid",
+            "ask_bid",
+            "[]",
+            "{}",
+            "0x10",
+        ]
     ),
     st.text(max_size=50),
     st.integers(min_value=-(10**20), max_value=10**20).map(str),

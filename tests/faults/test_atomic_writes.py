@@ -57,8 +57,13 @@ def fault_db(postgres_url):
 
 def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=120, check=True,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
 
 
@@ -83,7 +88,9 @@ def test_killed_import_writes_nothing_and_a_full_import_writes_everything(fault_
     env = app_env({"DATA_DIR": str(tmp_path), "DATABASE_URL": fault_db})
     _manage(env, "migrate", "--noinput", "-v0")
     created = _manage(
-        env, "shell", "-c",
+        env,
+        "shell",
+        "-c",
         "from portfolio.models import Portfolio; "
         "print(Portfolio.objects.create(name='Kill test').pk)",
     )
@@ -94,9 +101,18 @@ def test_killed_import_writes_nothing_and_a_full_import_writes_everything(fault_
     paused = tmp_path / "paused.csv"
     _csv(paused, marker_row=ROWS // 2)
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "import_positions", str(paused), "--portfolio",
-         str(portfolio_id)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "manage.py",
+            "import_positions",
+            str(paused),
+            "--portfolio",
+            str(portfolio_id),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         # Wait until the INSERT is running (and paused half-way), then kill the client.

@@ -18,9 +18,32 @@ VALID = (
 )
 
 cells = st.one_of(
-    st.sampled_from(["", "GLD", "slv", "option", "underlying", "physical", "P", "C", "X",
-                     "0", "-5", "1e9", "NaN", "Infinity", "2027-06-18", "2027-02-30", "abc",
-                     "1,000", '"quoted, comma"', "\x00", "\u00a0", "9" * 30]),
+    st.sampled_from(
+        [
+            "",
+            "GLD",
+            "slv",
+            "option",
+            "underlying",
+            "physical",
+            "P",
+            "C",
+            "X",
+            "0",
+            "-5",
+            "1e9",
+            "NaN",
+            "Infinity",
+            "2027-06-18",
+            "2027-02-30",
+            "abc",
+            "1,000",
+            '"quoted, comma"',
+            "\x00",
+            "\u00a0",
+            "9" * 30,
+        ]
+    ),
     st.text(max_size=12),
 )
 rows = st.lists(st.lists(cells, min_size=0, max_size=len(COLUMNS) + 2), max_size=8)
@@ -54,20 +77,29 @@ def _assert_all_or_nothing(data: bytes | str, portfolio: Portfolio) -> None:
     Position.objects.filter(pk__in=[p.pk for p in created]).delete()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(header=headers, body=rows)
 def test_structured_garbage(portfolio, header, body) -> None:
     _assert_all_or_nothing(_render(header, body), portfolio)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(raw=st.binary(max_size=400))
 def test_random_bytes(portfolio, raw) -> None:
     _assert_all_or_nothing(raw, portfolio)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(position=st.integers(min_value=0, max_value=len(VALID) - 1), junk=st.text(min_size=1, max_size=5))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    position=st.integers(min_value=0, max_value=len(VALID) - 1),
+    junk=st.text(min_size=1, max_size=5),
+)
 def test_mutated_valid_file(portfolio, position, junk) -> None:
     _assert_all_or_nothing(VALID[:position] + junk + VALID[position:], portfolio)
 

@@ -65,9 +65,7 @@ def wait_for_health(server, expected: str, timeout: float) -> dict:
 
 
 def sweep(server, rounds: int = 3) -> list[tuple[str, int]]:
-    return [
-        (path, get(f"{server.url}{path}")[0]) for _ in range(rounds) for path in ENDPOINTS
-    ]
+    return [(path, get(f"{server.url}{path}")[0]) for _ in range(rounds) for path in ENDPOINTS]
 
 
 def test_redis_stopped_mid_run_degrades_without_5xx_and_recovers(tmp_path) -> None:
@@ -101,13 +99,19 @@ def test_postgres_unavailable_at_start_up_then_mid_run(tmp_path) -> None:
         # Start-up: migrate fails with a clear one-line reason, not a hang.
         migrate = subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert migrate.returncode != 0
         assert "connection" in migrate.stderr.lower()
 
         pg.start()
-        with run_app_server({"DATA_DIR": str(tmp_path), "DATABASE_URL": pg.url}, seed=True) as server:
+        with run_app_server(
+            {"DATA_DIR": str(tmp_path), "DATABASE_URL": pg.url}, seed=True
+        ) as server:
             assert get(f"{server.url}/api/portfolio?symbol=GLD")[0] == 200
             assert health(server)[1]["status"] == "ok"
 

@@ -15,6 +15,7 @@ import struct
 
 import pytest
 import websockets
+from websockets.typing import Origin
 
 from tests.support.server import run_app_server
 
@@ -75,7 +76,7 @@ def _closed_by_server(sock: socket.socket, timeout: float = 5) -> bool:
 
 async def _updates(url: str, origin: str, count: int, within: float) -> list[dict]:
     received: list[dict] = []
-    async with websockets.connect(url, origin=origin) as ws:
+    async with websockets.connect(url, origin=Origin(origin)) as ws:
         async with asyncio.timeout(within):
             while len(received) < count:
                 message = json.loads(await ws.recv())
@@ -103,7 +104,7 @@ def test_abusive_clients_do_not_hurt_a_good_one(server) -> None:
 
         # 1. Random garbage text and binary frames.
         rng = random.Random(1234)  # noqa: S311 - fuzz data, not crypto
-        async with websockets.connect(ws_url, origin=origin) as ws:
+        async with websockets.connect(ws_url, origin=Origin(origin)) as ws:
             for _ in range(8):
                 junk = "".join(chr(rng.randint(1, 0x2FFF)) for _ in range(rng.randint(0, 200)))
                 await ws.send(junk)
@@ -112,7 +113,7 @@ def test_abusive_clients_do_not_hurt_a_good_one(server) -> None:
 
         # 2. A huge message (2 MiB): refused by the server, connection closed.
         try:
-            async with websockets.connect(ws_url, origin=origin, max_size=None) as ws:
+            async with websockets.connect(ws_url, origin=Origin(origin), max_size=None) as ws:
                 await ws.send("x" * (2 * 1024 * 1024))
                 await asyncio.wait_for(ws.wait_closed(), 10)
                 outcomes.append(f"huge: closed {ws.close_code}")
@@ -120,7 +121,7 @@ def test_abusive_clients_do_not_hurt_a_good_one(server) -> None:
             outcomes.append(f"huge: closed {exc.rcvd.code if exc.rcvd else None}")
 
         # 3. Flood of bad messages: closed with the policy close code.
-        async with websockets.connect(ws_url, origin=origin) as ws:
+        async with websockets.connect(ws_url, origin=Origin(origin)) as ws:
             try:
                 for _ in range(200):
                     await ws.send("{not json")

@@ -50,8 +50,18 @@ def test_defaults_are_the_embedded_mode(base_env: dict[str, str], tmp_path: Path
         ("REDIS_URL", "redis://127.0.0.1:6379/2", "redis_url", "redis://127.0.0.1:6379/2"),
         ("MARKET_DATA_PROVIDER", "YFinance", "market_data_provider", "yfinance"),
         ("RISK_FREE_RATE", "0.0525", "risk_free_rate", 0.0525),
-        ("DATABASE_URL", "postgres://u@db:5432/vault", "database_url", "postgres://u@db:5432/vault"),
-        ("ALLOWED_HOSTS", "vault.example.com, 10.0.0.5", "allowed_hosts", ["vault.example.com", "10.0.0.5"]),
+        (
+            "DATABASE_URL",
+            "postgres://u@db:5432/vault",
+            "database_url",
+            "postgres://u@db:5432/vault",
+        ),
+        (
+            "ALLOWED_HOSTS",
+            "vault.example.com, 10.0.0.5",
+            "allowed_hosts",
+            ["vault.example.com", "10.0.0.5"],
+        ),
         ("DEBUG", "true", "debug", True),
         ("APP_IMAGE", "registry/x:abc", "app_image", "registry/x:abc"),
         ("LOG_LEVEL", "debug", "log_level", "DEBUG"),
@@ -63,7 +73,9 @@ def test_each_variable_is_read(base_env, name, value, attribute, expected) -> No
 
 
 def test_cors_origins_are_parsed_and_validated(base_env) -> None:
-    cfg = load_config({**base_env, "CORS_ORIGINS": "https://vault.example.com/, http://10.0.0.5:8000"})
+    cfg = load_config(
+        {**base_env, "CORS_ORIGINS": "https://vault.example.com/, http://10.0.0.5:8000"}
+    )
     assert cfg.cors_origins == ["https://vault.example.com", "http://10.0.0.5:8000"]
     for bad in ("*", "vault.example.com", "https://vault.example.com/path"):
         with pytest.raises(ConfigError, match="CORS_ORIGINS"):
@@ -100,7 +112,9 @@ def test_bad_values_name_the_variable(base_env, name, value) -> None:
 def test_replay_provider_needs_a_file(base_env) -> None:
     with pytest.raises(ConfigError, match="MARKET_REPLAY_FILE"):
         load_config({**base_env, "MARKET_DATA_PROVIDER": "replay"})
-    cfg = load_config({**base_env, "MARKET_DATA_PROVIDER": "replay", "MARKET_REPLAY_FILE": "/x.json"})
+    cfg = load_config(
+        {**base_env, "MARKET_DATA_PROVIDER": "replay", "MARKET_REPLAY_FILE": "/x.json"}
+    )
     assert cfg.market_replay_file == "/x.json"
 
 

@@ -106,6 +106,7 @@ def test_resilient_cache_recovers_when_redis_returns(redis_url, fresh_layers, mo
 
     with override_settings(**redis_settings(redis_url)):
         cache = caches["default"]
+        assert isinstance(cache, cache_module.ResilientRedisCache)
         cache.set("probe", "1", 30)
         assert cache.get("probe") == "1"
         # Simulate an outage window, then its end: the backend retries after the back-off.

@@ -33,8 +33,13 @@ def test_ok_against_a_live_server(app_server) -> None:
 def test_wrong_status_times_out_with_one_line_reason(app_server) -> None:
     start = time.monotonic()
     result = run_cli(
-        f"{app_server.url}/health", "--timeout", "2", "--interval", "0.2",
-        "--expect-status", "degraded",
+        f"{app_server.url}/health",
+        "--timeout",
+        "2",
+        "--interval",
+        "0.2",
+        "--expect-status",
+        "degraded",
     )
     elapsed = time.monotonic() - start
     assert result.returncode == 1
@@ -73,15 +78,36 @@ def test_waits_for_a_server_that_starts_late(tmp_path) -> None:
     env = app_env({"DATA_DIR": str(tmp_path)})
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     checker = subprocess.Popen(
-        [sys.executable, "-I", SCRIPT, f"http://127.0.0.1:{port}/health", "--timeout", "40",
-         "--interval", "0.3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-I",
+            SCRIPT,
+            f"http://127.0.0.1:{port}/health",
+            "--timeout",
+            "40",
+            "--interval",
+            "0.3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(1.5)
     server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "vault_dash.asgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "vault_dash.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         out, err = checker.communicate(timeout=60)
@@ -101,13 +127,31 @@ def test_bad_arguments_exit_2() -> None:
 def test_manage_py_healthcheck_command(app_server) -> None:
     ok = subprocess.run(
         [sys.executable, "manage.py", "healthcheck", f"{app_server.url}/health", "--timeout", "10"],
-        cwd=ROOT, env=app_server.env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=app_server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert ok.returncode == 0, ok.stderr
     bad = subprocess.run(
-        [sys.executable, "manage.py", "healthcheck", f"{app_server.url}/health",
-         "--timeout", "1", "--interval", "0.2", "--expect-status", "error"],
-        cwd=ROOT, env=app_server.env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "manage.py",
+            "healthcheck",
+            f"{app_server.url}/health",
+            "--timeout",
+            "1",
+            "--interval",
+            "0.2",
+            "--expect-status",
+            "error",
+        ],
+        cwd=ROOT,
+        env=app_server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert bad.returncode == 1
     assert "did not report status=error" in bad.stderr
