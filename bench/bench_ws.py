@@ -340,8 +340,8 @@ def _run_clients(
 
 
 def _e2e(label: str, env: dict[str, str], servers: int, external: bool) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ws-"))  # kept (server logs) if the run fails
+    if True:
         env = {**env, "DATA_DIR": str(tmp / "data")}
         (tmp / "data").mkdir()
         subprocess.run(
@@ -366,10 +366,16 @@ def _e2e(label: str, env: dict[str, str], servers: int, external: bool) -> dict[
             records = _run_clients(urls, CLIENTS, TICKS, tmp, ready)
             elapsed = time.monotonic() - t0
             cpu = sum(_cpu_s(pid) - cpu0[pid] for pid in pids)
+    if not os.environ.get("BENCH_WS_KEEP"):
+        shutil.rmtree(tmp, ignore_errors=True)
     by_seq: dict[int, list[tuple[float, float]]] = {}
     for seq, published, received in records:
         by_seq.setdefault(seq, []).append((published, received))
     expected = CLIENTS * servers
+    if os.environ.get("BENCH_WS_KEEP"):
+        print(f"   kept {tmp}; deliveries per seq:",
+              {s: len(v) for s, v in sorted(by_seq.items())},
+              {pid: round(_cpu_s(pid) - cpu0[pid], 2) for pid in cpu0 if Path(f"/proc/{pid}").exists()})
     complete = {s: v for s, v in by_seq.items() if len(v) == expected}
     to_last = [max(r for _, r in v) - v[0][0] for v in complete.values()]
     each = [r - p for v in complete.values() for p, r in v]

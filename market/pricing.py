@@ -93,7 +93,9 @@ def bsm(
     shape = _shape(spot, strike, t, rate, div_yield, vol, is_call)
     # Work on the arguments as given (scalars stay scalars) so that nothing is broadcast or
     # copied that the arithmetic does not need; outputs are broadcast to the full shape.
-    S, K, T, r, q, sig = (np.asarray(x, dtype=float) for x in (spot, strike, t, rate, div_yield, vol))
+    S, K, T, r, q, sig = (
+        np.asarray(x, dtype=float) for x in (spot, strike, t, rate, div_yield, vol)
+    )
     w = _sign(is_call)
     tgt = shape or (1,)
     if S.ndim == 0:  # keep every intermediate an array (in-place ops need arrays)
@@ -139,8 +141,10 @@ def bsm(
     if not ok:
         with np.errstate(all="ignore"):
             bad = ~(np.isfinite(d1) & (v > 0) & (fq > 0))
-        full = [np.broadcast_to(x, tgt) for x in (S, K, T, r, q, sig, w, bad)]
-        out = list(_bsm_degenerate(full[7], *full[:7], tuple(out)))
+        bS, bK, bT, br, bq, bsig, bw, bbad = (
+            np.broadcast_to(x, tgt) for x in (S, K, T, r, q, sig, w, bad)
+        )
+        out = list(_bsm_degenerate(bbad, bS, bK, bT, br, bq, bsig, bw, tuple(out)))
     return Greeks(*(x.reshape(shape) for x in out))
 
 
@@ -219,8 +223,8 @@ def bsm_price(
 # ---------------------------------------------------------------------------------------------
 
 # Accuracy knobs (checked against QuantLib's QdFpAmericanEngine accurate scheme in the tests).
-N_NODES = 9  # Chebyshev (second kind) nodes for the boundary in sqrt(tau)
-N_FP = 8  # Gauss–Legendre nodes for the fixed-point integrals (after a cosine substitution)
+N_NODES = 8  # Chebyshev (second kind) nodes for the boundary in sqrt(tau)
+N_FP = 6  # Gauss–Legendre nodes for the fixed-point integrals (after a cosine substitution)
 N_PRICE = 32  # Gauss–Legendre nodes for the early-exercise premium integral
 N_HALLEY = 4  # QD+ Halley iterations for the initial boundary
 N_NEWTON = 1  # Jacobi–Newton fixed-point sweeps
@@ -469,7 +473,12 @@ def _american_put_core(
     H, xmax = _put_boundary(T, r, q, sig, sch)
     prem = _put_premium(x, T, r, q, sig, H, xmax, sch)
     eur = bsm_price(x, 1.0, T[:, None], r[:, None], q[:, None], sig[:, None], False)
-    return np.maximum(eur + np.maximum(prem, 0.0), np.maximum(1.0 - x, 0.0))
+    intrinsic = np.maximum(1.0 - x, 0.0)
+    value = np.maximum(eur + np.maximum(prem, 0.0), intrinsic)
+    # at or below today's exercise boundary the put is exercised: exactly intrinsic (the
+    # integral representation only reproduces that up to quadrature noise)
+    b_now = (xmax * np.exp(-np.sqrt(np.maximum(H[:, -1], 0.0))))[:, None]
+    return np.where(x <= b_now, intrinsic, value)
 
 
 def _to_put_space(

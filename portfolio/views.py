@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
@@ -63,10 +64,6 @@ def _chosen_date(raw: str | None) -> tuple[date | None, str]:
     if not today <= d <= today + timedelta(days=3 * 365):
         return None, "The scenario date must be between today and three years out."
     return d, ""
-
-
-def _fmt_money(v: float) -> str:
-    return f"{v:+,.0f}" if v else "0"
 
 
 def _history_chart(portfolio: Portfolio | None, symbol: str) -> Any:
@@ -138,7 +135,12 @@ def _symbols(portfolio: Portfolio | None, current: str) -> list[str]:
 @vary_on_headers("HX-Request")
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     if _login_needed(request):
-        return redirect_to_login(request.get_full_path())
+        login = redirect_to_login(request.get_full_path())
+        if request.htmx:
+            # A panel refresh after the session ended: send the whole page to the login form
+            # instead of swapping the login page into a panel.
+            return HttpResponseClientRedirect(login["Location"])
+        return login
     portfolio = _portfolio_from(request, request.GET.get("portfolio"))
     raw_symbol = request.GET.get("symbol") or (
         portfolio.default_symbol if portfolio else settings.DEFAULT_SYMBOL

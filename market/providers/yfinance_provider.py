@@ -88,10 +88,14 @@ class YFinanceClient:
                 raise
             except Exception as exc:
                 last = exc
-            logger.info("yfinance %s failed (attempt %d/%d): %s", what, attempt + 1, self.retries, last)
+            logger.info(
+                "yfinance %s failed (attempt %d/%d): %s", what, attempt + 1, self.retries, last
+            )
         if isinstance(last, MarketDataError):
             raise last
-        raise ProviderUnavailable(f"yfinance {what} failed: {type(last).__name__}: {last}") from last
+        raise ProviderUnavailable(
+            f"yfinance {what} failed: {type(last).__name__}: {last}"
+        ) from last
 
     def info(self, symbol: str) -> dict[str, Any]:
         def run() -> dict[str, Any]:
@@ -103,14 +107,18 @@ class YFinanceClient:
     def history(self, symbol: str, days: int) -> Any:
         return self.call(
             f"history({symbol})",
-            lambda: self._ticker(symbol).history(period=f"{days}d", interval="1d", auto_adjust=False),
+            lambda: self._ticker(symbol).history(
+                period=f"{days}d", interval="1d", auto_adjust=False
+            ),
         )
 
     def expirations(self, symbol: str) -> tuple[str, ...]:
         return self.call(f"options({symbol})", lambda: tuple(self._ticker(symbol).options or ()))
 
     def option_chain(self, symbol: str, expiry: str) -> Any:
-        return self.call(f"option_chain({symbol}, {expiry})", lambda: self._ticker(symbol).option_chain(expiry))
+        return self.call(
+            f"option_chain({symbol}, {expiry})", lambda: self._ticker(symbol).option_chain(expiry)
+        )
 
 
 def _num(x: Any) -> float:
@@ -156,7 +164,9 @@ class YFinanceProvider:
         bid, ask = _positive(info.get("bid")), _positive(info.get("ask"))
         if bid is not None and ask is not None and ask < bid:
             bid = ask = None
-        prev = _positive(info.get("regularMarketPreviousClose")) or _positive(info.get("previousClose"))
+        prev = _positive(info.get("regularMarketPreviousClose")) or _positive(
+            info.get("previousClose")
+        )
         return Quote(
             symbol=sym,
             spot=price,
@@ -187,7 +197,9 @@ class YFinanceProvider:
         if df is None or len(df) == 0 or "Close" not in df:
             raise UnknownSymbol(f"Yahoo Finance has no history for {sym!r}")
         close = np.asarray(df["Close"], dtype=float)
-        dates = np.array([np.datetime64(getattr(d, "date", lambda d=d: d)(), "D") for d in df.index])
+        dates = np.array(
+            [np.datetime64(getattr(d, "date", lambda d=d: d)(), "D") for d in df.index]
+        )
         ok = np.isfinite(close) & (close > 0)
         return PriceHistory(sym, self.name, dates[ok], close[ok])
 
@@ -199,7 +211,9 @@ class YFinanceProvider:
         if not expiries:
             raise UnknownSymbol(f"Yahoo Finance lists no options for {sym!r}")
         now = self.clock()
-        cols: dict[str, list[Any]] = {k: [] for k in ("expiry", "strike", "is_call", "bid", "ask", "last", "volume", "oi")}
+        cols: dict[str, list[Any]] = {
+            k: [] for k in ("expiry", "strike", "is_call", "bid", "ask", "last", "volume", "oi")
+        }
         spot = math.nan
         as_of = now
         div = 0.0
@@ -241,7 +255,9 @@ class YFinanceProvider:
             meta={"stale_last": stale_last, "expiries_listed": len(expiries)},
         )
 
-    def _append(self, cols: dict[str, list[Any]], frame: Any, d: date, is_call: bool, as_of: datetime) -> int:
+    def _append(
+        self, cols: dict[str, list[Any]], frame: Any, d: date, is_call: bool, as_of: datetime
+    ) -> int:
         if frame is None or len(frame) == 0:
             return 0
         records = frame.to_dict("records")

@@ -11,7 +11,8 @@ and for ``login`` a hash of what arrived on stdin — never the password itself)
   ``--env-file`` it was given, through the project's own ``deploy/entrypoint.sh`` (migrations
   + daphne on ``APP_BIND_ADDRESS:APP_PORT``, as the published port would be). An image whose
   name contains ``broken`` starts the app against an unreachable database, so ``/health``
-  answers 503 ``status=error``. ``FAKE_DOCKER_UP_DELAY`` seconds of sleep emulate a slow pull.
+  answers 503 ``status=error``. With ``FAKE_DOCKER_UP_GATE`` set, ``up`` waits until that file
+  exists, like a slow start.
 - ``compose ... ps [--format {{.Image}}]``, ``logs``, ``down``.
 """
 
@@ -88,9 +89,12 @@ def stop() -> None:
 def up(env_file: str) -> int:
     values = parse_env_file(env_file)
     image = values.get("APP_IMAGE", "")
-    delay = float(os.environ.get("FAKE_DOCKER_UP_DELAY", "0") or 0)
-    if delay:
-        time.sleep(delay)
+    gate = os.environ.get("FAKE_DOCKER_UP_GATE", "")
+    if gate:
+        # Hold `up` (as a slow pull/start would) until the test opens the gate.
+        deadline = time.monotonic() + 60
+        while not Path(gate).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
     stop()
     env = {
         # What the image's ENV would provide.

@@ -216,18 +216,22 @@ def test_unknown_host_key_is_refused(deploy_env: DeployEnv, tmp_path: Path) -> N
 
 def test_concurrent_deploy_is_refused_by_the_lock(deploy_env: DeployEnv) -> None:
     d = deploy_env
-    (d.server.base / "session.env").write_text("export FAKE_DOCKER_UP_DELAY=3\n")
+    gate = d.server.base / "up-gate"
+    (d.server.base / "session.env").write_text(f"export FAKE_DOCKER_UP_GATE={gate}\n")
     first = d.start("deploy", APP_IMAGE=V1)
     try:
-        lock = d.deploy_path / ".deploy.lock"
-        deadline = time.monotonic() + 30
-        while not (lock / "info").exists():
+        # Wait until the first deploy is inside `compose up`, holding the lock.
+        deadline = time.monotonic() + 60
+        while not any("up" in c["argv"] for c in d.server.docker_calls()):
             assert first.poll() is None, first.communicate()
-            assert time.monotonic() < deadline, "the first deploy never took the lock"
+            assert time.monotonic() < deadline, "the first deploy never reached compose up"
             time.sleep(0.05)
+        assert (d.deploy_path / ".deploy.lock" / "info").exists()
         second = d.fab("deploy", APP_IMAGE=V2)
-        first_out, first_err = first.communicate(timeout=90)
+        gate.touch()
+        first_out, first_err = first.communicate(timeout=120)
     finally:
+        gate.touch()
         if first.poll() is None:
             first.kill()
     assert first.returncode == 0, first_out + first_err

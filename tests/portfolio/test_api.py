@@ -125,3 +125,13 @@ def test_openapi_documents_the_endpoint(client):
     params = {p["name"] for p in op["parameters"]}
     assert {"symbol", "portfolio", "date"} <= params
     assert "PortfolioOut" in doc["components"]["schemas"]
+
+
+def test_warm_request_runs_no_query(client, fake_market, demo, django_assert_num_queries):
+    first = client.get(URL, {"symbol": "GLD"}).content
+    with django_assert_num_queries(0):
+        again = client.get(URL, {"symbol": "GLD"}).content
+    assert again == first
+    # a position change is seen by the next request
+    PositionFactory(portfolio=demo, kind="physical", quantity=10, units_per_share=0.1)
+    assert client.get(URL, {"symbol": "GLD"}).json()["hedge"]["shares"] == 1100

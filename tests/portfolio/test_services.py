@@ -129,3 +129,34 @@ def test_resolution_memo_follows_writes(fake_market):
     assert after is not None and after.updated_at > before
     demo.delete()
     assert services.resolve_portfolio(anon) is None
+
+
+def test_kpi_partial_renders_a_live_snapshot(fake_market):
+    """The publisher pushes this same partial over the WebSocket."""
+    import re
+
+    from django.template.loader import render_to_string
+
+    demo = DemoPortfolioFactory()
+    PositionFactory(portfolio=demo)
+    OptionPositionFactory(portfolio=demo, expiry="2026-08-21", strike=180)
+    snap = services.live_snapshot("GLD")
+    html = render_to_string("portfolio/_kpis.html", {"snap": snap, "oob": True})
+    assert html.startswith('<div class="grid kpis" id="kpis" hx-swap-oob="true"')
+    values = dict(re.findall(r'id="kpi-([a-z-]+)" data-value="([^"]*)"', html))
+    assert float(values["value"]) == snap["value"]
+    assert float(values["floor"]) == snap["hedge"]["floor_value"] == 180_000
+    assert float(values["delta"]) == snap["greeks"]["delta_shares"]
+    assert set(values) == {"value", "day-pnl", "pnl", "floor", "hedge-cost", "delta"}
+
+
+def test_seed_demo_without_market_data(fake_market):
+    from django.core.management import CommandError
+
+    fake_market.down = True
+    err = io.StringIO()
+    call_command("seed_demo", stdout=io.StringIO(), stderr=err)
+    assert "demo not seeded" in err.getvalue()
+    assert not Portfolio.objects.filter(name=DEMO_NAME).exists()
+    with pytest.raises(CommandError):
+        call_command("seed_demo", "--strict", stdout=io.StringIO(), stderr=io.StringIO())

@@ -104,6 +104,8 @@ def test_foreign_portfolio_is_404(client, fake_market, demo, url):
 def test_production_requires_login(client, fake_market, demo, url):
     resp = client.get(url)
     assert resp.status_code == 302 and "/login/" in resp["Location"]
+    resp = client.get(url, {"panel": "kpis"}, **HX)
+    assert resp["HX-Redirect"].startswith("/login/")
     client.force_login(UserFactory())
     assert client.get(url).status_code == 200
 

@@ -61,6 +61,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--symbol", default=None, help="Underlying (default DEFAULT_SYMBOL).")
         parser.add_argument("--reset", action="store_true", help="Rebuild the demo positions.")
+        parser.add_argument(
+            "--strict", action="store_true", help="Fail (exit 1) when market data is unavailable."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         symbol = (options["symbol"] or settings.DEFAULT_SYMBOL).upper()
@@ -75,7 +78,12 @@ class Command(BaseCommand):
             quote = svc.quote(symbol)
             chain = svc.chain(symbol)
         except MarketDataError as exc:
-            raise CommandError(f"cannot seed the demo: market data for {symbol}: {exc}") from exc
+            message = f"demo not seeded: no market data for {symbol} ({exc})"
+            if options["strict"]:
+                raise CommandError(message) from exc
+            # `make run` seeds before serving: a provider outage must not stop the server.
+            self.stderr.write(f"{message}; run `manage.py seed_demo` again later.")
+            return
         # Dates follow the data's clock (replayed or synthetic data may not be "today").
         today = quote.as_of.date()
         spot = float(quote.spot)
