@@ -10,18 +10,13 @@ load affects both alike. Prints throughput and p99 latency as ratios (targets: â
 
 from __future__ import annotations
 
-import asyncio
 import os
-import re
-import shutil
 import statistics
-import subprocess
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
-from tests.support.server import run_app_server
+from bench.http_load import serve, warm, wrk
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
@@ -30,85 +25,32 @@ API_PATH = "/api/portfolio?symbol=GLD"
 BARE_PATH = "/bench/bare"
 
 
-def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=30) as r:  # noqa: S310 - loopback
-        if r.status != 200:
-            raise RuntimeError(f"{url}: HTTP {r.status}")
-        return bytes(r.read())
-
-
-def _ms(value: str, unit: str) -> float:
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def run_wrk(url: str, seconds: float) -> tuple[float, float]:
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--latency", url],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    if "Non-2xx" in out:
-        raise RuntimeError(f"{url}: non-2xx responses during the run\n{out}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
-    assert m, out
-    return rps, _ms(m.group(1), m.group(2))
-
-
-def run_python(url: str, seconds: float) -> tuple[float, float]:
-    import httpx
-
-    async def go() -> tuple[float, float]:
-        latencies: list[float] = []
-        deadline = time.perf_counter() + seconds
-        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=CONNECTIONS)) as client:
-
-            async def worker() -> None:
-                while time.perf_counter() < deadline:
-                    t = time.perf_counter()
-                    r = await client.get(url)
-                    r.raise_for_status()
-                    latencies.append((time.perf_counter() - t) * 1000)
-
-            start = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
-            elapsed = time.perf_counter() - start
-        latencies.sort()
-        return len(latencies) / elapsed, latencies[int(0.99 * (len(latencies) - 1))]
-
-    return asyncio.run(go())
-
-
 def main() -> None:
-    tool = "wrk" if shutil.which("wrk") else "python-httpx"
-    measure = run_wrk if tool == "wrk" else run_python
     with tempfile.TemporaryDirectory() as tmp:
         bare_file = Path(tmp) / "bare.json"
-        env = {
-            "DATA_DIR": str(Path(tmp) / "data"),
-            "DJANGO_SETTINGS_MODULE": os.environ.get("BENCH_SETTINGS", "bench.portfolio_settings"),
-            "BENCH_BARE_FILE": str(bare_file),
-            "LOG_LEVEL": "WARNING",
-        }
-        with run_app_server(env, seed=True) as server:
-            body = _get(server.url + API_PATH)
+        with serve("daphne", extra_env={"BENCH_BARE_FILE": str(bare_file)}) as (base, _):
+            with urllib.request.urlopen(base + API_PATH, timeout=60) as response:  # noqa: S310
+                body = response.read()
             bare_file.write_bytes(body)
-            bare_body = _get(server.url + BARE_PATH)
+            bare_size = warm(base, BARE_PATH)
             print(
-                f"server: daphne (1 process) on {server.url}; load: {tool}, "
+                f"server: daphne (1 process) on {base}; load: wrk, "
                 f"{CONNECTIONS} connections, {ROUNDS}Ã—{SECONDS:g}s per endpoint, alternating"
             )
-            print(f"body: /api/portfolio {len(body)} B, bare JsonResponse {len(bare_body)} B")
+            print(f"body: /api/portfolio {len(body)} B, bare JsonResponse {bare_size} B")
             for path in (API_PATH, BARE_PATH):  # warm-up
-                measure(server.url + path, 1)
+                wrk(base, path, CONNECTIONS, 1)
             results: dict[str, list[tuple[float, float]]] = {"api": [], "bare": []}
             order = ["bare", "api", "api", "bare"] * ROUNDS
             for name in order[: 2 * ROUNDS]:
-                path = API_PATH if name == "api" else BARE_PATH
-                rps, p99 = measure(server.url + path, SECONDS)
-                results[name].append((rps, p99))
-                print(f"  round {name:4s}: {rps:8.0f} req/s   p99 {p99:7.2f} ms")
+                result = wrk(base, API_PATH if name == "api" else BARE_PATH, CONNECTIONS, SECONDS)
+                if result.errors:
+                    raise RuntimeError(f"{result.path}: {result.errors} errors during the run")
+                results[name].append((result.requests_per_s, result.p99_ms))
+                print(
+                    f"  round {name:4s}: {result.requests_per_s:8.0f} req/s   "
+                    f"p99 {result.p99_ms:7.2f} ms"
+                )
     med = {
         k: (statistics.median(r for r, _ in v), statistics.median(p for _, p in v))
         for k, v in results.items()
