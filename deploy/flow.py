@@ -218,6 +218,12 @@ def _record_success(remote: Remote, image: str, history: list[str]) -> None:
     remote.write_file(s.remote(LAST_IMAGE), f"{image}\n".encode(), "644", "record the image")
     kept = [i for i in history if i != image][-(s.keep_images - 1) :] + [image]
     remote.write_file(s.remote(HISTORY), ("\n".join(kept) + "\n").encode(), "644", "history")
+    # Keep the last DEPLOY_KEEP_IMAGES images for rollbacks; remove the ones this tool pulled
+    # that fell out of the window (best effort: an image still in use stays).
+    for old in [i for i in history if i not in kept]:
+        removed = remote.run(f"docker image rm {q(old)}", describe="prune an old image")
+        if not removed.ok:
+            remote.reporter.say(f"note: could not remove old image {old} (still in use?)")
 
 
 def _upload_files(remote: Remote) -> None:
@@ -334,9 +340,8 @@ def _deploy_locked(remote: Remote) -> str:
     if healthy:
         _record_success(remote, s.image, history)
         _log_line(remote, f"deploy ok image={s.image} previous={previous_image or '-'}")
-        summary = f"deployed {s.image} to {s.target} (previous: {previous_image or 'none'})"
-        r.step(summary)
-        return summary
+        verb = "DRY RUN complete, nothing changed: would deploy" if remote.dry_run else "deployed"
+        return f"{verb} {s.image} to {s.target} (previous: {previous_image or 'none'})"
 
     r.step(f"deploy of {s.image} FAILED: {message}")
     outcome = _restore(remote, previous_image, previous_env, previous_compose)

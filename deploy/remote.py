@@ -203,9 +203,11 @@ class Remote:
     ) -> Result:
         """Run ``command`` on the host; ``changes=False`` marks a read-only probe."""
         if self.dry_run and changes:
-            extra = f"   [stdin: {len(stdin)} bytes, not shown]" if stdin is not None else ""
+            extra = "   [content on stdin, not shown]" if stdin is not None else ""
             self.reporter.say(f"[dry-run] {describe + ': ' if describe else ''}{command}{extra}")
             return Result(command, 0, "", "")
+        if self.dry_run:
+            self.reporter.say(f"[dry-run, read-only, runs] {command}")
         if self.connection is None:
             raise DeployError("not connected")
         transport = self.connection.client.get_transport()

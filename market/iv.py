@@ -12,8 +12,9 @@ a reason code:
                          put: strike, European ``K e^{-rT}``) or needs vol above ``MAX_VOL``
 ``"no_convergence"``     the solver did not reach the tolerance (reported, never guessed)
 
-European: safeguarded Newton on ``log(price)`` of the out-of-the-money side (put–call parity
-moves in-the-money prices there), bracketed with bisection; converges to ~1e-14 in vol.
+European: Halley steps on ``log(price)`` of the out-of-the-money side (put–call parity moves
+in-the-money prices there) from a Corrado–Miller start, bracketed with bisection; converges to
+~1e-14 in vol.
 American: the early-exercise premium is removed at the current vol and the rest inverted with the
 European solver ("de-Americanisation"), then secant steps on the American price; each step is one
 vectorised QdFp evaluation of the still-unsolved contracts.

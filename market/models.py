@@ -183,7 +183,7 @@ class OptionChain:
 
     @property
     def mid(self) -> np.ndarray:
-        """(bid+ask)/2 where both sides are quoted and ask >= bid > 0... or bid 0; else nan."""
+        """(bid+ask)/2 where both sides are quoted (bid >= 0, ask > 0, not crossed); else nan."""
         ok = np.isfinite(self.bid) & np.isfinite(self.ask) & (self.ask >= self.bid)
         ok &= (self.bid >= 0) & (self.ask > 0)
         return np.where(ok, 0.5 * (self.bid + self.ask), np.nan)

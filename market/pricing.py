@@ -319,23 +319,35 @@ def _qdplus_boundary(
         beta = alpha * (1.0 / h + lamp / den) - lam
         a_rdr = alpha / (r * dr)
         xmin = 1e-12 * xmax
+        # loop invariants
+        inv_v = 1.0 / v
+        c0 = np.log(dq / dr) * inv_v + 0.5 * v  # dp = log(x) / v + c0
+        k1 = (r - q) * inv_v
+        i2t = 0.5 / tau
+        rdr = r * dr
+        qdq = q * dq
+        hs = 0.5 * s2 * inv_v * dq
+        dq_inv_v = dq * inv_v
+        one_beta = 1.0 + beta
         x = xmax.copy()
         for _ in range(N_HALLEY):
             xs = np.maximum(x, 1e-300)
-            dp = np.log(xs * dq / dr) / v + 0.5 * v
+            dp = np.log(xs) * inv_v + c0
             dm = dp - v
             Np = ndtr(-dp)
             Nm = ndtr(-dm)
             ph = np.exp(-0.5 * dp * dp) * INV_SQRT_2PI
-            npv = dr * Nm - xs * dq * Np
-            theta = r * dr * Nm - q * xs * dq * Np - 0.5 * s2 * xs / v * dq * ph
-            charm = -dq * (ph * ((r - q) / v - dm / (2.0 * tau)) + q * Np)
+            xdq_np = xs * dq * Np
+            npv = dr * Nm - xdq_np
+            theta = rdr * Nm - q * xdq_np - hs * xs * ph
+            charm = -(dq * ph * (k1 - dm * i2t) + qdq * Np)
             one_m = 1.0 - dq * Np
             f = one_m * xs - beta * (1.0 - xs - npv) + a_rdr * theta
-            fp = one_m + dq * ph / v + beta * one_m + a_rdr * charm
-            gamma = ph * dq / (v * xs)
-            colour = gamma * (q + (r - q) * dp / v + (1.0 - dp * dm) / (2.0 * tau))
-            fpp = dq * (ph / (xs * v) - ph * dp / (xs * v * v)) + beta * gamma + a_rdr * colour
+            phdv = ph * dq_inv_v
+            fp = one_m * one_beta + phdv + a_rdr * charm
+            gamma = phdv / xs
+            colour = gamma * (q + k1 * dp + (1.0 - dp * dm) * i2t)
+            fpp = gamma * (one_beta - dp * inv_v) + a_rdr * colour
             lf = f * fpp / (fp * fp)
             step = f / fp / (1.0 - 0.5 * lf)
             x_new = np.maximum(xmin, x - step)
@@ -453,15 +465,21 @@ def _put_premium(
         a = rc * np.exp(-rc * t)
         c = qc * np.exp(-qc * t)
         wts = sch.pr_w[None, :] * T[:, None]
-        drift = (rc - qc) * t
+        a *= wts
+        c *= wts
         lb = np.log(xmax)[:, None] - np.sqrt(np.maximum(Hp, 0.0))
+        inv_v = 1.0 / v
+        const = ((rc - qc) * t - lb) * inv_v + 0.5 * v  # d+ = log(x) / v + const
         xs = x if x.ndim == 2 else x[:, None]
         out = np.empty(xs.shape)
         for j in range(xs.shape[1]):
             xj = xs[:, j : j + 1]
-            dp = (np.log(xj) - lb + drift) / v + 0.5 * v
-            g = a * ndtr(v - dp) - c * xj * ndtr(-dp)
-            out[:, j] = (wts * g).sum(axis=1)
+            mdp = np.log(xj) * inv_v
+            mdp += const
+            np.negative(mdp, out=mdp)  # -d+
+            out[:, j] = np.einsum("ij,ij->i", a, ndtr(mdp + v)) - xj[:, 0] * np.einsum(
+                "ij,ij->i", c, ndtr(mdp)
+            )
     return out if x.ndim == 2 else out[:, 0]
 
 
@@ -623,6 +641,22 @@ def american_greeks(
     shape = _shape(spot, strike, t, rate, div_yield, vol, is_call)
     S, K, T, r, q, sig = (x.ravel() for x in (S, K, T, r, q, sig))
     call = c.ravel() > 0.5
+    # Never early-exercised (calls with q <= 0, puts with r <= 0 and r <= q): exact BSM Greeks.
+    rp, qp = np.where(call, q, r), np.where(call, r, q)
+    euro = (rp <= 0) & ((rp <= qp) | (rp == 0))
+    if euro.any():
+        out = bsm(S, K, T, r, q, sig, call)
+        fields = [
+            np.array(getattr(out, f)) for f in ("price", "delta", "gamma", "theta", "vega", "rho")
+        ]
+        rest = np.nonzero(~euro)[0]
+        if rest.size:
+            g = american_greeks(S[rest], K[rest], T[rest], r[rest], q[rest], sig[rest], call[rest])
+            for arr, f in zip(
+                fields, ("price", "delta", "gamma", "theta", "vega", "rho"), strict=True
+            ):
+                arr[rest] = getattr(g, f)
+        return Greeks(*(x.reshape(shape) for x in fields))
     h = _SPOT_STEP
     p3 = _american_prices(S, K, T, r, q, sig, call, spot_bumps=(-h, h))
     price, down, up = p3[:, 0], p3[:, 1], p3[:, 2]
@@ -633,7 +667,7 @@ def american_greeks(
     intrinsic = np.maximum(w * (S - K), 0.0)
     exercised = price <= intrinsic * (1 + 1e-12) + 1e-14
     theta = (r * price - (r - q) * S * delta - 0.5 * sig * sig * S * S * gamma) / DAYS_PER_YEAR
-    theta = np.where(exercised & (T > 0), 0.0, theta)
+    theta = np.where(exercised, 0.0, theta)
     dv = np.minimum(_VOL_STEP, 0.5 * sig)
     dv = np.where(dv > 0, dv, _VOL_STEP)
     both = np.concatenate

@@ -18,6 +18,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -38,6 +40,8 @@ logger = logging.getLogger(__name__)
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
 T = TypeVar("T", Quote, OptionChain)
+
+_PROBE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="market-health")
 
 
 class CacheLike(Protocol):
@@ -133,6 +137,7 @@ class MarketService:
         failure_threshold: int = 3,
         reset_timeout: float = 30.0,
         probe_symbol: str | None = None,
+        probe_timeout: float = 2.0,
         wall_clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -141,6 +146,8 @@ class MarketService:
         self.chain_ttl = float(chain_ttl)
         self.quote_ttl = float(quote_ttl)
         self.probe_symbol = probe_symbol
+        self.probe_timeout = probe_timeout
+        self._probe_future: Future[str | None] | None = None
         self.now = wall_clock
         self.breaker = CircuitBreaker(failure_threshold, reset_timeout, monotonic)
         self._memory: dict[str, _Entry] = {}
@@ -194,13 +201,15 @@ class MarketService:
         return value
 
     def health(self) -> dict[str, Any]:
-        """State for /health's ``market_data`` check; probes ``probe_symbol`` through the cache."""
+        """State for /health's ``market_data`` check.
+
+        With ``probe_symbol`` set, first fetches that quote through the cache — in a worker
+        thread, waiting at most ``probe_timeout`` seconds, so a hanging provider (timeouts and
+        retries) never makes /health itself slow; a probe still running is not started twice.
+        """
         probe_error = None
         if self.probe_symbol:
-            try:
-                self.quote(self.probe_symbol)
-            except MarketDataError as exc:
-                probe_error = f"{type(exc).__name__}: {exc}"
+            probe_error = self._probe()
         state = self.breaker.state
         now = self.now()
         age = None if self.last_success is None else round(now - self.last_success, 3)
@@ -220,6 +229,25 @@ class MarketService:
         }
 
     # ---- internals -------------------------------------------------------------------------
+
+    def _probe(self) -> str | None:
+        symbol = self.probe_symbol or ""
+
+        def run() -> str | None:
+            try:
+                self.quote(symbol)
+            except MarketDataError as exc:
+                return f"{type(exc).__name__}: {exc}"
+            return None
+
+        with self._lock:
+            if self._probe_future is None or self._probe_future.done():
+                self._probe_future = _PROBE_POOL.submit(run)
+            future = self._probe_future
+        try:
+            return future.result(timeout=self.probe_timeout)
+        except FutureTimeout:
+            return f"probe of {symbol} still running after {self.probe_timeout:.1f}s"
 
     def _key(self, kind: str, sym: str) -> str:
         return f"market:{self.provider.name}:{kind}:{sym}"

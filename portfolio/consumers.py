@@ -280,6 +280,15 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
 
     # --- channel-layer events -----------------------------------------------------------
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # The fan-out hot path skips Channels' per-message close_old_connections(), a thread
+        # hop that is most of the server's CPU per delivery (bench/bench_ws.py); forwarding the
+        # publisher's text touches no database. Everything else is dispatched as usual.
+        if message.get("type") == publisher.EVENT_TYPE:
+            await self.portfolio_update(message)
+        else:
+            await super().dispatch(message)
+
     async def portfolio_update(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["text"])
 

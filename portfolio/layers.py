@@ -34,6 +34,20 @@ class FanoutInMemoryChannelLayer(InMemoryChannelLayer):
         self._cleaned_at = now
         super()._clean_expired()
 
+    async def receive(self, channel: str) -> Any:
+        # The parent builds a throw-away asyncio.Queue on every call (dict.setdefault's default).
+        self._clean_expired()
+        queue = self.channels.get(channel)
+        if queue is None:
+            self.require_valid_channel_name(channel)
+            queue = self.channels[channel] = asyncio.Queue(maxsize=self.get_capacity(channel))
+        try:
+            _, message = await queue.get()
+        finally:
+            if queue.empty():
+                self.channels.pop(channel, None)
+        return message
+
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         assert isinstance(message, dict), "Message is not a dict"
         self.require_valid_group_name(group)

@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 
 from market.calendar import NEW_YORK, monthly_expiry, previous_trading_day, year_fraction
-from market.errors import UnknownSymbol
+from market.errors import ProviderUnavailable, UnknownSymbol
 from market.models import OptionChain, PriceHistory, Quote, normalize_symbol
 from market.pricing import american
 
@@ -163,7 +163,7 @@ class SyntheticProvider:
         local = now.astimezone(NEW_YORK)
         day = (local.date() - EPOCH).days
         if day < 1:
-            raise UnknownSymbol(f"no synthetic data for {sym} before {EPOCH}")
+            raise ProviderUnavailable(f"no synthetic data before {EPOCH} (clock: {now})")
         midnight = datetime.combine(local.date(), datetime.min.time(), tzinfo=NEW_YORK)
         secs = (local - midnight).total_seconds()
         n = 86400 // self.tick_seconds

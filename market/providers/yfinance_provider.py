@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 R = TypeVar("R")
 
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="yfinance")
+_NOT_FOUND = re.compile(r"\b404\b|not found|no data found|possibly delisted|quote not found", re.I)
 
 
 class YFinanceClient:
@@ -87,6 +89,11 @@ class YFinanceClient:
             except (UnknownSymbol, InvalidSymbol):
                 raise
             except Exception as exc:
+                if _NOT_FOUND.search(str(exc)):
+                    # Yahoo answers unknown tickers with 404 / "no data found": not transient
+                    raise UnknownSymbol(
+                        f"Yahoo Finance does not know this symbol ({what})"
+                    ) from exc
                 last = exc
             logger.info(
                 "yfinance %s failed (attempt %d/%d): %s", what, attempt + 1, self.retries, last

@@ -139,8 +139,10 @@
     if (stopped || timer) {
       return;
     }
-    var base = Math.min(MAX_DELAY_MS, 500 * Math.pow(2, attempt));
-    var delay = Math.max(minimumMs || 0, base / 2 + Math.random() * (base / 2));
+    // "Full jitter": after a server restart every open page reconnects; spreading them over
+    // 0.5-2.5 s, then 0.5-4.5 s, ... (cap 30 s) keeps the herd from overrunning the server.
+    var ceiling = Math.min(MAX_DELAY_MS, 2000 * Math.pow(2, attempt));
+    var delay = Math.max(minimumMs || 0, 500 + Math.random() * ceiling);
     attempt += 1;
     setState("offline", "reconnecting in " + Math.ceil(delay / 1000) + " s");
     timer = window.setTimeout(function () {

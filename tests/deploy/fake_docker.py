@@ -203,6 +203,9 @@ def main(argv: list[str]) -> int:
         return 0
     if command in ("info", "logout"):
         return 0
+    if command == "image" and argv[1:2] == ["rm"]:
+        print(f"Untagged: {argv[-1]}")
+        return 0
     if command == "pull":
         if "missing" in argv[-1]:
             print(f"Error response from daemon: manifest for {argv[-1]} not found", file=sys.stderr)

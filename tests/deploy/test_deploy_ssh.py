@@ -83,7 +83,9 @@ def test_first_deploy_then_dry_run(deploy_env: DeployEnv) -> None:
     assert not d.deploy_path.exists()
     assert d.server.docker_calls() == []
 
-    result = deploy_ok(d, V1)
+    external = f"http://127.0.0.1:{d.app_port}/health"
+    result = deploy_ok(d, V1, EXTERNAL_HEALTHCHECK_URL=external)
+    assert f"healthy: {external} reported status=ok" in result.stdout  # checked from the runner
 
     # The real app answers on the published port and reports the image it was started with.
     code, body = app_health(d.app_port)
@@ -136,9 +138,9 @@ def test_first_deploy_then_dry_run(deploy_env: DeployEnv) -> None:
     new_calls = [c["argv"] for c in d.server.docker_calls()[calls_before:]]
     assert all("ps" in argv for argv in new_calls), new_calls  # read-only probes only
     assert app_health(d.app_port)[1]["image"] == V1
-    for expected in ("write .env", "registry login", "pull: docker pull", "up: cd", "[stdin:"):
+    for expected in ("write .env", "registry login", "pull: docker pull", "up: cd", "on stdin"):
         assert expected in dry.stdout, expected
-    assert V2 in dry.stdout
+    assert f"would deploy {V2}" in dry.stdout
     assert_no_secrets(d, result.output, dry.output)
 
 
@@ -285,6 +287,7 @@ def test_second_deploy_records_previous_then_rollback(deploy_env: DeployEnv) -> 
     assert "deploy lock:           free" in status.stdout
     logs = d.fab("logs", "--tail", "20")
     assert logs.returncode == 0, logs.output
+    assert '"GET /health" 200' in logs.stdout
     assert_no_secrets(d, result.output, health.output, status.output, logs.output)
 
     d.server.stop_app()

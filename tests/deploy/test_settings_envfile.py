@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 from typing import Any
 
 import pytest
 
 from deploy import envfile, settings
-from deploy.remote import Redactor
+from deploy.remote import Redactor, Reporter
 
 SECRET = secrets.token_urlsafe(48)
 
@@ -157,6 +158,11 @@ class FakeRemote:
         self.answers = answers
         self.settings = settings_
         self.commands: list[str] = []
+        self.written: dict[str, bytes] = {}
+        self.reporter = Reporter(Redactor([]), io.StringIO())
+
+    def write_file(self, path: str, content: bytes, mode: str, what: str) -> None:
+        self.written[path] = content
 
     def run(self, command: str, **_: Any) -> Any:
         from deploy.remote import Result
@@ -204,3 +210,19 @@ def test_compose_command_quotes_everything() -> None:
         "--profile redis --profile caddy up -d --remove-orphans"
     )
     assert "'{{.Image}}'" in flow.compose(s, "ps", "--format", "{{.Image}}")
+
+
+def test_history_keeps_the_last_n_and_prunes_the_rest() -> None:
+    from deploy import flow
+
+    s = settings.load(base_env(DEPLOY_KEEP_IMAGES="3"))
+    remote = FakeRemote([(0, "")] * 10, s)
+    history = ["r.example/app:v1", "r.example/app:v2", "r.example/app:v3"]
+    flow._record_success(remote, "r.example/app:v4", history)  # type: ignore[arg-type]
+    assert remote.written["/opt/vault-dash/.image_history"].decode().split() == [
+        "r.example/app:v2",
+        "r.example/app:v3",
+        "r.example/app:v4",
+    ]
+    assert remote.written["/opt/vault-dash/.last_successful_image"] == b"r.example/app:v4\n"
+    assert remote.commands == ["docker image rm r.example/app:v1"]

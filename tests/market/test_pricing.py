@@ -28,7 +28,7 @@ def test_european_matches_quantlib_on_random_grid():
 
 
 def test_american_matches_quantlib_qdfp_accurate_on_random_grid():
-    S, K, days, r, q, vol, call = oracle.random_grid(600, seed=12, r_min=0.0)
+    S, K, days, r, q, vol, call = oracle.random_grid(1500, seed=12, r_min=0.0)
     ours = american(S, K, days / 365.0, r, q, vol, call)
     ref = np.array(
         [oracle.american_qdfp(*a) for a in zip(S, K, days, r, q, vol, call, strict=True)]
@@ -215,3 +215,22 @@ def test_broadcasting_shapes():
     assert american(
         100.0, np.array([[90.0], [110.0]]), np.array([0.5, 1.0]), 0.05, 0.01, 0.2, False
     ).shape == (2, 2)
+
+
+def test_scalar_inputs_give_zero_dim_outputs():
+    g = bsm(100.0, 100.0, 1.0, 0.05, 0.0, 0.2, True)
+    assert g.price.shape == () and g.gamma.shape == () and float(g.price) > 0
+    assert american(100.0, 100.0, 1.0, 0.05, 0.01, 0.2, False).shape == ()
+    assert price_options(100.0, 100.0, 1.0, 0.05, 0.01, 0.2, False).vega.shape == ()
+    mixed = bsm(100.0, 100.0, 1.0, 0.05, 0.0, 0.2, [True, False])
+    assert mixed.gamma.shape == (2,) and mixed.gamma[0] == mixed.gamma[1]
+    mixed.delta[0] = 0.0  # outputs are writable arrays
+
+
+def test_american_greeks_of_never_exercised_contracts_are_exact_bsm():
+    S, K, days, r, _, vol, _ = oracle.random_grid(50, seed=19, r_min=0.0)
+    T = days / 365
+    am = price_options(S, K, T, r, 0.0, vol, True, style="american")
+    eu = bsm(S, K, T, r, 0.0, vol, True)
+    for f in FIELDS:
+        assert np.array_equal(getattr(am, f), getattr(eu, f)), f

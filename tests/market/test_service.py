@@ -185,3 +185,26 @@ def test_analytics_are_memoised_per_chain_snapshot():
     chain2, a2 = svc.analytics("GLD", 0.04)
     assert a2 is a and len(a.iv) == len(chain)
     assert svc.analytics("GLD", 0.05)[1] is not a
+
+
+def test_health_probe_never_blocks_long_on_a_hanging_provider():
+    import threading
+    import time as _time
+
+    release = threading.Event()
+
+    class Hangs(FlakyProvider):
+        def quote(self, symbol):
+            self.calls += 1
+            release.wait(5)
+            raise TimeoutError("too slow")
+
+    prov = Hangs()
+    svc = MarketService(prov, None, probe_symbol="GLD", probe_timeout=0.2)
+    start = _time.monotonic()
+    h = svc.health()
+    h2 = svc.health()
+    assert _time.monotonic() - start < 3.0  # two probes of 0.2 s each, never the 5 s hang
+    assert h["ok"] is False and "still running" in h["last_error"]
+    assert h2["ok"] is False and prov.calls == 1  # the running probe is not started twice
+    release.set()

@@ -173,3 +173,21 @@ def test_timeouts_and_persistent_failures_become_provider_unavailable():
     client = YFinanceClient(retries=2, sleep=lambda s: None, ticker_factory=Broken)
     with pytest.raises(ProviderUnavailable, match="Expecting value"):
         YFinanceProvider(client).chain("GLD")
+
+
+def test_not_found_answers_are_unknown_symbols_not_retried():
+    calls = []
+
+    class NotFound:
+        def __init__(self, symbol):
+            pass
+
+        @property
+        def info(self):
+            calls.append(1)
+            raise RuntimeError("HTTP Error 404: Quote not found for symbol: ZZZZ")
+
+    client = YFinanceClient(retries=3, sleep=lambda s: None, ticker_factory=NotFound)
+    with pytest.raises(UnknownSymbol):
+        YFinanceProvider(client).quote("ZZZZ")
+    assert len(calls) == 1

@@ -32,11 +32,12 @@ async def test_sender_keeps_its_message_and_full_members_are_skipped():
     slow, fast = await layer.new_channel(), await layer.new_channel()
     for ch in (slow, fast):
         await layer.group_add("g", ch)
-    message = {"type": "x.y", "items": [1]}
+    items = [1]
+    message = {"type": "x.y", "items": items}
     for n in range(4):
         await layer.group_send("g", {**message, "n": n})
         assert (await layer.receive(fast))["n"] == n
-    message["items"].append(2)  # the sender mutating its dict does not reach the queues
+    items.append(2)  # the sender mutating its data does not reach the queues
     got = [await layer.receive(slow) for _ in range(2)]
     assert [m["n"] for m in got] == [0, 1]  # 2 and 3 were dropped for the full member only
     assert all(m["items"] == [1] for m in got)
