@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support import services
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, chromium_problem
 from tests.support.server import AppServer, run_app_server
 
 
@@ -43,3 +44,15 @@ def app_server(tmp_path) -> Iterator[AppServer]:
     """The app served by daphne on a free loopback port, embedded defaults, its own data dir."""
     with run_app_server({"DATA_DIR": str(tmp_path / "data")}) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium for the browser tests (required, not skipped, under CI)."""
+    _require("Chromium", chromium_problem())
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

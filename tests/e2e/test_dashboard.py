@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
 
 import pytest
 
 from tests.support.server import ROOT, run_app_server
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = ROOT / "test-artifacts"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed"),
 ]
 
 
@@ -33,16 +21,6 @@ def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("dashboard")
     with run_app_server({"DATA_DIR": str(data)}, seed=True) as srv:
         yield srv
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def api(server, query: str) -> dict:
