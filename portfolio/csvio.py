@@ -127,7 +127,8 @@ def _row_to_position(
         errors.append(RowError(line, "style", f"{get['style']!r}: use american or european"))
     if errors:
         return None, errors
-    assert quantity is not None and cost is not None  # required, checked above
+    if quantity is None or cost is None:  # required, reported above
+        return None, errors
     pos = Position(
         portfolio=portfolio,
         symbol=symbol,

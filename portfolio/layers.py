@@ -49,7 +49,8 @@ class FanoutInMemoryChannelLayer(InMemoryChannelLayer):
         return message
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
-        assert isinstance(message, dict), "Message is not a dict"
+        if not isinstance(message, dict):
+            raise TypeError("Message is not a dict")
         self.require_valid_group_name(group)
         self._clean_expired()
         members = self.groups.get(group)

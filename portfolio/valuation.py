@@ -334,7 +334,8 @@ def value_positions(
         cost = p.quantity * p.cost_basis * p.multiplier
         inputs: dict[str, Any] = {"spot": spot}
         if p.is_option:
-            assert p.expiry is not None and p.strike is not None
+            if p.expiry is None or p.strike is None:
+                raise ValueError(f"option position {p.label} lacks expiry or strike")
             pick = picks[id(p)]
             price = float(now["price"][oi])
             d, g = float(now["delta"][oi]), float(now["gamma"][oi])
@@ -445,7 +446,8 @@ def _payoff(shares: float, legs: Sequence[PositionIn], s: Array) -> Array:
     """Value at spot ``s`` with every option leg at intrinsic (a lower bound for American)."""
     v = shares * s
     for p in legs:
-        assert p.strike is not None
+        if p.strike is None:
+            raise ValueError(f"option position {p.label} lacks a strike")
         intr = np.maximum(s - p.strike, 0.0) if p.is_call else np.maximum(p.strike - s, 0.0)
         v = v + p.quantity * MULTIPLIER * intr
     return v
@@ -519,7 +521,8 @@ def hedge_panel(
     cost_paid = sum(p.quantity * MULTIPLIER * p.cost_basis for p in hedge_legs)
     per_year = 0.0
     for p in hedge_legs:
-        assert p.expiry is not None
+        if p.expiry is None:
+            raise ValueError(f"option position {p.label} lacks an expiry")
         start = p.opened_on or today
         tenor = max((p.expiry - start).days, 1) / 365.0
         per_year += p.quantity * MULTIPLIER * p.cost_basis / tenor
@@ -530,7 +533,8 @@ def hedge_panel(
     )
     time_value_per_year = 0.0
     for p in hedge_legs:
-        assert p.expiry is not None
+        if p.expiry is None:
+            raise ValueError(f"option position {p.label} lacks an expiry")
         t = max(year_fraction(as_of, p.expiry), 1 / 365)
         r = rows[id(p)]
         time_value_per_year += (r["price"] - r["intrinsic"]) * p.quantity * MULTIPLIER / t

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-TOKEN_PREFIX = "vd"
+# a public marker, not a secret
+TOKEN_PREFIX = "vd"  # nosec B105
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 

@@ -78,7 +78,8 @@ class YFinanceClient:
         last: Exception | None = None
         for attempt in range(self.retries):
             if attempt:
-                delay = self.backoff * 2 ** (attempt - 1) * (1.0 + 0.25 * random.random())  # noqa: S311
+                # retry jitter
+                delay = self.backoff * 2 ** (attempt - 1) * (1.0 + 0.25 * random.random())  # nosec B311
                 self.sleep(delay)
             future = _POOL.submit(fn)
             try:
