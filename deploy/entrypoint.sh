@@ -5,6 +5,8 @@
 #              APP_BIND_ADDRESS:APP_PORT (0.0.0.0:8000 inside the container)
 #   migrate    only apply migrations (under the same lock)
 #   publisher  the standalone market-data publisher (manage.py run_publisher)
+#   web        gunicorn WSGI workers for plain HTTP (pages, API) in the scaled-out layout;
+#              WEB_CONCURRENCY workers (default 2). Migrations are left to the app service.
 #   anything else is exec'd as given, e.g. `python manage.py shell`
 #
 # SKIP_MIGRATIONS=1 skips the migration step of `serve` (e.g. for extra replicas when a
@@ -28,6 +30,13 @@ case "$command" in
     ;;
   publisher)
     exec python manage.py run_publisher
+    ;;
+  web)
+    # Behind Caddy on the compose network; the proxy is the only client, so trust its
+    # X-Forwarded-* headers.
+    exec python -m gunicorn --workers "${WEB_CONCURRENCY:-2}" --bind "0.0.0.0:${APP_PORT:-8000}" \
+      --forwarded-allow-ips "*" --access-logfile - --log-level warning \
+      vault_dash.wsgi:application
     ;;
   *)
     exec "$@"

@@ -53,11 +53,13 @@ class SymbolError(Exception):
 
 
 def _check_with_provider(symbol: str) -> None:
-    from market.errors import UnknownSymbol
+    from market.errors import InvalidSymbol, UnknownSymbol
     from vault_dash.marketdata import get_market_service
 
     try:
         get_market_service().quote(symbol)
+    except InvalidSymbol as exc:
+        raise SymbolError("invalid_symbol", "symbol must be a ticker like GLD") from exc
     except UnknownSymbol as exc:
         raise SymbolError(
             "unknown_symbol", f"{symbol} is not a symbol the market provider knows"
@@ -260,7 +262,7 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
 
     async def _subscribe(self, topic: str, *, ack: bool) -> None:
         await self.channel_layer.group_add(publisher.group_name(topic), self.channel_name)
-        await publisher.get_registry().add(topic, self.channel_name)
+        await publisher.local_topics().add(topic, self.channel_name)
         self.topics.add(topic)
         if ack:
             symbol, portfolio_id = publisher.parse_topic(topic)
@@ -268,7 +270,11 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
                 {"type": "subscribed", "symbol": symbol, "portfolio": portfolio_id}
             )
         # The last tick's update, so a new page does not wait a whole interval for data.
-        last = await publisher.get_registry().get_last(topic)
+        try:
+            last = await publisher.get_registry().get_last(topic)
+        except Exception as exc:  # nice to have; the next tick brings the data anyway
+            logger.warning("could not read the last update of %s: %s", topic, exc)
+            last = None
         if last is not None:
             await self.send(text_data=last)
 
@@ -276,7 +282,7 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
         self.topics.discard(topic)
         await self.channel_layer.group_discard(publisher.group_name(topic), self.channel_name)
         with contextlib.suppress(Exception):  # the registry entry also ages out
-            await publisher.get_registry().remove(topic, self.channel_name)
+            await publisher.local_topics().remove(topic, self.channel_name)
 
     # --- channel-layer events -----------------------------------------------------------
 
@@ -295,7 +301,7 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
     # --- helpers ------------------------------------------------------------------------
 
     async def _refresh_loop(self) -> None:
-        """Keep group membership and registry entries alive; re-check the session."""
+        """Keep group membership alive (core layer's group_expiry); re-check the session."""
         while True:
             await asyncio.sleep(publisher.REFRESH_S)
             try:
@@ -311,7 +317,6 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
                     await self.channel_layer.group_add(
                         publisher.group_name(topic), self.channel_name
                     )
-                await publisher.get_registry().refresh(list(self.topics), self.channel_name)
             except Exception:
                 logger.exception("subscription refresh failed")
 

@@ -20,8 +20,9 @@ Two deployments (see ``docs/websocket.md``):
   one publisher active; a standby polls the lock and takes over within ``LOCK_TTL_S`` +
   ``LOCK_POLL_S`` seconds when the active one dies.
 
-The registry is shared state too: in Redis a sorted set per topic of consumer channel names
-scored by an expiry time that consumers refresh, so a crashed server's subscribers age out.
+The registry is shared state too: in Redis a sorted set per topic of the server processes that
+have subscribers for it, scored by an expiry time each process refreshes (:class:`LocalTopics`),
+so a crashed server's topics age out and a Redis restart is repaired within seconds.
 """
 
 from __future__ import annotations
@@ -46,10 +47,13 @@ logger = logging.getLogger(__name__)
 GROUP_PREFIX = "updates."
 EVENT_TYPE = "portfolio.update"
 
-# Consumers re-register (and re-join their groups) this often; entries live three times longer,
-# so one missed refresh is harmless and a dead server's subscribers vanish within minutes.
+# Consumers re-join their groups (and re-check their session) this often.
 REFRESH_S = 60.0
-SUBSCRIPTION_TTL_S = 3 * REFRESH_S
+# Each server process re-registers the topics it has subscribers for this often; entries live
+# three times longer, so one missed refresh is harmless, a dead server's topics stop being
+# computed within 15 s, and a Redis that restarted empty is repopulated within 5 s.
+REGISTRY_REFRESH_S = 5.0
+SUBSCRIPTION_TTL_S = 3 * REGISTRY_REFRESH_S
 # Lock lease: a dead publisher is replaced within LOCK_TTL_S + LOCK_POLL_S.
 LOCK_TTL_S = 3.0
 LOCK_POLL_S = 0.5
@@ -224,9 +228,17 @@ class _PerLoopRedis:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = aioredis.Redis.from_url(
-                self.url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=30
+            # A bounded pool that waits for a free connection: a burst of connects (a server
+            # restart) must queue, not fail with redis-py's "Too many connections".
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.url,
+                max_connections=16,
+                timeout=5,
+                socket_connect_timeout=2,
+                socket_timeout=2,
+                health_check_interval=30,
             )
+            client = aioredis.Redis(connection_pool=pool)
             self._clients[loop] = client
         return client
 
@@ -281,6 +293,62 @@ def get_registry() -> Registry:
     if key not in _redis_registries:
         _redis_registries[key] = RedisRegistry(*key)
     return _redis_registries[key]
+
+
+class LocalTopics:
+    """This process's subscribers per topic, mirrored into the registry as one entry per process.
+
+    The registry then holds one member per (topic, server process) instead of one per
+    connection: registering costs a Redis write only for a process's first subscriber to a
+    topic, and a background task re-registers every ``REGISTRY_REFRESH_S``.
+    """
+
+    def __init__(self) -> None:
+        self.process_id = f"proc-{uuid.uuid4().hex}"
+        self.members: dict[str, set[str]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def add(self, topic: str, channel: str) -> None:
+        first = topic not in self.members
+        self.members.setdefault(topic, set()).add(channel)
+        if first:
+            try:
+                await get_registry().add(topic, self.process_id)
+            except Exception as exc:  # the refresh task registers it once Redis answers
+                logger.warning("could not register WebSocket topic %s: %s", topic, exc)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._refresh(), name="ws-topics")
+
+    async def remove(self, topic: str, channel: str) -> None:
+        channels = self.members.get(topic)
+        if channels is None:
+            return
+        channels.discard(channel)
+        if not channels:
+            del self.members[topic]
+            await get_registry().remove(topic, self.process_id)
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(REGISTRY_REFRESH_S)
+            try:
+                await get_registry().refresh(list(self.members), self.process_id)
+            except Exception as exc:  # Redis down: the next round repairs it
+                logger.warning("could not refresh WebSocket topics: %s", exc)
+
+
+_local_topics: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalTopics] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def local_topics() -> LocalTopics:
+    """The topic bookkeeping of the running event loop (one per server process)."""
+    loop = asyncio.get_running_loop()
+    topics = _local_topics.get(loop)
+    if topics is None:
+        topics = _local_topics[loop] = LocalTopics()
+    return topics
 
 
 # --- Leader lock -----------------------------------------------------------------------------

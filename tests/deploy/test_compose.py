@@ -63,11 +63,16 @@ def test_app_service_policies() -> None:
 
 def test_optional_services_are_behind_profiles() -> None:
     services = resolved(load_compose())["services"]
-    assert services["redis"]["profiles"] == ["redis", "publisher"]
+    assert services["redis"]["profiles"] == ["redis", "publisher", "web"]
     assert services["postgres"]["profiles"] == ["postgres"]
     assert services["publisher"]["profiles"] == ["publisher"]
     assert services["publisher"]["command"] == ["publisher"]
     assert services["caddy"]["profiles"] == ["caddy"]
+    # Scaled-out HTTP: gunicorn beside daphne, sharing Redis; Caddy picks it by variable.
+    assert services["web"]["profiles"] == ["web"]
+    assert services["web"]["command"] == ["web"]
+    assert "redis" in services["web"]["depends_on"]
+    assert services["caddy"]["environment"]["CADDY_HTTP_UPSTREAM"] == "${CADDY_HTTP_UPSTREAM:-app:8000}"
     assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in services["caddy"]["volumes"]
     for name, service in services.items():
         assert service["restart"] == "unless-stopped", name
@@ -86,6 +91,7 @@ def test_caddyfile_proxies_websockets_and_sets_security_headers() -> None:
     text = (ROOT / "deploy" / "Caddyfile").read_text()
     assert "{$CADDY_DOMAIN}" in text
     assert re.search(r"handle /ws/\*\s*\{\s*reverse_proxy app:8000", text)
+    assert re.search(r"handle\s*\{\s*reverse_proxy \{\$CADDY_HTTP_UPSTREAM\}", text)
     for header in (
         "Strict-Transport-Security",
         "X-Content-Type-Options",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from typing import Any
 
 _seq = itertools.count(1)
@@ -28,4 +29,5 @@ def compute(symbol: str, portfolio_id: int | None = None) -> dict[str, Any]:
         "publisher_pid": os.getpid(),
         "portfolio": portfolio_id,
         "seq": n,
+        "published_at": time.time(),
     }

@@ -64,6 +64,18 @@ def test_value_changes_without_reload_and_recovers_after_restart(tmp_path, brows
         assert page.get_attribute("#kpi-value", "data-value") != first_value
         assert page.get_attribute("#kpis", "data-symbol") == "GLD"
 
+        # HTMX swaps in another symbol: the socket follows it, live updates are for SLV now.
+        page.click("#symbol-slv")
+        page.wait_for_selector("#kpis[data-symbol='SLV']", timeout=15_000)
+        last = page.get_attribute("#live-conn", "data-last-update")
+        page.wait_for_function(
+            "old => document.querySelector('#live-conn').dataset.lastUpdate !== old",
+            arg=last,
+            timeout=15_000,
+        )
+        assert page.get_attribute("#kpis", "data-symbol") == "SLV"
+        assert page.evaluate("window.__sameDocument") is True
+
         # Restart the server on the same port: the page notices, backs off, reconnects.
         stack.close()
         page.wait_for_selector("#live-conn:not(.live)", timeout=10_000)

@@ -278,3 +278,16 @@ async def test_embedded_publisher_starts_with_the_first_connection(
         await comm.disconnect()
     finally:
         await publisher.stop_embedded_publisher()
+
+
+async def test_symbols_checked_against_the_real_market_provider(registry, settings):
+    """No stand-in here: the synthetic provider knows GLD/IAU/SLV/SPY and nothing else."""
+    settings.MARKET_DATA_PROVIDER = "synthetic"
+    comm = await connect("/ws/updates?symbol=ZZZZ")
+    first = await comm.receive_json_from(timeout=10)
+    assert first["type"] == "connected" and first["symbol"] is None
+    assert (await comm.receive_json_from(timeout=10))["code"] == "unknown_symbol"
+    await comm.send_json_to({"action": "subscribe", "symbol": "slv"})
+    ack = await comm.receive_json_from(timeout=10)
+    assert ack == {"type": "subscribed", "symbol": "SLV", "portfolio": None}
+    await comm.disconnect()

@@ -166,3 +166,85 @@ def test_run_publisher_refuses_without_redis(tmp_path):
     )
     assert result.returncode != 0
     assert "needs the Redis channel layer" in result.stderr
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of our own that the test may kill and restart (never the shared one)."""
+    import shutil
+
+    from tests.support.services import free_port
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    command = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp_path),
+    ]
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        procs.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+        deadline = time.monotonic() + 10
+        while (
+            subprocess.run(
+                ["redis-cli", "-p", str(port), "ping"], capture_output=True, check=False
+            ).stdout.strip()
+            != b"PONG"
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError("private redis-server did not start")
+            time.sleep(0.1)
+
+    def kill() -> None:
+        procs[-1].kill()
+        procs[-1].wait()
+
+    start()
+    yield f"redis://127.0.0.1:{port}/0", start, kill
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_updates_resume_after_redis_restarts(private_redis, tmp_path):
+    url, start_redis, kill_redis = private_redis
+    env = {
+        "REDIS_URL": url,
+        "WEBSOCKET_INTERVAL_SECONDS": str(INTERVAL_S),
+        "DATA_DIR": str(tmp_path / "data"),
+    }  # the default layer (pub/sub)
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(run_app_server(env))
+        stack.enter_context(publisher_process(env, tmp_path / "pub.log"))
+
+        async def scenario() -> None:
+            async with connect(ws_url(server), origin=server.url) as ws:  # type: ignore[arg-type]
+                assert json.loads(await ws.recv())["type"] == "connected"
+                await updates(ws, 1, 60)
+                kill_redis()
+                await asyncio.sleep(2)
+                start_redis()
+                restarted = time.time()
+                # Published after the restart, on the same socket: the layer re-subscribed, the
+                # registry was repopulated (5 s) and the publisher re-took its lock.
+                async with asyncio.timeout(20):
+                    while (await updates(ws, 1, 20))[0]["published_at"] <= restarted:
+                        pass
+                (following,) = await updates(ws, 1, INTERVAL_S + 1)
+                assert following["published_at"] > restarted
+
+        asyncio.run(scenario())
+        assert "Exception inside application" not in server.log()

@@ -172,3 +172,22 @@ async def test_redis_registry(redis_url, redis_prefix, monkeypatch):
     assert await reg.active_topics() == []
     await reg.set_last("GLD", '{"a":1}', ttl_s=5)
     assert await reg.get_last("GLD") == '{"a":1}'
+
+
+async def test_local_topics_register_the_process_once_and_repair_the_registry(monkeypatch):
+    reg = publisher.MemoryRegistry()
+    monkeypatch.setattr(publisher, "_memory_registry", reg)
+    monkeypatch.setattr(publisher, "REGISTRY_REFRESH_S", 0.05)
+    local = publisher.LocalTopics()
+    await local.add("GLD", "c1")
+    await local.add("GLD", "c2")
+    assert reg._subs == {"GLD": {local.process_id: reg._subs["GLD"][local.process_id]}}
+    reg._subs.clear()  # the registry lost its data (a Redis restart)
+    await asyncio.sleep(0.2)
+    assert await reg.active_topics() == ["GLD"]
+    await local.remove("GLD", "c1")
+    assert await reg.active_topics() == ["GLD"]  # c2 still there
+    await local.remove("GLD", "c2")
+    assert await reg.active_topics() == []
+    assert local._task is not None
+    local._task.cancel()

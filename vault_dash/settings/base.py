@@ -159,8 +159,9 @@ WEBSOCKET_REDIS_PREFIX = (
     os.environ.get("WEBSOCKET_REDIS_PREFIX", "vault-dash").strip() or "vault-dash"
 )
 # "pubsub" (default) or "core": which channels_redis layer carries the updates. Measured side
-# by side in bench/bench_ws.py (docs/websocket.md#channel-layer): pub/sub costs ~12 µs CPU per
-# recipient against ~100 µs for core, and its group_send is one PUBLISH whatever the audience.
+# by side in bench/bench_ws.py (docs/websocket.md#channel-layer): pub/sub costs 9-17 µs CPU
+# per recipient against 63-106 µs for core, its group_send is one PUBLISH whatever the
+# audience, and its consumers survive a Redis restart (core's close with 1011).
 WEBSOCKET_CHANNEL_LAYER = os.environ.get("WEBSOCKET_CHANNEL_LAYER", "pubsub").strip().lower()
 if WEBSOCKET_CHANNEL_LAYER not in ("core", "pubsub"):
     sys.stderr.write(
