@@ -71,6 +71,9 @@ class Config:
     log_level: str
     secure_ssl_redirect: bool
     secure_hsts_seconds: int
+    websocket_publisher: str
+    websocket_channel_layer: str
+    websocket_redis_prefix: str
 
     @property
     def is_production(self) -> bool:
@@ -236,6 +239,20 @@ def load_config(environ_map: Mapping[str, str]) -> Config:
     if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
         raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
 
+    publisher = _read(env, "WEBSOCKET_PUBLISHER", "str", "auto").strip().lower() or "auto"
+    if publisher not in ("auto", "embedded", "external"):
+        raise ConfigError(
+            f"WEBSOCKET_PUBLISHER={publisher!r} must be one of auto, embedded, external"
+        )
+    layer = _read(env, "WEBSOCKET_CHANNEL_LAYER", "str", "pubsub").strip().lower()
+    if layer not in ("pubsub", "core"):
+        raise ConfigError(f"WEBSOCKET_CHANNEL_LAYER={layer!r} must be pubsub or core")
+    redis_prefix = _read(env, "WEBSOCKET_REDIS_PREFIX", "str", "vault-dash").strip() or "vault-dash"
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,40}", redis_prefix):
+        raise ConfigError(
+            f"WEBSOCKET_REDIS_PREFIX={redis_prefix!r} may hold letters, digits, '.', '_', '-'"
+        )
+
     cfg = Config(
         app_env=app_env,
         app_name=_read(env, "APP_NAME", "str", "Vault Dashboard").strip() or "Vault Dashboard",
@@ -263,6 +280,9 @@ def load_config(environ_map: Mapping[str, str]) -> Config:
         log_level=log_level,
         secure_ssl_redirect=_read(env, "SECURE_SSL_REDIRECT", "bool", production),
         secure_hsts_seconds=_read(env, "SECURE_HSTS_SECONDS", "int", 31536000 if production else 0),
+        websocket_publisher=publisher,
+        websocket_channel_layer=layer,
+        websocket_redis_prefix=redis_prefix,
     )
 
     if production:

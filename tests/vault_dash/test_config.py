@@ -33,6 +33,7 @@ def test_defaults_are_the_embedded_mode(base_env: dict[str, str], tmp_path: Path
     assert cfg.debug is False
     assert "localhost" in cfg.allowed_hosts and "127.0.0.1" in cfg.allowed_hosts
     assert cfg.cors_origins == []
+    assert cfg.websocket_publisher == "auto" and cfg.websocket_channel_layer == "pubsub"
 
 
 @pytest.mark.parametrize(
@@ -65,6 +66,9 @@ def test_defaults_are_the_embedded_mode(base_env: dict[str, str], tmp_path: Path
         ("DEBUG", "true", "debug", True),
         ("APP_IMAGE", "registry/x:abc", "app_image", "registry/x:abc"),
         ("LOG_LEVEL", "debug", "log_level", "DEBUG"),
+        ("WEBSOCKET_PUBLISHER", "External", "websocket_publisher", "external"),
+        ("WEBSOCKET_CHANNEL_LAYER", "core", "websocket_channel_layer", "core"),
+        ("WEBSOCKET_REDIS_PREFIX", "vault-staging", "websocket_redis_prefix", "vault-staging"),
     ],
 )
 def test_each_variable_is_read(base_env, name, value, attribute, expected) -> None:
@@ -99,6 +103,9 @@ def test_cors_origins_are_parsed_and_validated(base_env) -> None:
         ("REDIS_URL", "http://redis:6379"),
         ("DATABASE_URL", "nosuchdb://x"),
         ("LOG_LEVEL", "LOUD"),
+        ("WEBSOCKET_PUBLISHER", "sometimes"),
+        ("WEBSOCKET_CHANNEL_LAYER", "kafka"),
+        ("WEBSOCKET_REDIS_PREFIX", "a b"),
     ],
 )
 def test_bad_values_name_the_variable(base_env, name, value) -> None:

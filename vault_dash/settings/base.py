@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from datetime import timedelta
+from typing import Any
 
 import django_stubs_ext
 import environ
@@ -114,6 +115,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = CONFIG.redis_url
 CACHE_TTL = CONFIG.cache_ttl
 QUOTE_CACHE_TTL = CONFIG.quote_cache_ttl
+# Live-update publisher (docs/websocket.md): "embedded" runs it inside the server process,
+# "external" expects `manage.py run_publisher`; "auto" = embedded without Redis, else external.
+WEBSOCKET_PUBLISHER = CONFIG.websocket_publisher
+# Namespace of the channel layer, publisher lock and subscription registry in a shared Redis.
+WEBSOCKET_REDIS_PREFIX = CONFIG.websocket_redis_prefix
+WEBSOCKET_CHANNEL_LAYER = CONFIG.websocket_channel_layer
+CHANNEL_LAYERS: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -125,7 +133,41 @@ if REDIS_URL:
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
-    # CHANNEL_LAYERS: see the WebSocket settings below.
+    # redis-py 8 defaults socket_timeout to 5 s, which aborts the core layer's blocking 5 s
+    # BZPOPMIN and tears every consumer down (django/channels_redis#422): read timeout above
+    # that. The pub/sub layer polls with 0.1 s reads, so the value only bounds a hung Redis.
+    _layer_host = {"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}
+    if WEBSOCKET_CHANNEL_LAYER == "pubsub":
+        # Measured side by side in bench/bench_ws.py (docs/websocket.md#channel-layer): pub/sub
+        # costs 9-17 µs CPU per recipient against 63-106 µs for core, its group_send is one
+        # PUBLISH whatever the audience, and its consumers survive a Redis restart (core's
+        # close with 1011). At-most-once delivery: a tick lost in a blip is replaced by the
+        # next; no per-consumer capacity, but consumers never block and daphne's ping timeout
+        # closes clients that stop reading.
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [_layer_host], "prefix": f"{WEBSOCKET_REDIS_PREFIX}:asgi"},
+            }
+        }
+    else:
+        # The core layer batches one message per server process per group_send. `capacity`
+        # bounds what a stuck consumer holds (older messages dropped); `expiry` drops updates
+        # nobody picked up within 10 s (stale by then); `group_expiry` is short because
+        # consumers re-join every minute, so a crashed process's members stop costing sends
+        # within 5 minutes.
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {
+                    "hosts": [_layer_host],
+                    "prefix": f"{WEBSOCKET_REDIS_PREFIX}:asgi",
+                    "capacity": 100,
+                    "expiry": 10,
+                    "group_expiry": 300,
+                },
+            }
+        }
 else:
     CACHES = {
         "default": {
@@ -136,9 +178,7 @@ else:
     }
     # Single process only: the embedded publisher runs inside the server (docs/websocket.md).
     # Channels' in-memory layer with an O(N) instead of O(N²) broadcast (portfolio/layers.py).
-    CHANNEL_LAYERS: dict[str, dict[str, object]] = {
-        "default": {"BACKEND": "portfolio.layers.FanoutInMemoryChannelLayer"}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "portfolio.layers.FanoutInMemoryChannelLayer"}}
 
 # Sessions live in the database so a Redis outage never logs anyone out.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -146,61 +186,6 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # --- App settings -----------------------------------------------------------------------
 DEFAULT_SYMBOL = CONFIG.default_symbol
 WEBSOCKET_INTERVAL_SECONDS = CONFIG.websocket_interval_seconds
-# Live-update publisher (docs/websocket.md): "embedded" runs it inside the server process,
-# "external" expects `manage.py run_publisher`; "auto" = embedded without Redis, else external.
-WEBSOCKET_PUBLISHER = os.environ.get("WEBSOCKET_PUBLISHER", "auto").strip().lower() or "auto"
-if WEBSOCKET_PUBLISHER not in ("auto", "embedded", "external"):
-    sys.stderr.write(
-        "vault-dash: configuration error: WEBSOCKET_PUBLISHER must be auto, embedded or external\n"
-    )
-    raise SystemExit(2)
-# Namespace of the channel layer, publisher lock and subscription registry in a shared Redis.
-WEBSOCKET_REDIS_PREFIX = (
-    os.environ.get("WEBSOCKET_REDIS_PREFIX", "vault-dash").strip() or "vault-dash"
-)
-# "pubsub" (default) or "core": which channels_redis layer carries the updates. Measured side
-# by side in bench/bench_ws.py (docs/websocket.md#channel-layer): pub/sub costs 9-17 µs CPU
-# per recipient against 63-106 µs for core, its group_send is one PUBLISH whatever the
-# audience, and its consumers survive a Redis restart (core's close with 1011).
-WEBSOCKET_CHANNEL_LAYER = os.environ.get("WEBSOCKET_CHANNEL_LAYER", "pubsub").strip().lower()
-if WEBSOCKET_CHANNEL_LAYER not in ("core", "pubsub"):
-    sys.stderr.write(
-        "vault-dash: configuration error: WEBSOCKET_CHANNEL_LAYER must be core or pubsub\n"
-    )
-    raise SystemExit(2)
-# redis-py 8 defaults socket_timeout to 5 s, which aborts the core layer's blocking 5 s
-# BZPOPMIN and tears every consumer down (django/channels_redis#422): read timeout above that.
-# The pub/sub layer polls with 0.1 s reads, so the same value only bounds a hung Redis.
-_LAYER_HOST = {"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}
-if REDIS_URL and WEBSOCKET_CHANNEL_LAYER == "pubsub":
-    # At-most-once delivery (a tick lost in a Redis blip is replaced by the next) and no
-    # per-consumer capacity; our consumers never block, and daphne's ping timeout closes
-    # clients that stop reading. Groups live in each process, so nothing outlives a crash.
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [_LAYER_HOST], "prefix": f"{WEBSOCKET_REDIS_PREFIX}:asgi"},
-        }
-    }
-elif REDIS_URL:
-    # channels_redis core layer (WEBSOCKET_CHANNEL_LAYER=core): group_send batches one message
-    # per server process;
-    # `capacity` bounds the messages queued per process key and per consumer (a stuck consumer
-    # holds at most that many, older ones dropped); `expiry` drops updates nobody picked up
-    # within 10 s (live data, stale by then); `group_expiry` is short because consumers
-    # re-join every minute, so members of a crashed process stop costing sends within 5 min.
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [_LAYER_HOST],
-                "prefix": f"{WEBSOCKET_REDIS_PREFIX}:asgi",
-                "capacity": 100,
-                "expiry": 10,
-                "group_expiry": 300,
-            },
-        }
-    }
 NICEGUI_MOUNT_PATH = CONFIG.mount_path
 MARKET_DATA_PROVIDER = CONFIG.market_data_provider
 MARKET_REPLAY_FILE = CONFIG.market_replay_file
