@@ -72,7 +72,10 @@ def test_optional_services_are_behind_profiles() -> None:
     assert services["web"]["profiles"] == ["web"]
     assert services["web"]["command"] == ["web"]
     assert "redis" in services["web"]["depends_on"]
-    assert services["caddy"]["environment"]["CADDY_HTTP_UPSTREAM"] == "${CADDY_HTTP_UPSTREAM:-app:8000}"
+    assert (
+        services["caddy"]["environment"]["CADDY_HTTP_UPSTREAM"]
+        == "${CADDY_HTTP_UPSTREAM:-app:8000}"
+    )
     assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in services["caddy"]["volumes"]
     for name, service in services.items():
         assert service["restart"] == "unless-stopped", name
