@@ -2,7 +2,8 @@
 
 wrk drives each path at a fixed concurrency for a fixed time on loopback; the reference is
 ``/bench/bare``, a JsonResponse of the same size as the API response, served by the same
-daphne process in the same run. Then a soak: the dashboard API under steady load for
+server in the same run: first one daphne process (the embedded default), then gunicorn's
+WSGI workers (the scaled-out layout's HTTP side). Then a soak: the dashboard API under steady load for
 ``BENCH_SOAK_SECONDS`` (600 by default) after a settling run through one chain-cache cycle
 (``BENCH_SOAK_SETTLE_SECONDS``, 330), RSS sampled to give memory growth per hour.
 
@@ -21,6 +22,7 @@ from bench.http_load import rss_kib, serve, warm, wrk
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "50"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 SOAK_SECONDS = float(os.environ.get("BENCH_SOAK_SECONDS", "600"))
+GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "2"))
 SETTLE_SECONDS = float(os.environ.get("BENCH_SOAK_SETTLE_SECONDS", "330"))
 
 PATHS = [
@@ -31,9 +33,11 @@ PATHS = [
 ]
 
 
-def load_table() -> None:
-    with serve("daphne") as (base, _process):
-        print(f"daphne, 1 process, wrk -c {CONNECTIONS} -d {SECONDS:g}s (loopback)")
+def load_table(server: str, workers: int = 1) -> None:
+    """Each path and a bare view of its size, on one server, as ratios."""
+    label = "daphne, 1 process" if server == "daphne" else f"gunicorn, {workers} WSGI workers"
+    with serve(server, workers=workers) as (base, _process):
+        print(f"\n{label}, wrk -c {CONNECTIONS} -d {SECONDS:g}s (loopback)")
         print(
             f"{'path':34} {'bytes':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
             f" {'req/s ×bare':>11} {'p99 ×bare':>9}"
@@ -88,7 +92,10 @@ def soak() -> None:
 
 
 def main() -> None:
-    load_table()
+    # The embedded default (one daphne serves everything) and the scaled-out layout's HTTP
+    # side (gunicorn WSGI workers behind the proxy; /ws/ stays on daphne).
+    load_table("daphne")
+    load_table("gunicorn", workers=GUNICORN_WORKERS)
     soak()
 
 
