@@ -8,16 +8,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_LINK_MODE ?= copy
 
-.PHONY: run serve install install-dev system-deps test test-fast lint format typecheck bench check-deploy publisher clean
+.PHONY: uv-bootstrap run install install-dev system-deps test test-fast lint format typecheck bench check-deploy publisher clean
 
-$(VENV)/.uv-bootstrap:
+uv-bootstrap:  ## uv itself, from PyPI, when the machine has none
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet 'uv>=0.5'
-	@mkdir -p $(VENV) && touch $@
 
-install: $(VENV)/.uv-bootstrap  ## runtime dependencies only (keeps dev tools if present)
+install: uv-bootstrap  ## runtime dependencies only (keeps dev tools if present)
 	$(UV) sync --frozen --no-default-groups --inexact
 
-install-dev: $(VENV)/.uv-bootstrap  ## runtime + dev + deploy groups, exactly as locked
+install-dev: uv-bootstrap  ## runtime + dev + deploy groups, exactly as locked
 	$(UV) sync --frozen --all-extras
 
 system-deps:  ## Debian packages the tests drive: Chromium, OpenSSH server
