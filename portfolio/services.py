@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from collections import OrderedDict
 from datetime import date, timedelta
 from typing import Any
 
@@ -28,6 +26,7 @@ from portfolio.models import (
     bump_data_version,
     data_version,
 )
+from vault_dash.memo import LRU
 
 logger = logging.getLogger(__name__)
 
@@ -38,35 +37,10 @@ class PortfolioNotFound(Exception):
     """No such portfolio, or it belongs to someone else (indistinguishable on purpose)."""
 
 
-class _LRU:
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-        return None
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
-
-_chain_vols = _LRU(_MEMO_SIZE)
-_results = _LRU(_MEMO_SIZE)
-_bodies = _LRU(_MEMO_SIZE)
-_resolved = _LRU(1024)
+_chain_vols = LRU(_MEMO_SIZE)
+_results = LRU(_MEMO_SIZE)
+_bodies = LRU(_MEMO_SIZE)
+_resolved = LRU(1024)
 RESOLVE_MEMO_SECONDS = 30.0
 _NOT_FOUND = object()
 

@@ -10,8 +10,6 @@
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -29,6 +27,7 @@ from strategies import chain as chainlib
 from strategies import hedging
 from strategies.hedging import Candidate, Leg, MarketContext
 from strategies.payoff import expiry_pnl, pnl_surface, price_grid
+from vault_dash.memo import LRU
 
 MIN_DAYS = 7
 MAX_DAYS = 400
@@ -59,28 +58,8 @@ class NotFound(Exception):
 # --- market data ----------------------------------------------------------------------------
 
 
-class _LRU:
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-        return None
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            self._data[key] = value
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-
-
-_solved = _LRU(16)
-_evaluated = _LRU(64)
+_solved = LRU(16)
+_evaluated = LRU(64)
 
 
 def market_service() -> Any:
