@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
+
+import numpy as np
 
 from market.analytics import ChainAnalytics, analyze_chain
 from market.errors import (
@@ -277,6 +280,9 @@ class MarketService:
             )
         try:
             value = fetch()
+            problem = implausible(value)
+            if problem:
+                raise ProviderUnavailable(f"{self.provider.name} returned unusable data: {problem}")
         except (InvalidSymbol, UnknownSymbol):
             self.breaker.success()  # the provider answered
             raise
@@ -325,6 +331,31 @@ class MarketService:
             self._memory[last_key] = entry
         self.last_served_stale = False
         return value.with_staleness(False, 0.0)
+
+
+def implausible(value: Any) -> str | None:
+    """Why a provider's answer cannot be used (a garbage quote or chain), or None.
+
+    Checked on every fetch so that garbage counts as a provider failure: the last good value
+    is served as stale instead, and the circuit breaker sees it.
+    """
+    if isinstance(value, Quote | OptionChain):
+        spot = value.spot
+        if not isinstance(spot, int | float) or not math.isfinite(spot) or spot <= 0:
+            return f"spot {spot!r} is not a positive number"
+    if isinstance(value, OptionChain):
+        n = len(value.strike)
+        columns = ("expiry", "is_call", "bid", "ask", "last", "volume", "open_interest")
+        if any(len(getattr(value, name)) != n for name in columns):
+            return "chain columns differ in length"
+        strike = np.asarray(value.strike, dtype=float)
+        if n and (not np.all(np.isfinite(strike)) or np.any(strike <= 0)):
+            return "a strike is not a positive number"
+        for name in ("bid", "ask"):
+            column = np.asarray(getattr(value, name), dtype=float)
+            if np.any(column < 0):  # NaN (no quote) is allowed, negative prices are not
+                return f"a negative {name}"
+    return None
 
 
 def _iso(ts: float) -> str:

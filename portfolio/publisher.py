@@ -478,7 +478,8 @@ class Publisher:
             await asyncio.sleep(next_at - now)
 
     async def _keep_lease(self) -> None:
-        assert self.lock is not None
+        if self.lock is None:
+            raise RuntimeError("the publisher has no lock to keep")
         while True:
             await asyncio.sleep(self.lock.ttl_ms / 3000)
             try:
@@ -519,7 +520,8 @@ class Publisher:
                     await self.lock.release()
 
     async def _try_acquire(self) -> bool:
-        assert self.lock is not None
+        if self.lock is None:
+            raise RuntimeError("the publisher has no lock to acquire")
         try:
             return await self.lock.acquire()
         except Exception as exc:
