@@ -68,7 +68,12 @@ def flaky(monkeypatch):
     provider = FlakyProvider()
     clock = Clock()
     service = MarketService(
-        provider, cache, chain_ttl=0, quote_ttl=0, failure_threshold=3, reset_timeout=30,
+        provider,
+        cache,
+        chain_ttl=0,
+        quote_ttl=0,
+        failure_threshold=3,
+        reset_timeout=30,
         monotonic=clock,
     )
     monkeypatch.setattr(marketdata, "_service", service)
