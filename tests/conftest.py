@@ -46,9 +46,13 @@ def app_server(tmp_path) -> Iterator[AppServer]:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """A headless Chromium for the browser tests (required, not skipped, under CI)."""
+    """A headless Chromium for the browser tests (required, not skipped, under CI).
+
+    Module-scoped: Playwright's sync API runs an event loop of its own, which must be gone
+    before the asyncio tests of other modules run.
+    """
     _require("Chromium", chromium_problem())
     from playwright.sync_api import sync_playwright
 

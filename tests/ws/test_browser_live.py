@@ -3,43 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import os
 
 import pytest
 
 from tests.support.server import run_app_server
 from tests.support.services import free_port
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed"),
 ]
 
 CHANGED_TS = (
     "old => document.querySelector('#kpis') && document.querySelector('#kpis').dataset.ts !== old"
 )
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def test_value_changes_without_reload_and_recovers_after_restart(tmp_path, browser):
