@@ -56,6 +56,13 @@ def test_chain_expiry_switch(server, page):
     shot(page, "chain")
 
 
+def wait_for_htmx_idle(page) -> None:
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
+    page.wait_for_timeout(50)  # past htmx's 20 ms settle delay
+
+
 def test_builder_adding_a_leg_updates_payoff(server, page):
     page.goto(f"{server.url}/strategies/builder/?symbol=GLD")
     assert page.locator("#payoff-chart").count() == 0
@@ -65,11 +72,15 @@ def test_builder_adding_a_leg_updates_payoff(server, page):
     debit1 = page.inner_text("#m-debit")
     page.click("#add-leg")
     page.wait_for_selector("#leg-1")
+    wait_for_htmx_idle(page)
     # Make the second leg a short call: the expiry payoff must change shape.
     page.locator("#leg-1 select[name=side]").select_option("sell")
     page.wait_for_selector(
         "#leg-1 select[name=side] option[value=sell][selected]", state="attached"
     )
+    # htmx binds its triggers to swapped-in content only after the settle step; a change
+    # fired before that reaches no listener.
+    wait_for_htmx_idle(page)
     page.locator("#leg-1 select[name=right]").select_option("C")
     page.wait_for_selector("#leg-1 select[name=right] option[value=C][selected]", state="attached")
     expect(page.locator("#payoff-chart polyline").first).not_to_have_attribute("points", first)
