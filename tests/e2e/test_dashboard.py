@@ -7,6 +7,7 @@ import urllib.request
 
 import pytest
 
+from tests.support.browser import wait_for_htmx_idle
 from tests.support.server import ROOT, run_app_server
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -68,6 +69,7 @@ def test_dashboard_matches_api_and_switches_symbol(server, browser):
     assert page.locator("#kpi-value").get_attribute("data-value") == "0.0"  # no SLV holdings
     page.go_back()
     page.wait_for_selector('#kpis[data-symbol="GLD"]', timeout=15_000)
+    wait_for_htmx_idle(page)
 
     # One panel refreshes on its own.
     with page.expect_response(lambda r: "panel=hedge" in r.url):

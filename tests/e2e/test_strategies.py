@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.support.browser import wait_for_htmx_idle
 from tests.support.server import ROOT, run_app_server
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -56,13 +57,6 @@ def test_chain_expiry_switch(server, page):
     shot(page, "chain")
 
 
-def wait_for_htmx_idle(page) -> None:
-    page.wait_for_function(
-        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
-    )
-    page.wait_for_timeout(50)  # past htmx's 20 ms settle delay
-
-
 def test_builder_adding_a_leg_updates_payoff(server, page):
     page.goto(f"{server.url}/strategies/builder/?symbol=GLD")
     assert page.locator("#payoff-chart").count() == 0
@@ -78,8 +72,6 @@ def test_builder_adding_a_leg_updates_payoff(server, page):
     page.wait_for_selector(
         "#leg-1 select[name=side] option[value=sell][selected]", state="attached"
     )
-    # htmx binds its triggers to swapped-in content only after the settle step; a change
-    # fired before that reaches no listener.
     wait_for_htmx_idle(page)
     page.locator("#leg-1 select[name=right]").select_option("C")
     page.wait_for_selector("#leg-1 select[name=right] option[value=C][selected]", state="attached")
