@@ -35,6 +35,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tests.support.server import stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 CLIENTS = int(os.environ.get("BENCH_WS_CLIENTS", "1000"))
@@ -236,11 +238,7 @@ def _server(env: dict[str, str], data_dir: Path) -> Iterator[tuple[int, subproce
         wait_for_http(f"http://127.0.0.1:{port}/health/live", 60, proc)
         yield port, proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
 
 
@@ -257,11 +255,7 @@ def _publisher(env: dict[str, str], data_dir: Path) -> Iterator[subprocess.Popen
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
 
 
@@ -491,12 +485,7 @@ def http_servers() -> dict[str, float]:
                 _wrk(url)  # warm-up round, discarded
                 out[name] = _wrk(url)
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop_process(proc)
             print(f"   {name:9} {out[name]:8.0f} req/s")
     print(f"   gunicorn/daphne: {out['gunicorn'] / out['daphne']:.2f}x")
     return out

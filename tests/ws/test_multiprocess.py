@@ -17,7 +17,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from portfolio.publisher import LOCK_POLL_S, LOCK_TTL_S
-from tests.support.server import ROOT, AppServer, app_env, run_app_server
+from tests.support.server import ROOT, AppServer, app_env, run_app_server, stop_process
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -71,12 +71,7 @@ def publisher_process(env: dict[str, str], log_path) -> Iterator[subprocess.Pope
         yield proc
     finally:
         if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
 
 
 def ws_url(server: AppServer) -> str:
