@@ -1,4 +1,7 @@
-"""The app's URLs plus ``/bench/bare``, a plain JsonResponse view to compare load against.
+"""The app's URLs plus two bench-only views.
+
+``/bench/bare`` is a plain JsonResponse view to compare load against; ``/bench/heap`` reports
+what the process holds (see :func:`heap`).
 
 ``/bench/bare`` serialises, on every request, either the JSON document in the file named by
 ``BENCH_BARE_FILE`` (the same body an API endpoint returned) or, without it, a padding
@@ -7,8 +10,10 @@ document of ``?size=`` bytes.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -40,4 +45,38 @@ def bare_json(request: HttpRequest) -> JsonResponse:
     return JsonResponse(_document(request), json_dumps_params={"separators": (",", ":")})
 
 
-urlpatterns = [path("bench/bare", bare_json, name="bench-bare"), *app_urlpatterns]
+_baseline: list[tracemalloc.Snapshot] = []
+
+
+def heap(request: HttpRequest) -> JsonResponse:
+    """RSS, gc object count and, when tracing (``PYTHONTRACEMALLOC``), the heap's growth.
+
+    ``?mark=1`` records the baseline; later calls list the source lines whose live allocations
+    grew most since then, so a soak can tell growing objects from allocator fragmentation.
+    """
+    gc.collect()
+    rss = 0
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    report: dict[str, Any] = {"rss_kib": rss, "gc_objects": len(gc.get_objects())}
+    if tracemalloc.is_tracing():
+        snapshot = tracemalloc.take_snapshot()
+        report["traced_kib"] = tracemalloc.get_traced_memory()[0] // 1024
+        if request.GET.get("mark") or not _baseline:
+            _baseline[:] = [snapshot]
+        else:
+            stats = snapshot.compare_to(_baseline[0], "lineno")[:25]
+            report["growth"] = [
+                {"where": str(s.traceback), "kib": s.size_diff // 1024, "count": s.count_diff}
+                for s in stats
+            ]
+    return JsonResponse(report)
+
+
+urlpatterns = [
+    path("bench/bare", bare_json, name="bench-bare"),
+    path("bench/heap", heap, name="bench-heap"),
+    *app_urlpatterns,
+]

@@ -26,7 +26,7 @@ from portfolio.models import (
     bump_data_version,
     data_version,
 )
-from vault_dash.memo import LRU
+from vault_dash.memo import LRU, SnapshotMemo
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +37,10 @@ class PortfolioNotFound(Exception):
     """No such portfolio, or it belongs to someone else (indistinguishable on purpose)."""
 
 
-_chain_vols = LRU(_MEMO_SIZE)
-_results = LRU(_MEMO_SIZE)
-_bodies = LRU(_MEMO_SIZE)
+# Derived from one market snapshot per symbol: dropped when the data refreshes (memo.py).
+_chain_vols = SnapshotMemo(_MEMO_SIZE)
+_results = SnapshotMemo(_MEMO_SIZE)
+_bodies = SnapshotMemo(_MEMO_SIZE)
 _resolved = LRU(1024)
 RESOLVE_MEMO_SECONDS = 30.0
 _NOT_FOUND = object()
@@ -171,18 +172,12 @@ def chain_vols(chain: Any, positions: list[val.PositionIn], rate: float) -> val.
     expiries = sorted({p.expiry for p in positions if p.is_option and p.expiry})
     if chain is None or not expiries:
         return None
-    key = (
-        chain.symbol,
-        chain.provider,
-        chain.as_of.isoformat(),
-        float(chain.spot),
-        rate,
-        tuple(expiries),
-    )
-    hit = _chain_vols.get(key)
+    snapshot = (chain.provider, chain.as_of.isoformat(), float(chain.spot), rate)
+    key = tuple(expiries)
+    hit = _chain_vols.get(chain.symbol, snapshot, key)
     if hit is None:
         hit = val.solve_chain_vols(chain, expiries, rate)
-        _chain_vols.put(key, hit)
+        _chain_vols.put(chain.symbol, snapshot, key, hit)
     return hit
 
 
@@ -221,42 +216,40 @@ def value_portfolio(
     Raises :class:`market.errors.MarketDataError` subclasses when there is no data at all
     (callers turn them into 4xx/503 JSON or an error panel).
     """
-    return _value(portfolio, symbol, chosen_date, with_scenarios)[1]
+    return _value(portfolio, symbol, chosen_date, with_scenarios)[2]
 
 
 def portfolio_json(
     portfolio: Portfolio | None, symbol: str, *, chosen_date: date | None = None
 ) -> bytes:
     """The ``/api/portfolio`` body, serialised once per (portfolio state, market data)."""
-    key, result = _value(portfolio, symbol, chosen_date, True)
-    body = _bodies.get(key)
+    snapshot, key, result = _value(portfolio, symbol, chosen_date, True)
+    body = _bodies.get(result["symbol"], snapshot, key)
     if body is None:
         body = json.dumps(result, separators=(",", ":"), allow_nan=False).encode()
-        _bodies.put(key, body)
+        _bodies.put(result["symbol"], snapshot, key, body)
     return body
 
 
 def _value(
     portfolio: Portfolio | None, symbol: str, chosen_date: date | None, with_scenarios: bool
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
+) -> tuple[tuple[Any, ...], tuple[Any, ...], dict[str, Any]]:
+    """(market snapshot, key within it, result) for the memos."""
     symbol = normalize_symbol(symbol)
     mkt, quote, chain = fetch_market(symbol)
-    fp = _fingerprint(portfolio) if portfolio is not None else None
-    key = (
-        fp,
-        symbol,
+    snapshot = (
         mkt.as_of.isoformat(),
         mkt.spot,
         mkt.prev_close,
         mkt.rate,
         mkt.stale,
         chain.as_of.isoformat() if chain is not None else None,
-        chosen_date,
-        with_scenarios,
     )
-    hit = _results.get(key)
+    fp = _fingerprint(portfolio) if portfolio is not None else None
+    key = (fp, chosen_date, with_scenarios)
+    hit = _results.get(symbol, snapshot, key)
     if hit is not None:
-        return key, hit
+        return snapshot, key, hit
     qs = Position.objects.for_dashboard(portfolio, symbol) if portfolio is not None else []
     positions = position_inputs(qs)
     cv = chain_vols(chain, positions, mkt.rate)
@@ -275,8 +268,8 @@ def _value(
         ),
     }
     result = val.clean_json(result)
-    _results.put(key, result)
-    return key, result
+    _results.put(symbol, snapshot, key, result)
+    return snapshot, key, result
 
 
 def _portfolio_block(portfolio: Portfolio | None) -> dict[str, Any] | None:

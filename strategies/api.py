@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field as NField
 from ninja import Query, Router, Schema
 
@@ -46,6 +46,15 @@ def guarded(fn: Callable[[], T]) -> T:
         ) from None
 
 
+def json_response(body: bytes) -> HttpResponse:
+    """A serialised body as is: it is cached per chain snapshot, and validating ~60–270 KB
+    against the response schema per request cost more than computing it (tests check the
+    bodies against the schema instead)."""
+    response = HttpResponse(body, content_type="application/json")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 class OptionsQuery(Schema):
     symbol: str | None = NField(None, max_length=20, description="Underlying (default: GLD)")
     expiry: dt.date | None = NField(None, description="Default: nearest at least 7 days away")
@@ -66,11 +75,13 @@ class OptionsQuery(Schema):
         "`inputs` holds spot, rate, dividend yield, timestamp and day count."
     ),
 )
-def get_options(request: HttpRequest, q: Query[OptionsQuery]) -> Any:
+def get_options(request: HttpRequest, q: Query[OptionsQuery]) -> HttpResponse:
     ensure_allowed(request)
-    return guarded(
-        lambda: services.options_payload(
-            services.clean_symbol(q.symbol), q.expiry, q.min_oi, q.max_spread_pct
+    return json_response(
+        guarded(
+            lambda: services.options_json(
+                services.clean_symbol(q.symbol), q.expiry, q.min_oi, q.max_spread_pct
+            )
         )
     )
 
@@ -102,20 +113,22 @@ class StrategiesQuery(Schema):
         "`probability_model`), liquidity and early-assignment risk; `ranking` states the order."
     ),
 )
-def get_strategies(request: HttpRequest, q: Query[StrategiesQuery]) -> Any:
+def get_strategies(request: HttpRequest, q: Query[StrategiesQuery]) -> HttpResponse:
     ensure_allowed(request)
-    return guarded(
-        lambda: services.strategies_payload(
-            request.user,
-            services.clean_symbol(q.symbol),
-            portfolio_id=q.portfolio,
-            expiry=q.expiry,
-            max_cost_pct=q.max_cost_pct,
-            min_floor_pct=q.min_floor_pct,
-            min_cap_pct=q.min_cap_pct,
-            price=q.price,
-            rank=q.rank,
-            limit=q.limit,
+    return json_response(
+        guarded(
+            lambda: services.strategies_json(
+                request.user,
+                services.clean_symbol(q.symbol),
+                portfolio_id=q.portfolio,
+                expiry=q.expiry,
+                max_cost_pct=q.max_cost_pct,
+                min_floor_pct=q.min_floor_pct,
+                min_cap_pct=q.min_cap_pct,
+                price=q.price,
+                rank=q.rank,
+                limit=q.limit,
+            )
         )
     )
 

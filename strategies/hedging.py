@@ -826,6 +826,7 @@ def evaluate(
                 "model_price": _f(model.price[r, j], 4) if lg.is_option else None,
                 "delta": _f(model.delta[r, j], 10) if lg.is_option else 1.0,
                 "spread_pct": _f(spread_pct[r, j], 3) if lg.is_option else None,
+                "assignment_risk": None,
             }
             if lg.is_option and lg.quantity < 0:
                 row["assignment_risk"] = {

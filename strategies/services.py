@@ -1,7 +1,8 @@
 """Glue between the ORM, the cached market service and the pure chain / hedge maths.
 
 * :func:`options_payload` and :func:`strategies_payload` build what ``/api/options`` and
-  ``/api/strategies`` return and what the pages render (the same dicts);
+  ``/api/strategies`` return and what the pages render (the same dicts); :func:`options_json`
+  and :func:`strategies_json` are those API bodies, serialised once per chain snapshot;
 * :func:`evaluate_legs` evaluates a user-built strategy (builder, custom API);
 * :func:`adopt` turns a candidate's legs into portfolio positions in one transaction and records
   it as an :class:`~strategies.models.AdoptedHedge`.
@@ -9,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from strategies import chain as chainlib
 from strategies import hedging
 from strategies.hedging import Candidate, Leg, MarketContext
 from strategies.payoff import expiry_pnl, pnl_surface, price_grid
-from vault_dash.memo import LRU
+from vault_dash.memo import SnapshotMemo
 
 MIN_DAYS = 7
 MAX_DAYS = 400
@@ -58,8 +60,10 @@ class NotFound(Exception):
 # --- market data ----------------------------------------------------------------------------
 
 
-_solved = LRU(16)
-_evaluated = LRU(64)
+# Derived from one chain snapshot per symbol: dropped when the chain refreshes (memo.py).
+_solved = SnapshotMemo(1)
+_evaluated = SnapshotMemo(64)
+_bodies = SnapshotMemo(64)
 
 
 def market_service() -> Any:
@@ -96,10 +100,10 @@ def load_market(symbol: str) -> Market:
         len(chain),
         rate,
     )
-    solved = _solved.get(key)
+    solved = _solved.get(chain.symbol, key)
     if solved is None:
         solved = chainlib.solve_chain(chain, rate)
-        _solved.put(key, solved)
+        _solved.put(chain.symbol, key, None, solved)
     ctx = MarketContext(
         symbol=chain.symbol,
         spot=float(chain.spot),
@@ -153,8 +157,10 @@ def options_payload(
     expiry: str | date | None = None,
     min_oi: int | None = None,
     max_spread_pct: float | None = None,
+    *,
+    market: Market | None = None,
 ) -> dict[str, Any]:
-    mk = load_market(symbol)
+    mk = market or load_market(symbol)
     sc = mk.solved
     expiries = tuple(sc.chain.expiries)
     chosen = parse_expiry(expiry, expiries) or chainlib.default_expiry(expiries, sc.t_by_expiry)
@@ -176,6 +182,35 @@ def options_payload(
         "filters": {"min_oi": min_oi, "max_spread_pct": max_spread_pct},
         "chain": table,
     }
+
+
+def options_json(
+    symbol: str,
+    expiry: date | None = None,
+    min_oi: int | None = None,
+    max_spread_pct: float | None = None,
+) -> bytes:
+    """The ``/api/options`` body (:func:`options_payload`), serialised once per chain snapshot."""
+    mk = load_market(symbol)
+    key = ("options", expiry, min_oi, max_spread_pct)
+    rest = _bodies.get(mk.ctx.symbol, mk.key, key)
+    if rest is None:
+        payload = options_payload(symbol, expiry, min_oi, max_spread_pct, market=mk)
+        del payload["inputs"]
+        rest = _dumps(payload)
+        _bodies.put(mk.ctx.symbol, mk.key, key, rest)
+    return _with_inputs(mk.ctx, rest)
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _with_inputs(ctx: MarketContext, rest: bytes) -> bytes:
+    """``{"inputs": …, <rest>}``: the inputs block is rebuilt per request (its ``stale`` and
+    ``age_s`` move between refreshes); ``rest`` is a cached serialised object."""
+    head = _dumps({"inputs": inputs_block(ctx)})
+    return head[:-1] + b"," + rest[1:]
 
 
 def _num(x: Any, nd: int = 6) -> float | None:
@@ -248,13 +283,13 @@ def evaluate_candidates(
 
     Callers get fresh top-level row dicts (ranking writes ``rank`` into them).
     """
-    memo_key = (mk.key, shares, expiry, mode, all_expiries) if mk.key else None
-    hit = _evaluated.get(memo_key) if memo_key else None
+    memo_key = (shares, expiry, mode, all_expiries)
+    hit = _evaluated.get(mk.ctx.symbol, mk.key, memo_key) if mk.key else None
     if hit is not None:
         return hit[0], [dict(r) for r in hit[1]]
     cands, rows = _evaluate_candidates(mk, shares, expiry, mode, all_expiries=all_expiries)
-    if memo_key:
-        _evaluated.put(memo_key, (cands, rows))
+    if mk.key:
+        _evaluated.put(mk.ctx.symbol, mk.key, memo_key, (cands, rows))
     return cands, [dict(r) for r in rows]
 
 
@@ -270,7 +305,38 @@ def _evaluate_candidates(
     return cands, rows
 
 
-def strategies_payload(
+@dataclass(frozen=True)
+class StrategyQuery:
+    """A validated ``/api/strategies`` query (hashable: it keys the body memo)."""
+
+    expiry: date | None
+    max_cost_pct: float | None
+    min_floor_pct: float | None
+    min_cap_pct: float | None
+    price: str
+    rank: str
+    limit: int | None
+
+
+def strategies_payload(user: Any, symbol: str, **params: Any) -> dict[str, Any]:
+    """Candidates for the user's holding, filtered and ranked (parameters: :func:`_strategies_request`)."""
+    mk, portfolio, shares, query = _strategies_request(user, symbol, **params)
+    return {"inputs": inputs_block(mk.ctx), **_strategies_rest(mk, portfolio, shares, query)}
+
+
+def strategies_json(user: Any, symbol: str, **params: Any) -> bytes:
+    """The ``/api/strategies`` body, serialised once per chain snapshot, holding and query."""
+    mk, portfolio, shares, query = _strategies_request(user, symbol, **params)
+    owner = (portfolio.pk, portfolio.name) if portfolio else None
+    key = ("strategies", owner, shares, query)
+    rest = _bodies.get(mk.ctx.symbol, mk.key, key)
+    if rest is None:
+        rest = _dumps(_strategies_rest(mk, portfolio, shares, query))
+        _bodies.put(mk.ctx.symbol, mk.key, key, rest)
+    return _with_inputs(mk.ctx, rest)
+
+
+def _strategies_request(
     user: Any,
     symbol: str,
     *,
@@ -282,7 +348,7 @@ def strategies_payload(
     price: str = "ask_bid",
     rank: str = "cost_per_protection",
     limit: int | None = None,
-) -> dict[str, Any]:
+) -> tuple[Market, Any, float, StrategyQuery]:
     if price not in hedging.PRICE_MODES:
         raise InvalidInput("price", "price: use 'ask_bid' or 'mid'")
     if rank not in hedging.RANKINGS:
@@ -291,29 +357,39 @@ def strategies_payload(
     mk = load_market(symbol)
     chosen = parse_expiry(expiry, tuple(mk.solved.chain.expiries))
     shares = holding_shares(portfolio, mk.ctx.symbol)
-    _, rows = evaluate_candidates(mk, shares, chosen, price)
+    query = StrategyQuery(chosen, max_cost_pct, min_floor_pct, min_cap_pct, price, rank, limit)
+    return mk, portfolio, shares, query
+
+
+def _strategies_rest(
+    mk: Market, portfolio: Any, shares: float, query: StrategyQuery
+) -> dict[str, Any]:
+    _, rows = evaluate_candidates(mk, shares, query.expiry, query.price)
     total = len(rows)
     rows = hedging.apply_filters(
-        rows, max_cost_pct=max_cost_pct, min_floor_pct=min_floor_pct, min_cap_pct=min_cap_pct
+        rows,
+        max_cost_pct=query.max_cost_pct,
+        min_floor_pct=query.min_floor_pct,
+        min_cap_pct=query.min_cap_pct,
     )
-    rows = hedging.rank(rows, rank)
-    if limit:
-        rows = rows[:limit]
+    rows = hedging.rank(rows, query.rank)
+    if query.limit:
+        rows = rows[: query.limit]
+    chosen = query.expiry
     return {
-        "inputs": inputs_block(mk.ctx),
         "portfolio": {"id": portfolio.pk, "name": portfolio.name} if portfolio else None,
         "holding_shares": shares,
-        "price_mode": price,
+        "price_mode": query.price,
         "pricing": "buy at the ask, sell at the bid"
-        if price == "ask_bid"
+        if query.price == "ask_bid"
         else "every leg at the mid quote",
-        "ranking": {"method": rank, "description": hedging.RANKINGS[rank][2]},
+        "ranking": {"method": query.rank, "description": hedging.RANKINGS[query.rank][2]},
         "probability_model": hedging.PROBABILITY_MODEL,
         "filters": {
             "expiry": chosen.isoformat() if chosen else None,
-            "max_cost_pct": max_cost_pct,
-            "min_floor_pct": min_floor_pct,
-            "min_cap_pct": min_cap_pct,
+            "max_cost_pct": query.max_cost_pct,
+            "min_floor_pct": query.min_floor_pct,
+            "min_cap_pct": query.min_cap_pct,
             "expiry_range_days": None if chosen else [MIN_DAYS, MAX_DAYS],
         },
         "evaluated": total,

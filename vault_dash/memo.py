@@ -35,3 +35,41 @@ class LRU:
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+class SnapshotMemo:
+    """Results derived from one market-data snapshot, kept only while that snapshot is current.
+
+    Entries live under a *scope* (a symbol) and the *snapshot* they were computed from (the
+    chain's or quote's identity). Storing under a different snapshot drops the scope's older
+    entries: they can never be asked for again once the market service hands out the newer
+    data, and keeping them (as a plain LRU would until it filled) makes memory grow with every
+    refresh for hours. Memory is bounded by ``scopes × per_snapshot`` entries.
+    """
+
+    def __init__(self, per_snapshot: int, scopes: int = 32) -> None:
+        self.per_snapshot = per_snapshot
+        self._scopes: LRU = LRU(scopes)
+        self._lock = threading.Lock()
+
+    def get(self, scope: Any, snapshot: Any, key: Any = None) -> Any:
+        current = self._scopes.get(scope)
+        if current is None or current[0] != snapshot:
+            return None
+        return current[1].get(key)
+
+    def put(self, scope: Any, snapshot: Any, key: Any, value: Any) -> None:
+        with self._lock:
+            current = self._scopes.get(scope)
+            if current is None or current[0] != snapshot:
+                current = (snapshot, LRU(self.per_snapshot))
+                self._scopes.put(scope, current)
+        current[1].put(key, value)
+
+    def clear(self) -> None:
+        self._scopes.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            groups = list(self._scopes._data.values())
+        return sum(len(entries) for _, entries in groups)

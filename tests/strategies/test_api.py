@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
+from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from scipy.stats import norm
 
+from strategies import services
+from strategies.schemas import OptionsOut, StrategiesOut
 from tests.factories import DemoPortfolioFactory, PortfolioFactory, PositionFactory
-from tests.strategies.conftest import EXPIRIES, SPOT
+from tests.strategies.conftest import AS_OF, EXPIRIES, SPOT, make_chain
 
 pytestmark = pytest.mark.django_db
 
@@ -244,3 +249,84 @@ def test_openapi_documents_routes(client) -> None:
     ):
         assert path in doc["paths"], path
     assert "CandidateOut" in doc["components"]["schemas"]
+
+
+# --- serialised bodies, cached per chain snapshot -----------------------------------------------
+
+BODY_CASES = [
+    ("/api/options", {"symbol": "GLD"}),
+    ("/api/options", {"symbol": "GLD", "expiry": EXPIRIES[3].isoformat(), "min_oi": 500}),
+    ("/api/strategies", {"symbol": "GLD"}),
+    ("/api/strategies", {"symbol": "GLD", "price": "mid", "rank": "cap", "limit": 5}),
+]
+
+
+@pytest.mark.parametrize(("path", "params"), BODY_CASES)
+def test_cached_bodies_match_the_schema_and_the_uncached_payload(
+    client, fake_market, path, params
+) -> None:
+    DemoPortfolioFactory(name="Demo")
+    body = client.get(path, params).json()
+    schema = OptionsOut if path == "/api/options" else StrategiesOut
+    # Nothing the schema does not declare, nothing it would coerce differently.
+    assert schema.model_validate(body).model_dump(mode="json") == body
+    if path == "/api/options":
+        payload = services.options_payload(
+            "GLD", params.get("expiry"), params.get("min_oi"), params.get("max_spread_pct")
+        )
+    else:
+        query = {k: v for k, v in params.items() if k != "symbol"}
+        payload = services.strategies_payload(AnonymousUser(), "GLD", **query)
+    assert json.loads(json.dumps(payload)) == body
+
+
+def test_bodies_are_built_once_per_snapshot_with_fresh_inputs(
+    client, fake_market, monkeypatch
+) -> None:
+    built = {"options": 0, "strategies": 0}
+    options_payload, strategies_rest = services.options_payload, services._strategies_rest
+
+    def count_options(*args, **kwargs):
+        built["options"] += 1
+        return options_payload(*args, **kwargs)
+
+    def count_strategies(*args, **kwargs):
+        built["strategies"] += 1
+        return strategies_rest(*args, **kwargs)
+
+    monkeypatch.setattr(services, "options_payload", count_options)
+    monkeypatch.setattr(services, "_strategies_rest", count_strategies)
+    monkeypatch.setattr(services, "_bodies", type(services._bodies)(64))
+    first = client.get("/api/options", {"symbol": "GLD"}).json()
+    client.get("/api/strategies", {"symbol": "GLD"})
+    # The same chain served stale and older: only the inputs block changes.
+    fresh_chain = fake_market._chain
+    fake_market._chain = fresh_chain.with_staleness(True, 42.0)
+    stale = client.get("/api/options", {"symbol": "GLD"}).json()
+    client.get("/api/strategies", {"symbol": "GLD"})
+    assert built == {"options": 1, "strategies": 1}
+    assert (first["inputs"]["stale"], stale["inputs"]["stale"]) == (False, True)
+    assert stale["inputs"]["age_s"] == 42.0
+    assert {k: v for k, v in stale.items() if k != "inputs"} == {
+        k: v for k, v in first.items() if k != "inputs"
+    }
+    # A refreshed chain (new time and spot) is a new snapshot: rebuilt, new numbers.
+    fake_market._chain = make_chain(spot=SPOT + 5, as_of=AS_OF + timedelta(minutes=5))
+    refreshed = client.get("/api/options", {"symbol": "GLD"}).json()
+    assert built["options"] == 2
+    assert refreshed["inputs"]["spot"] == SPOT + 5
+    atm = next(r for r in refreshed["chain"]["rows"] if r["strike"] == 250.0)
+    old_atm = next(r for r in first["chain"]["rows"] if r["strike"] == 250.0)
+    assert atm["call"]["delta"] > old_atm["call"]["delta"]  # spot rose
+
+
+def test_strategies_body_follows_the_holding(client, fake_market) -> None:
+    demo = DemoPortfolioFactory(name="Demo")
+    holding = PositionFactory(portfolio=demo, quantity=1000)
+    before = client.get("/api/strategies", {"symbol": "GLD"}).json()
+    holding.quantity = 1500
+    holding.save()
+    after = client.get("/api/strategies", {"symbol": "GLD"}).json()
+    assert (before["holding_shares"], after["holding_shares"]) == (1000, 1500)
+    put = next(c for c in after["candidates"] if c["family"] == "protective_put")
+    assert sum(leg["quantity"] for leg in put["legs"] if leg["kind"] == "put") == 15

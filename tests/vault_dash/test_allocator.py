@@ -1,0 +1,98 @@
+"""The glibc mmap threshold pin that keeps RSS flat across chain refreshes (vault_dash.allocator).
+
+Each case runs in a fresh interpreter, since the allocator's state is per process. After a large
+block is freed, glibc alone serves a 1 MiB block from the heap (where freed space fragments);
+pinned, it maps the block on its own, so it is returned to the system when freed.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import ctypes, sys
+from vault_dash.allocator import pin_mmap_threshold
+
+def in_heap(buf):
+    addr = ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
+    for line in open("/proc/self/maps"):
+        if line.rstrip().endswith("[heap]"):
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            if lo <= addr < hi:
+                return True
+    return False
+
+pinned = pin_mmap_threshold() if sys.argv[1] == "pin" else None
+big = bytearray(8 << 20)  # mapped on its own; freeing it raises glibc's dynamic threshold
+del big
+block = bytearray(1 << 20)
+print(pinned, in_heap(block))
+"""
+
+glibc = pytest.mark.skipif(
+    platform.libc_ver()[0] != "glibc", reason="mallopt thresholds are glibc's"
+)
+
+
+def probe(mode: str, **env: str) -> str:
+    environ = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
+    environ.update(env)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, mode],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+@glibc
+def test_without_the_pin_a_freed_large_block_moves_the_next_ones_onto_the_heap() -> None:
+    assert probe("none") == "None True"
+
+
+@glibc
+def test_pinned_large_blocks_stay_mapped_on_their_own() -> None:
+    assert probe("pin") == "True False"
+
+
+@glibc
+def test_an_operators_environment_setting_wins() -> None:
+    # glibc reads the variable at start-up; the pin then leaves it alone.
+    assert probe("pin", MALLOC_MMAP_THRESHOLD_=str(16 << 20)) == "False True"
+
+
+ENTRY_POINT = """
+import importlib, sys
+import vault_dash.allocator as allocator
+
+calls = []
+allocator.pin_mmap_threshold = lambda *args: calls.append(args) or True
+importlib.import_module(sys.argv[1])
+print(len(calls))
+"""
+
+
+@pytest.mark.parametrize("entry_point", ["vault_dash.asgi", "vault_dash.wsgi"])
+def test_server_entry_points_pin_the_threshold(entry_point, tmp_path) -> None:
+    env = {**os.environ, "DATA_DIR": str(tmp_path)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    out = subprocess.run(
+        [sys.executable, "-c", ENTRY_POINT, entry_point],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "1"
