@@ -35,6 +35,7 @@ from market.errors import (
     ProviderUnavailable,
     UnknownSymbol,
 )
+from market.keyedlock import KeyedLock
 from market.models import OptionChain, PriceHistory, Quote, normalize_symbol
 from market.providers.base import Provider
 
@@ -156,6 +157,7 @@ class MarketService:
         self._memory: dict[str, _Entry] = {}
         self._analytics: dict[tuple[str, str, str, float, str], ChainAnalytics] = {}
         self._lock = threading.Lock()
+        self._fetching = KeyedLock()
         self.last_success: float | None = None
         self.last_failure: float | None = None
         self.last_error: str | None = None
@@ -300,13 +302,30 @@ class MarketService:
 
     def _get(self, kind: str, sym: str, ttl: float, fetch: Callable[[], T]) -> T:
         key = self._key(kind, sym)
+        if ttl <= 0:
+            return self._fetch(kind, sym, key, ttl, fetch)
+        fresh = self._fresh(key, ttl)
+        if fresh is not None:
+            return fresh
+        # One fetch per key at a time: when a value expires under load, every request thread
+        # misses together; the others wait for the first and then find its value.
+        with self._fetching.hold(key):
+            fresh = self._fresh(key, ttl)
+            if fresh is not None:
+                return fresh
+            return self._fetch(kind, sym, key, ttl, fetch)
+
+    def _fresh(self, key: str, ttl: float) -> Any:
+        hit = self._cache_get(key)
+        now = self.now()
+        if isinstance(hit, _Entry) and now - hit.fetched_at < ttl:
+            self.last_served_stale = False
+            return hit.value.with_staleness(False, now - hit.fetched_at)
+        return None
+
+    def _fetch(self, kind: str, sym: str, key: str, ttl: float, fetch: Callable[[], T]) -> T:
         last_key = key + ":last"
         now = self.now()
-        if ttl > 0:
-            hit = self._cache_get(key)
-            if isinstance(hit, _Entry) and now - hit.fetched_at < ttl:
-                self.last_served_stale = False
-                return hit.value.with_staleness(False, now - hit.fetched_at)
         try:
             value = self._call(fetch)
         except ProviderUnavailable as exc:

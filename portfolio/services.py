@@ -174,11 +174,9 @@ def chain_vols(chain: Any, positions: list[val.PositionIn], rate: float) -> val.
         return None
     snapshot = (chain.provider, chain.as_of.isoformat(), float(chain.spot), rate)
     key = tuple(expiries)
-    hit = _chain_vols.get(chain.symbol, snapshot, key)
-    if hit is None:
-        hit = val.solve_chain_vols(chain, expiries, rate)
-        _chain_vols.put(chain.symbol, snapshot, key, hit)
-    return hit
+    return _chain_vols.get_or_compute(
+        chain.symbol, snapshot, key, lambda: val.solve_chain_vols(chain, expiries, rate)
+    )
 
 
 def market_block(mkt: val.MarketIn, chain: Any) -> dict[str, Any]:
@@ -224,11 +222,12 @@ def portfolio_json(
 ) -> bytes:
     """The ``/api/portfolio`` body, serialised once per (portfolio state, market data)."""
     snapshot, key, result = _value(portfolio, symbol, chosen_date, True)
-    body = _bodies.get(result["symbol"], snapshot, key)
-    if body is None:
-        body = json.dumps(result, separators=(",", ":"), allow_nan=False).encode()
-        _bodies.put(result["symbol"], snapshot, key, body)
-    return body
+    return _bodies.get_or_compute(
+        result["symbol"],
+        snapshot,
+        key,
+        lambda: json.dumps(result, separators=(",", ":"), allow_nan=False).encode(),
+    )
 
 
 def _value(
@@ -247,9 +246,21 @@ def _value(
     )
     fp = _fingerprint(portfolio) if portfolio is not None else None
     key = (fp, chosen_date, with_scenarios)
-    hit = _results.get(symbol, snapshot, key)
-    if hit is not None:
-        return snapshot, key, hit
+
+    def compute() -> dict[str, Any]:
+        return _compute_value(portfolio, symbol, mkt, chain, chosen_date, with_scenarios)
+
+    return snapshot, key, _results.get_or_compute(symbol, snapshot, key, compute)
+
+
+def _compute_value(
+    portfolio: Portfolio | None,
+    symbol: str,
+    mkt: val.MarketIn,
+    chain: Any,
+    chosen_date: date | None,
+    with_scenarios: bool,
+) -> dict[str, Any]:
     qs = Position.objects.for_dashboard(portfolio, symbol) if portfolio is not None else []
     positions = position_inputs(qs)
     cv = chain_vols(chain, positions, mkt.rate)
@@ -267,9 +278,7 @@ def _value(
             val.scenarios(positions, valued, mkt, cv, chosen_date) if with_scenarios else None
         ),
     }
-    result = val.clean_json(result)
-    _results.put(symbol, snapshot, key, result)
-    return snapshot, key, result
+    return val.clean_json(result)
 
 
 def _portfolio_block(portfolio: Portfolio | None) -> dict[str, Any] | None:

@@ -85,7 +85,7 @@ def clean_symbol(raw: str | None) -> str:
 class Market:
     ctx: MarketContext
     solved: chainlib.SolvedChain
-    key: tuple[Any, ...] = ()
+    key: tuple[Any, ...]  # identifies the chain snapshot (memo key)
 
 
 def load_market(symbol: str) -> Market:
@@ -100,10 +100,9 @@ def load_market(symbol: str) -> Market:
         len(chain),
         rate,
     )
-    solved = _solved.get(chain.symbol, key)
-    if solved is None:
-        solved = chainlib.solve_chain(chain, rate)
-        _solved.put(chain.symbol, key, None, solved)
+    solved = _solved.get_or_compute(
+        chain.symbol, key, None, lambda: chainlib.solve_chain(chain, rate)
+    )
     ctx = MarketContext(
         symbol=chain.symbol,
         spot=float(chain.spot),
@@ -193,13 +192,13 @@ def options_json(
     """The ``/api/options`` body (:func:`options_payload`), serialised once per chain snapshot."""
     mk = load_market(symbol)
     key = ("options", expiry, min_oi, max_spread_pct)
-    rest = _bodies.get(mk.ctx.symbol, mk.key, key)
-    if rest is None:
+
+    def serialise() -> bytes:
         payload = options_payload(symbol, expiry, min_oi, max_spread_pct, market=mk)
         del payload["inputs"]
-        rest = _dumps(payload)
-        _bodies.put(mk.ctx.symbol, mk.key, key, rest)
-    return _with_inputs(mk.ctx, rest)
+        return _dumps(payload)
+
+    return _with_inputs(mk.ctx, _bodies.get_or_compute(mk.ctx.symbol, mk.key, key, serialise))
 
 
 def _dumps(data: Any) -> bytes:
@@ -284,12 +283,11 @@ def evaluate_candidates(
     Callers get fresh top-level row dicts (ranking writes ``rank`` into them).
     """
     memo_key = (shares, expiry, mode, all_expiries)
-    hit = _evaluated.get(mk.ctx.symbol, mk.key, memo_key) if mk.key else None
-    if hit is not None:
-        return hit[0], [dict(r) for r in hit[1]]
-    cands, rows = _evaluate_candidates(mk, shares, expiry, mode, all_expiries=all_expiries)
-    if mk.key:
-        _evaluated.put(mk.ctx.symbol, mk.key, memo_key, (cands, rows))
+
+    def compute() -> tuple[list[Candidate], list[dict[str, Any]]]:
+        return _evaluate_candidates(mk, shares, expiry, mode, all_expiries=all_expiries)
+
+    cands, rows = _evaluated.get_or_compute(mk.ctx.symbol, mk.key, memo_key, compute)
     return cands, [dict(r) for r in rows]
 
 
@@ -329,10 +327,9 @@ def strategies_json(user: Any, symbol: str, **params: Any) -> bytes:
     mk, portfolio, shares, query = _strategies_request(user, symbol, **params)
     owner = (portfolio.pk, portfolio.name) if portfolio else None
     key = ("strategies", owner, shares, query)
-    rest = _bodies.get(mk.ctx.symbol, mk.key, key)
-    if rest is None:
-        rest = _dumps(_strategies_rest(mk, portfolio, shares, query))
-        _bodies.put(mk.ctx.symbol, mk.key, key, rest)
+    rest = _bodies.get_or_compute(
+        mk.ctx.symbol, mk.key, key, lambda: _dumps(_strategies_rest(mk, portfolio, shares, query))
+    )
     return _with_inputs(mk.ctx, rest)
 
 

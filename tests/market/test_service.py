@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -208,3 +210,34 @@ def test_health_probe_never_blocks_long_on_a_hanging_provider():
     assert h["ok"] is False and "still running" in h["last_error"]
     assert h2["ok"] is False and prov.calls == 1  # the running probe is not started twice
     release.set()
+
+
+class SlowProvider(FlakyProvider):
+    """Counts calls and holds each one until released, so threads pile up behind it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def quote(self, symbol):
+        self.entered.set()
+        assert self.release.wait(5)
+        return super().quote(symbol)
+
+
+def test_concurrent_misses_fetch_once():
+    clock = Clock()
+    prov = SlowProvider()
+    svc = MarketService(prov, DictCache(clock), quote_ttl=5, wall_clock=clock, monotonic=clock)
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        first = pool.submit(svc.quote, "GLD")
+        assert prov.entered.wait(5)
+        others = [pool.submit(svc.quote, "GLD") for _ in range(11)]
+        prov.release.set()
+        quotes = [first.result(5)] + [f.result(5) for f in others]
+    assert prov.calls == 1
+    assert {q.spot for q in quotes} == {100.0} and not any(q.stale for q in quotes)
+    clock.t += 6  # expired: the next miss fetches again
+    svc.quote("GLD")
+    assert prov.calls == 2

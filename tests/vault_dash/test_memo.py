@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from vault_dash.memo import LRU, SnapshotMemo
 
@@ -69,3 +72,44 @@ def test_snapshot_memo_is_safe_across_threads() -> None:
         t.join()
     assert errors == []
     assert len(memo) <= 8
+
+
+def test_concurrent_misses_compute_once() -> None:
+    memo = SnapshotMemo(per_snapshot=4)
+    calls: list[int] = []
+    started, release = threading.Event(), threading.Event()
+
+    def compute() -> str:
+        calls.append(1)
+        started.set()
+        assert release.wait(5)
+        return "valued"
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        first = pool.submit(memo.get_or_compute, "GLD", "tick-1", "demo", compute)
+        assert started.wait(5)
+        rest = [
+            pool.submit(memo.get_or_compute, "GLD", "tick-1", "demo", compute) for _ in range(15)
+        ]
+        release.set()
+        results = [first.result(5)] + [f.result(5) for f in rest]
+    assert results == ["valued"] * 16
+    assert len(calls) == 1
+    assert len(memo._flights) == 0  # no lock left behind
+
+
+def test_a_failed_compute_raises_for_its_caller_and_the_next_one_retries() -> None:
+    memo = SnapshotMemo(per_snapshot=4)
+    attempts: list[int] = []
+
+    def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("provider hiccup")
+        return "ok"
+
+    with pytest.raises(RuntimeError):
+        memo.get_or_compute("GLD", 1, "k", flaky)
+    assert memo.get_or_compute("GLD", 1, "k", flaky) == "ok"
+    assert memo.get_or_compute("GLD", 1, "k", flaky) == "ok"
+    assert len(attempts) == 2
