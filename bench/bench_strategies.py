@@ -29,14 +29,13 @@ SAMPLE_LEGS = 120
 
 
 def _ours(chain, rate):
+    from market.models import MarketInputs
     from strategies import chain as chainlib
     from strategies import hedging
 
     t0 = time.perf_counter()
     sc = chainlib.solve_chain(chain, rate)
-    ctx = hedging.MarketContext(
-        SYMBOL, float(chain.spot), rate, float(chain.dividend_yield), chain.as_of
-    )
+    ctx = MarketInputs(SYMBOL, float(chain.spot), rate, float(chain.dividend_yield), chain.as_of)
     slices = hedging.build_slices(chain, rate, chain.as_of, solved=(sc.iv, sc.iv_reason))
     cands = hedging.generate_candidates(ctx, slices, SHARES, "ask_bid")
     rows = hedging.evaluate(ctx, cands, {s.expiry: s.atm_iv for s in slices})

@@ -41,6 +41,25 @@ def _float_or_none(x: float) -> float | None:
 
 
 @dataclass(frozen=True)
+class MarketInputs:
+    """The market inputs every computed number depends on (echoed in API responses).
+
+    ``rate`` and ``div_yield`` are continuously compounded annual rates; ``as_of`` is the data's
+    timestamp; ``age_s`` its age when served (``stale``: served from the last good value).
+    """
+
+    symbol: str
+    spot: float
+    rate: float
+    div_yield: float
+    as_of: datetime
+    provider: str = ""
+    stale: bool = False
+    age_s: float = 0.0
+    prev_close: float | None = None
+
+
+@dataclass(frozen=True)
 class Quote:
     symbol: str
     spot: float

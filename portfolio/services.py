@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from market.models import normalize_symbol
+from market.models import MarketInputs, normalize_symbol
 from portfolio import valuation as val
 from portfolio.models import (
     Portfolio,
@@ -147,14 +147,14 @@ def market_service() -> Any:
     return get_market_service()
 
 
-def fetch_market(symbol: str, need_chain: bool = True) -> tuple[val.MarketIn, Any, Any]:
+def fetch_market(symbol: str, need_chain: bool = True) -> tuple[MarketInputs, Any, Any]:
     """(valuation market inputs, quote, chain or None) from the cached market service."""
     svc = market_service()
     quote = svc.quote(symbol)
     chain = svc.chain(symbol) if need_chain else None
     stale = bool(quote.stale or (chain is not None and chain.stale))
     age = max(float(quote.age_s), float(chain.age_s) if chain is not None else 0.0)
-    mkt = val.MarketIn(
+    mkt = MarketInputs(
         symbol=symbol,
         spot=float(quote.spot),
         prev_close=float(quote.prev_close) if quote.prev_close else None,
@@ -179,7 +179,7 @@ def chain_vols(chain: Any, positions: list[val.PositionIn], rate: float) -> val.
     )
 
 
-def market_block(mkt: val.MarketIn, chain: Any) -> dict[str, Any]:
+def market_block(mkt: MarketInputs, chain: Any) -> dict[str, Any]:
     return {
         "symbol": mkt.symbol,
         "spot": mkt.spot,
@@ -256,7 +256,7 @@ def _value(
 def _compute_value(
     portfolio: Portfolio | None,
     symbol: str,
-    mkt: val.MarketIn,
+    mkt: MarketInputs,
     chain: Any,
     chosen_date: date | None,
     with_scenarios: bool,

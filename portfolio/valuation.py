@@ -1,7 +1,7 @@
 """Portfolio valuation, hedge panel and scenarios: pure functions over market data.
 
 Nothing here touches the ORM or the cache; :mod:`portfolio.services` feeds it plain
-:class:`PositionIn` rows and a :class:`MarketIn` snapshot and gets JSON-ready dicts back. Every
+:class:`PositionIn` rows and a :class:`MarketInputs` snapshot and gets JSON-ready dicts back. Every
 number that depends on market data is returned beside the inputs that reproduce it (spot, rate,
 dividend yield, time to expiry, volatility and where it came from, pricing model, timestamp).
 
@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from market import calendar, iv, pricing
+from market.models import MarketInputs
 
 MULTIPLIER = 100
 NEW_YORK = ZoneInfo("America/New_York")
@@ -66,19 +67,6 @@ class PositionIn:
         if self.kind == "physical":
             return self.quantity / float(self.units_per_share or 1.0)
         return self.quantity * self.multiplier
-
-
-@dataclass(frozen=True)
-class MarketIn:
-    symbol: str
-    spot: float
-    prev_close: float | None
-    rate: float
-    div_yield: float
-    as_of: datetime
-    provider: str = ""
-    stale: bool = False
-    age_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -292,7 +280,7 @@ def _price(
 
 
 def value_positions(
-    positions: Sequence[PositionIn], mkt: MarketIn, chain_vols: ChainVols | None
+    positions: Sequence[PositionIn], mkt: MarketInputs, chain_vols: ChainVols | None
 ) -> dict[str, Any]:
     """Market value, cost, P&L, day change and Greeks per position and in total."""
     as_of = mkt.as_of
@@ -479,7 +467,7 @@ def floor_and_cap(
 def hedge_panel(
     positions: Sequence[PositionIn],
     valued: dict[str, Any],
-    mkt: MarketIn,
+    mkt: MarketInputs,
     warning_days: int = 21,
 ) -> dict[str, Any]:
     as_of = mkt.as_of
@@ -573,7 +561,7 @@ def hedge_panel(
 def hedge_warnings(
     positions: Sequence[PositionIn],
     valued: dict[str, Any],
-    mkt: MarketIn,
+    mkt: MarketInputs,
     warning_days: int,
     shares: float,
 ) -> list[dict[str, Any]]:
@@ -632,7 +620,7 @@ def _warn(code: str, severity: str, message: str, p: PositionIn | None) -> dict[
 def _scenario_values(
     positions: Sequence[PositionIn],
     vols: dict[int, float],
-    mkt: MarketIn,
+    mkt: MarketInputs,
     spots: Array,
     vol_shift: float,
     at: datetime,
@@ -677,7 +665,7 @@ def _scenario_values(
 def scenarios(
     positions: Sequence[PositionIn],
     valued: dict[str, Any],
-    mkt: MarketIn,
+    mkt: MarketInputs,
     chain_vols: ChainVols | None,
     chosen: date | None = None,
 ) -> dict[str, Any]:

@@ -30,6 +30,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
+from market.models import MarketInputs
+
 MULTIPLIER = 100
 TICK = 0.01
 KIND_NONE, KIND_STOCK, KIND_CALL, KIND_PUT = 0, 1, 2, 3
@@ -46,20 +48,6 @@ FloatArray = NDArray[np.float64]
 
 
 # --- inputs ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MarketContext:
-    """The market inputs every number depends on (echoed in API responses)."""
-
-    symbol: str
-    spot: float
-    rate: float
-    div_yield: float
-    as_of: datetime
-    provider: str = ""
-    stale: bool = False
-    age_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -353,7 +341,7 @@ ZERO_COST_PUTS = (0.05, 0.10)
 
 
 def generate_candidates(
-    ctx: MarketContext,
+    ctx: MarketInputs,
     slices: Sequence[ExpirySlice],
     shares: float,
     mode: str = "ask_bid",
@@ -680,7 +668,7 @@ class LegModel:
 
 
 def price_legs(
-    ctx: MarketContext,
+    ctx: MarketInputs,
     legs: LegArrays,
     pricer: Pricer | None = None,
     european: Pricer | None = None,
@@ -721,7 +709,7 @@ def price_legs(
 
 
 def assignment_risk(
-    ctx: MarketContext, legs: LegArrays, model: LegModel
+    ctx: MarketInputs, legs: LegArrays, model: LegModel
 ) -> tuple[NDArray[np.str_], FloatArray, FloatArray]:
     """Early-assignment risk of short American legs: level, extrinsic value, exercise premium.
 
@@ -754,7 +742,7 @@ def _f(x: Any, nd: int = 6) -> float | None:
 
 
 def evaluate(
-    ctx: MarketContext,
+    ctx: MarketInputs,
     candidates: Sequence[Candidate],
     atm_vol: dict[date | None, float],
     *,

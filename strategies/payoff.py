@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from market.models import MarketInputs
 from strategies.hedging import (
     KIND_CALL,
     KIND_PUT,
@@ -21,7 +22,6 @@ from strategies.hedging import (
     FloatArray,
     Leg,
     LegArrays,
-    MarketContext,
     Pricer,
 )
 
@@ -54,7 +54,7 @@ class PnlSurface:
 
 
 def pnl_surface(
-    ctx: MarketContext,
+    ctx: MarketInputs,
     legs: Sequence[Leg],
     grid: FloatArray,
     horizons: Sequence[float] | FloatArray,

@@ -24,10 +24,10 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
-from market.models import normalize_symbol
+from market.models import MarketInputs, normalize_symbol
 from strategies import chain as chainlib
 from strategies import hedging
-from strategies.hedging import Candidate, Leg, MarketContext
+from strategies.hedging import Candidate, Leg
 from strategies.payoff import expiry_pnl, pnl_surface, price_grid
 from vault_dash.memo import SnapshotMemo
 
@@ -83,7 +83,7 @@ def clean_symbol(raw: str | None) -> str:
 
 @dataclass(frozen=True)
 class Market:
-    ctx: MarketContext
+    ctx: MarketInputs
     solved: chainlib.SolvedChain
     key: tuple[Any, ...]  # identifies the chain snapshot (memo key)
 
@@ -103,7 +103,7 @@ def load_market(symbol: str) -> Market:
     solved = _solved.get_or_compute(
         chain.symbol, key, None, lambda: chainlib.solve_chain(chain, rate)
     )
-    ctx = MarketContext(
+    ctx = MarketInputs(
         symbol=chain.symbol,
         spot=float(chain.spot),
         rate=rate,
@@ -116,7 +116,7 @@ def load_market(symbol: str) -> Market:
     return Market(ctx, solved, key)
 
 
-def inputs_block(ctx: MarketContext) -> dict[str, Any]:
+def inputs_block(ctx: MarketInputs) -> dict[str, Any]:
     return {
         "symbol": ctx.symbol,
         "spot": ctx.spot,
@@ -205,7 +205,7 @@ def _dumps(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
 
 
-def _with_inputs(ctx: MarketContext, rest: bytes) -> bytes:
+def _with_inputs(ctx: MarketInputs, rest: bytes) -> bytes:
     """``{"inputs": …, <rest>}``: the inputs block is rebuilt per request (its ``stale`` and
     ``age_s`` move between refreshes); ``rest`` is a cached serialised object."""
     head = _dumps({"inputs": inputs_block(ctx)})

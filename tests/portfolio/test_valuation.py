@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from market.models import MarketInputs
 from portfolio import valuation as val
 from tests.portfolio.fakes import (
     AS_OF,
@@ -24,8 +25,8 @@ E_MAR = date(2026, 6, 18)  # an earlier listed expiry
 E_UNLISTED = date(2026, 7, 17)
 
 
-def mkt(spot: float = SPOT, prev: float | None = PREV_CLOSE, stale: bool = False) -> val.MarketIn:
-    return val.MarketIn("GLD", spot, prev, RATE, 0.0, AS_OF, "fake", stale, 0.0)
+def mkt(spot: float = SPOT, prev: float | None = PREV_CLOSE, stale: bool = False) -> MarketInputs:
+    return MarketInputs("GLD", spot, RATE, 0.0, AS_OF, "fake", stale, 0.0, prev_close=prev)
 
 
 def shares(n: float = 1000, cost: float = 180.0) -> val.PositionIn:

@@ -10,16 +10,17 @@ import pytest
 from scipy import integrate
 from scipy.stats import norm
 
+from market.models import MarketInputs
 from strategies import hedging
-from strategies.hedging import Candidate, ExpirySlice, Leg, MarketContext
+from strategies.hedging import Candidate, ExpirySlice, Leg
 
 AS_OF = datetime(2025, 1, 6, 15, 0, tzinfo=UTC)
 EXP = date(2025, 4, 17)
 T = 0.25
 
 
-def ctx(spot: float = 100.0, rate: float = 0.04, q: float = 0.0) -> MarketContext:
-    return MarketContext("GLD", spot, rate, q, AS_OF)
+def ctx(spot: float = 100.0, rate: float = 0.04, q: float = 0.0) -> MarketInputs:
+    return MarketInputs("GLD", spot, rate, q, AS_OF)
 
 
 def put(k: float, price: float, qty: float = 1, iv: float = 0.2) -> Leg:
@@ -38,7 +39,7 @@ def stock(shares: float = 100, spot: float = 100.0) -> Leg:
     return Leg("stock", shares, price=spot)
 
 
-def evaluate(*legs: Leg, vol: float = 0.2, c: MarketContext | None = None) -> dict:
+def evaluate(*legs: Leg, vol: float = 0.2, c: MarketInputs | None = None) -> dict:
     cand = Candidate("test", "custom", EXP, tuple(legs), t=T)
     return hedging.evaluate(c or ctx(), [cand], {EXP: vol})[0]
 

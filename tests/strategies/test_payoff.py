@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import QuantLib as ql
 
-from strategies.hedging import Leg, MarketContext
+from market.models import MarketInputs
+from strategies.hedging import Leg
 from strategies.payoff import expiry_pnl, pnl_surface, price_grid
 
 AS_OF = datetime(2025, 1, 6, 15, 0, tzinfo=UTC)
 EXP = date(2025, 4, 17)
-CTX = MarketContext("GLD", 200.0, 0.04, 0.0, AS_OF)
+CTX = MarketInputs("GLD", 200.0, 0.04, 0.0, AS_OF)
 
 
 def legs() -> list[Leg]:
