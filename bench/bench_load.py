@@ -3,7 +3,8 @@
 wrk drives each path at a fixed concurrency for a fixed time on loopback; the reference is
 ``/bench/bare``, a JsonResponse of the same size as the API response, served by the same
 server in the same run: first one daphne process (the embedded default), then gunicorn's
-WSGI workers (the scaled-out layout's HTTP side). Then a soak: the dashboard API under steady load for
+WSGI workers (the scaled-out layout's HTTP side), then those workers behind Caddy with
+``deploy/Caddyfile`` (the whole scaled-out HTTP path, as a ratio to gunicorn direct). Then a soak: the dashboard API under steady load for
 ``BENCH_SOAK_SECONDS`` (600 by default) after a settling run through one chain-cache cycle
 (``BENCH_SOAK_SETTLE_SECONDS``, 330), RSS sampled to give memory growth per hour.
 
@@ -17,7 +18,7 @@ import os
 import statistics
 import time
 
-from bench.http_load import rss_kib, serve, warm, wrk
+from bench.http_load import caddy, rss_kib, serve, warm, wrk
 
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "50"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
@@ -60,6 +61,37 @@ def load_table(server: str, workers: int = 1) -> None:
             )
 
 
+def proxied_table(workers: int) -> None:
+    """gunicorn behind Caddy (deploy/Caddyfile) against gunicorn direct, in the same run."""
+    with serve("gunicorn", workers=workers) as (direct, _process):
+        upstream = direct.removeprefix("http://")
+        # /ws/ is not measured here (bench_ws covers WebSockets); point it at the same upstream.
+        with caddy(upstream, upstream) as proxied:
+            print(
+                f"\ngunicorn ({workers} workers) behind Caddy vs direct, wrk -c {CONNECTIONS} "
+                f"-d {SECONDS:g}s (loopback; Caddy adds gzip only when asked, wrk does not ask)"
+            )
+            print(
+                f"{'path':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+                f" {'req/s ×direct':>13} {'p99 ×direct':>11}"
+            )
+            for path in PATHS:
+                warm(direct, path)
+                warm(proxied, path)
+                plain = wrk(direct, path, CONNECTIONS, SECONDS)
+                result = wrk(proxied, path, CONNECTIONS, SECONDS)
+                print(
+                    f"{path:34} {result.requests_per_s:8.1f} {result.p50_ms:8.1f} "
+                    f"{result.p99_ms:8.1f} {result.errors:6d} "
+                    f"{result.requests_per_s / plain.requests_per_s:13.2f} "
+                    f"{result.p99_ms / plain.p99_ms:11.2f}"
+                )
+                print(
+                    f"{'  direct':34} {plain.requests_per_s:8.1f} {plain.p50_ms:8.1f} "
+                    f"{plain.p99_ms:8.1f} {plain.errors:6d}"
+                )
+
+
 def soak() -> None:
     if SOAK_SECONDS <= 0:
         print("soak skipped (BENCH_SOAK_SECONDS=0)")
@@ -96,6 +128,7 @@ def main() -> None:
     # side (gunicorn WSGI workers behind the proxy; /ws/ stays on daphne).
     load_table("daphne")
     load_table("gunicorn", workers=GUNICORN_WORKERS)
+    proxied_table(GUNICORN_WORKERS)
     soak()
 
 

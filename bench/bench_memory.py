@@ -2,26 +2,37 @@
 
 The HTTP soak (``bench_load``) sees a chain refresh only every ``CACHE_TTL`` (300 s), so ten
 minutes hold two. Here each round clears the cache, which forces what a refresh does (new quote,
-new chain, its analytics and implied vols, a new valuation and options page), and serves
-``/api/portfolio`` and ``/api/options`` through the Django test client. RSS is printed every
-``STEP`` rounds, and ``tracemalloc`` compares the Python heap (numpy arrays included) between
-the middle and the end, so growth of live objects can be told from allocator fragmentation.
+new chain, its implied vols, a new valuation, options page and hedge candidates), and serves
+``/api/portfolio``, ``/api/options`` and ``/api/strategies`` through the Django test client.
 
-    python -m bench memory        # BENCH_MEMORY_ROUNDS=160 by default
+The same rounds run twice, side by side, each in a fresh process: once with glibc's mmap and
+trim thresholds pinned as the servers pin them (``vault_dash.allocator``), once with glibc's
+dynamic defaults. Each prints RSS every ``STEP`` rounds and the growth of the live Python/numpy
+heap (``tracemalloc``) between the middle and the end, so growth of live objects can be told
+from the allocator keeping freed memory.
+
+    python -m bench memory        # BENCH_MEMORY_ROUNDS=120 by default
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
+from pathlib import Path
+from typing import Any
 
-ROUNDS = int(os.environ.get("BENCH_MEMORY_ROUNDS", "160"))
-STEP = 40
+ROUNDS = int(os.environ.get("BENCH_MEMORY_ROUNDS", "120"))
+STEP = 20
+PATHS = ("/api/portfolio?symbol=GLD", "/api/options?symbol=GLD", "/api/strategies?symbol=GLD")
 # Production refreshes the chain every CACHE_TTL seconds (300 by default): 12 per hour.
 REFRESHES_PER_HOUR = 3600 / 300
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _rss_kib() -> int:
@@ -32,7 +43,13 @@ def _rss_kib() -> int:
     return 0
 
 
-def main() -> None:
+def rounds(pinned: bool) -> dict[str, Any]:
+    """Run the refresh rounds in this process; returns RSS samples and the traced growth."""
+    if pinned:
+        from vault_dash.allocator import pin_mmap_threshold
+
+        if not pin_mmap_threshold():
+            raise RuntimeError("this C library does not take mallopt thresholds")
     os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="vault-bench-memory-")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
@@ -45,13 +62,13 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     call_command("seed_demo", verbosity=0)
     client = Client()
-    tracemalloc.start(10)
+    tracemalloc.start(1)
     samples: list[tuple[int, int]] = []
     middle = None
     start = time.perf_counter()
     for i in range(ROUNDS + 1):
         cache.clear()
-        for path in ("/api/portfolio?symbol=GLD", "/api/options?symbol=GLD"):
+        for path in PATHS:
             response = client.get(path)
             if response.status_code != 200:
                 raise RuntimeError(f"{path}: HTTP {response.status_code}")
@@ -63,23 +80,56 @@ def main() -> None:
             middle = tracemalloc.take_snapshot()
     gc.collect()
     end = tracemalloc.take_snapshot()
-    elapsed = time.perf_counter() - start
     assert middle is not None
     traced = sum(stat.size_diff for stat in end.compare_to(middle, "filename"))
-    print(
-        f"{ROUNDS} forced refreshes in {elapsed:.0f}s; RSS (round: MiB) "
-        + ", ".join(f"{i}: {kib / 1024:.1f}" for i, kib in samples)
-    )
-    steps = [(b[1] - a[1]) / 1024 for a, b in zip(samples, samples[1:], strict=False)]
-    print("RSS growth per 40 refreshes (MiB): " + ", ".join(f"{s:+.1f}" for s in steps))
-    last = steps[-1] / STEP
-    base = samples[-1][1] / 1024
-    print(
-        f"last window: {last * 1000:+.0f} KiB per refresh = "
-        f"{last * REFRESHES_PER_HOUR / base * 100:+.2f} %/hour at one refresh per 300 s; "
-        f"live Python/numpy heap between round {ROUNDS // 2} and {ROUNDS}: {traced / 1024:+.0f} KiB"
-    )
+    return {
+        "samples": samples,
+        "traced_kib": traced / 1024,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _child(pinned: bool) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bench_memory", "pinned" if pinned else "glibc-default"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    print(f"{ROUNDS} forced refreshes per run, each serving {', '.join(PATHS)}")
+    results = {}
+    for label, pinned in (("pinned (as served)", True), ("glibc defaults", False)):
+        result = _child(pinned)
+        results[label] = result
+        samples = result["samples"]
+        rss = [kib / 1024 for _, kib in samples]
+        half = len(rss) // 2
+        # Growth over the second half, per refresh, as a share of the final RSS per hour.
+        per_refresh = (rss[-1] - rss[half]) / (samples[-1][0] - samples[half][0])
+        per_hour = per_refresh * REFRESHES_PER_HOUR / rss[-1] * 100
+        print(
+            f"{label:20} RSS MiB every {STEP} rounds: "
+            + ", ".join(f"{r:.1f}" for r in rss)
+            + f"\n{'':20} second half: {per_refresh * 1024:+.0f} KiB/refresh = {per_hour:+.2f} "
+            f"%/hour at one refresh per 300 s; live heap {result['traced_kib']:+.0f} KiB; "
+            f"{result['seconds']:.0f} s"
+        )
+    pinned_rss = results["pinned (as served)"]["samples"][-1][1]
+    default_rss = results["glibc defaults"]["samples"][-1][1]
+    print(f"final RSS pinned / defaults: {pinned_rss / default_rss:.2f}")
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 2 and sys.argv[1] in ("pinned", "glibc-default"):
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vault_dash.settings.base")
+        print(json.dumps(rounds(sys.argv[1] == "pinned")))
+    else:
+        main()

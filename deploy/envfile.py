@@ -50,6 +50,9 @@ APP_VARIABLES: tuple[str, ...] = (
     "POSTGRES_PASSWORD",
     "CADDY_DOMAIN",
     "CADDY_EMAIL",
+    "CADDY_HTTP_UPSTREAM",
+    "CADDY_WS_UPSTREAM",
+    "WEB_CONCURRENCY",
 )
 
 # Names whose values are secret whatever they contain; URL-valued variables are checked for an

