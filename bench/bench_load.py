@@ -18,7 +18,7 @@ import os
 import statistics
 import time
 
-from bench.http_load import caddy, rss_kib, serve, warm, wrk
+from bench.http_load import LoadResult, caddy, rss_kib, serve, warm, wrk
 
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "50"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
@@ -34,31 +34,39 @@ PATHS = [
 ]
 
 
+HEADER = (
+    f"{'path':34} {'bytes':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
+    " {0:>13} {1:>11}"
+)
+
+
+def print_pair(path: str, size: int, result: LoadResult, reference: LoadResult, label: str) -> None:
+    """One measured path and its reference, with the ratios."""
+    print(
+        f"{path:34} {size:8d} {result.requests_per_s:8.1f} {result.p50_ms:8.1f} "
+        f"{result.p99_ms:8.1f} {result.errors:6d} "
+        f"{result.requests_per_s / reference.requests_per_s:13.2f} "
+        f"{result.p99_ms / reference.p99_ms:11.2f}"
+    )
+    print(
+        f"{'  ' + label:34} {size:8d} {reference.requests_per_s:8.1f} {reference.p50_ms:8.1f} "
+        f"{reference.p99_ms:8.1f} {reference.errors:6d}"
+    )
+
+
 def load_table(server: str, workers: int = 1) -> None:
     """Each path and a bare view of its size, on one server, as ratios."""
     label = "daphne, 1 process" if server == "daphne" else f"gunicorn, {workers} WSGI workers"
     with serve(server, workers=workers) as (base, _process):
         print(f"\n{label}, wrk -c {CONNECTIONS} -d {SECONDS:g}s (loopback)")
-        print(
-            f"{'path':34} {'bytes':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
-            f" {'req/s ×bare':>11} {'p99 ×bare':>9}"
-        )
+        print(HEADER.format("req/s ×bare", "p99 ×bare"))
         for path in PATHS:
             size = warm(base, path)
             bare_path = f"/bench/bare?size={size}"
             warm(base, bare_path)
             bare = wrk(base, bare_path, CONNECTIONS, SECONDS)
             result = wrk(base, path, CONNECTIONS, SECONDS)
-            print(
-                f"{path:34} {size:8d} {result.requests_per_s:8.1f} {result.p50_ms:8.1f} "
-                f"{result.p99_ms:8.1f} {result.errors:6d} "
-                f"{result.requests_per_s / bare.requests_per_s:11.2f} "
-                f"{result.p99_ms / bare.p99_ms:9.2f}"
-            )
-            print(
-                f"{'  bare JsonResponse, same size':34} {size:8d} {bare.requests_per_s:8.1f} "
-                f"{bare.p50_ms:8.1f} {bare.p99_ms:8.1f} {bare.errors:6d}"
-            )
+            print_pair(path, size, result, bare, "bare JsonResponse, same size")
 
 
 def proxied_table(workers: int) -> None:
@@ -71,25 +79,13 @@ def proxied_table(workers: int) -> None:
                 f"\ngunicorn ({workers} workers) behind Caddy vs direct, wrk -c {CONNECTIONS} "
                 f"-d {SECONDS:g}s (loopback; Caddy adds gzip only when asked, wrk does not ask)"
             )
-            print(
-                f"{'path':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}"
-                f" {'req/s ×direct':>13} {'p99 ×direct':>11}"
-            )
+            print(HEADER.format("req/s ×direct", "p99 ×direct"))
             for path in PATHS:
-                warm(direct, path)
+                size = warm(direct, path)
                 warm(proxied, path)
                 plain = wrk(direct, path, CONNECTIONS, SECONDS)
                 result = wrk(proxied, path, CONNECTIONS, SECONDS)
-                print(
-                    f"{path:34} {result.requests_per_s:8.1f} {result.p50_ms:8.1f} "
-                    f"{result.p99_ms:8.1f} {result.errors:6d} "
-                    f"{result.requests_per_s / plain.requests_per_s:13.2f} "
-                    f"{result.p99_ms / plain.p99_ms:11.2f}"
-                )
-                print(
-                    f"{'  direct':34} {plain.requests_per_s:8.1f} {plain.p50_ms:8.1f} "
-                    f"{plain.p99_ms:8.1f} {plain.errors:6d}"
-                )
+                print_pair(path, size, result, plain, "gunicorn direct")
 
 
 def soak() -> None:

@@ -15,11 +15,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.server import stop_process, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -154,15 +155,7 @@ def serve(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/health/live", timeout=2).read()  # noqa: S310
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"{server} did not start") from None
-                time.sleep(0.2)
+        wait_for_http(f"{base}/health/live", 60, process)
         yield base, process
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -220,17 +213,8 @@ def caddy(http_upstream: str, ws_upstream: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/health/live", timeout=2).read()  # noqa: S310
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("caddy did not start") from None
-                time.sleep(0.2)
+        wait_for_http(f"{base}/health/live", 30, process)
         yield base
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_process(process)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -42,18 +42,22 @@ glibc = pytest.mark.skipif(
 )
 
 
-def probe(mode: str, **env: str) -> str:
-    environ = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
-    environ.update(env)
+def python(code: str, arg: str, env: dict[str, str]) -> str:
+    """Run ``code`` in a fresh interpreter; its stripped standard output."""
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, mode],
+        [sys.executable, "-c", code, arg],
         cwd=ROOT,
-        env=environ,
+        env=env,
         capture_output=True,
         text=True,
         check=True,
     )
     return out.stdout.strip()
+
+
+def probe(mode: str, **env: str) -> str:
+    environ = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
+    return python(PROBE, mode, {**environ, **env})
 
 
 @glibc
@@ -87,12 +91,4 @@ print(len(calls))
 def test_server_entry_points_pin_the_threshold(entry_point, tmp_path) -> None:
     env = {**os.environ, "DATA_DIR": str(tmp_path)}
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    out = subprocess.run(
-        [sys.executable, "-c", ENTRY_POINT, entry_point],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert out.stdout.strip() == "1"
+    assert python(ENTRY_POINT, entry_point, env) == "1"
