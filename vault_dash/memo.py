@@ -38,6 +38,10 @@ class LRU:
         with self._lock:
             self._data.clear()
 
+    def values(self) -> list[Any]:
+        with self._lock:
+            return list(self._data.values())
+
     def __len__(self) -> int:
         return len(self._data)
 
@@ -95,6 +99,4 @@ class SnapshotMemo:
         self._scopes.clear()
 
     def __len__(self) -> int:
-        with self._lock:
-            groups = list(self._scopes._data.values())
-        return sum(len(entries) for _, entries in groups)
+        return sum(len(entries) for _, entries in self._scopes.values())

@@ -48,7 +48,7 @@ def caddy() -> str:
     return binary
 
 
-def caddy_env(tmp: Path, **upstreams: str) -> dict[str, str]:
+def caddy_env(tmp: Path, **variables: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADDY_")}
     env.update(
         {
@@ -56,7 +56,7 @@ def caddy_env(tmp: Path, **upstreams: str) -> dict[str, str]:
             "XDG_CONFIG_HOME": str(tmp / "config"),
             "CADDY_ADMIN": f"127.0.0.1:{free_port()}",
             "CADDY_EMAIL": "ops@example.com",
-            **upstreams,
+            **variables,
         }
     )
     return env
