@@ -5,9 +5,9 @@ minutes hold two. Here each round clears the cache, which forces what a refresh 
 new chain, its implied vols, a new valuation, options page and hedge candidates), and serves
 ``/api/portfolio``, ``/api/options`` and ``/api/strategies`` through the Django test client.
 
-The same rounds run twice, side by side, each in a fresh process: once with glibc's mmap and
-trim thresholds pinned as the servers pin them (``vault_dash.allocator``), once with glibc's
-dynamic defaults. Each prints RSS every ``STEP`` rounds and the growth of the live Python/numpy
+The same rounds run twice, side by side, each in a fresh process: once with malloc tuned as the
+servers tune it (``vault_dash.allocator``: fixed mmap/trim thresholds, two arenas), once with
+glibc's defaults. Each prints RSS every ``STEP`` rounds and the growth of the live Python/numpy
 heap (``tracemalloc``) between the middle and the end, so growth of live objects can be told
 from the allocator keeping freed memory.
 
@@ -43,12 +43,12 @@ def _rss_kib() -> int:
     return 0
 
 
-def rounds(pinned: bool) -> dict[str, Any]:
+def rounds(tuned: bool) -> dict[str, Any]:
     """Run the refresh rounds in this process; returns RSS samples and the traced growth."""
-    if pinned:
-        from vault_dash.allocator import pin_mmap_threshold
+    if tuned:
+        from vault_dash.allocator import tune_allocator
 
-        if not pin_mmap_threshold():
+        if not tune_allocator():
             raise RuntimeError("this C library does not take mallopt thresholds")
     os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="vault-bench-memory-")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -89,10 +89,10 @@ def rounds(pinned: bool) -> dict[str, Any]:
     }
 
 
-def _child(pinned: bool) -> dict[str, Any]:
+def _child(tuned: bool) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     out = subprocess.run(
-        [sys.executable, "-m", "bench.bench_memory", "pinned" if pinned else "glibc-default"],
+        [sys.executable, "-m", "bench.bench_memory", "tuned" if tuned else "glibc-default"],
         cwd=ROOT,
         env=env,
         check=True,
@@ -106,8 +106,8 @@ def _child(pinned: bool) -> dict[str, Any]:
 def main() -> None:
     print(f"{ROUNDS} forced refreshes per run, each serving {', '.join(PATHS)}")
     results = {}
-    for label, pinned in (("pinned (as served)", True), ("glibc defaults", False)):
-        result = _child(pinned)
+    for label, tuned in (("tuned (as served)", True), ("glibc defaults", False)):
+        result = _child(tuned)
         results[label] = result
         samples = result["samples"]
         rss = [kib / 1024 for _, kib in samples]
@@ -122,14 +122,14 @@ def main() -> None:
             f"%/hour at one refresh per 300 s; live heap {result['traced_kib']:+.0f} KiB; "
             f"{result['seconds']:.0f} s"
         )
-    pinned_rss = results["pinned (as served)"]["samples"][-1][1]
+    tuned_rss = results["tuned (as served)"]["samples"][-1][1]
     default_rss = results["glibc defaults"]["samples"][-1][1]
-    print(f"final RSS pinned / defaults: {pinned_rss / default_rss:.2f}")
+    print(f"final RSS tuned / defaults: {tuned_rss / default_rss:.2f}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 2 and sys.argv[1] in ("pinned", "glibc-default"):
+    if len(sys.argv) == 2 and sys.argv[1] in ("tuned", "glibc-default"):
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vault_dash.settings.base")
-        print(json.dumps(rounds(sys.argv[1] == "pinned")))
+        print(json.dumps(rounds(sys.argv[1] == "tuned")))
     else:
         main()

@@ -6,10 +6,10 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-from vault_dash.allocator import pin_mmap_threshold
+from vault_dash.allocator import tune_allocator
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vault_dash.settings.base")
-pin_mmap_threshold()  # keeps RSS flat across chain refreshes
+tune_allocator()  # keeps RSS from creeping across chain refreshes
 
 # Load the apps before importing anything that touches models (consumers, routing).
 django_asgi_app = get_asgi_application()

@@ -6,9 +6,9 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from vault_dash.allocator import pin_mmap_threshold
+from vault_dash.allocator import tune_allocator
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vault_dash.settings.base")
-pin_mmap_threshold()  # keeps RSS flat across chain refreshes
+tune_allocator()  # keeps RSS from creeping across chain refreshes
 
 application = get_wsgi_application()

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.module_loading import import_string
 
 from portfolio import publisher
-from vault_dash.allocator import pin_mmap_threshold
+from vault_dash.allocator import tune_allocator
 
 
 class Command(BaseCommand):
@@ -37,7 +37,7 @@ class Command(BaseCommand):
                 "embedded publisher instead."
             )
         compute = import_string(options["compute"]) if options["compute"] else None
-        pin_mmap_threshold()
+        tune_allocator()
         asyncio.run(self._run(compute))
 
     async def _run(self, compute: publisher.ComputeFn | None) -> None:
