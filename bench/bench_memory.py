@@ -1,8 +1,9 @@
 """Memory across market-data refreshes, in process: does anything grow without bound?
 
 The HTTP soak (``bench_load``) sees a chain refresh only every ``CACHE_TTL`` (300 s), so ten
-minutes hold two. Here each round clears the cache, which forces what a refresh does (new quote,
-new chain, its implied vols, a new valuation, options page and hedge candidates), and serves
+minutes hold two. Here each round moves the synthetic market on by 300 s and clears the cache,
+which forces what a refresh does (new quote, new chain, its implied vols, a new valuation,
+options page and hedge candidates), and serves
 ``/api/portfolio``, ``/api/options`` and ``/api/strategies`` through the Django test client.
 
 The same rounds run twice, side by side, each in a fresh process: once with malloc tuned as the
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,8 @@ ROUNDS = int(os.environ.get("BENCH_MEMORY_ROUNDS", "120"))
 STEP = 20
 PATHS = ("/api/portfolio?symbol=GLD", "/api/options?symbol=GLD", "/api/strategies?symbol=GLD")
 # Production refreshes the chain every CACHE_TTL seconds (300 by default): 12 per hour.
-REFRESHES_PER_HOUR = 3600 / 300
+REFRESH_SECONDS = 300
+REFRESHES_PER_HOUR = 3600 / REFRESH_SECONDS
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -61,6 +64,16 @@ def rounds(tuned: bool) -> dict[str, Any]:
 
     call_command("migrate", verbosity=0)
     call_command("seed_demo", verbosity=0)
+    # Each round is one real refresh: the synthetic market moves on by CACHE_TTL (300 s), so
+    # every round brings a new quote and chain snapshot (new IVs, candidates, bodies).
+    from market.providers.synthetic import SyntheticProvider
+    from vault_dash.marketdata import get_market_service
+
+    provider = get_market_service().provider
+    if not isinstance(provider, SyntheticProvider):
+        raise RuntimeError("bench memory runs on the synthetic provider (MARKET_DATA_PROVIDER)")
+    market_time = [datetime.now(UTC)]
+    provider.clock = lambda: market_time[0]
     client = Client()
     tracemalloc.start(1)
     samples: list[tuple[int, int]] = []
@@ -68,6 +81,7 @@ def rounds(tuned: bool) -> dict[str, Any]:
     start = time.perf_counter()
     for i in range(ROUNDS + 1):
         cache.clear()
+        market_time[0] += timedelta(seconds=REFRESH_SECONDS)
         for path in PATHS:
             response = client.get(path)
             if response.status_code != 200:
