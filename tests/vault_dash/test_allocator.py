@@ -102,9 +102,12 @@ from vault_dash.allocator import tune_allocator
 if sys.argv[1] == "tune":
     tune_allocator()
 keep = []
+together = threading.Barrier(8)
 
 def allocate():
     keep.append([bytearray(4096) for _ in range(64)])  # above pymalloc's limit: malloc
+    # Stay alive until all have allocated: an exited thread's arena is handed to the next.
+    together.wait()
 
 threads = [threading.Thread(target=allocate) for _ in range(8)]
 for t in threads:
