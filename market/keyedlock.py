@@ -36,6 +36,11 @@ class KeyedLock:
                 else:
                     self._locks[key] = (lock, users - 1)
 
+    def waiting(self, key: Hashable) -> int:
+        """Threads holding or waiting for ``key``."""
+        with self._guard:
+            return self._locks.get(key, (None, 0))[1]
+
     def __len__(self) -> int:
         """Keys currently held or waited for."""
         with self._guard:

@@ -158,6 +158,7 @@ class MarketService:
         self._analytics: dict[tuple[str, str, str, float, str], ChainAnalytics] = {}
         self._lock = threading.Lock()
         self._fetching = KeyedLock()
+        self._failed_fetches = 0  # counts failed provider calls (see _get)
         self.last_success: float | None = None
         self.last_failure: float | None = None
         self.last_error: str | None = None
@@ -290,6 +291,7 @@ class MarketService:
             raise
         except Exception as exc:
             self.breaker.failure()
+            self._failed_fetches += 1
             self.last_failure = self.now()
             self.last_error = f"{type(exc).__name__}: {exc}"[:300]
             if isinstance(exc, ProviderUnavailable):
@@ -309,10 +311,16 @@ class MarketService:
             return fresh
         # One fetch per key at a time: when a value expires under load, every request thread
         # misses together; the others wait for the first and then find its value.
+        failures_before = self._failed_fetches
         with self._fetching.hold(key):
             fresh = self._fresh(key, ttl)
             if fresh is not None:
                 return fresh
+            if self._failed_fetches != failures_before:
+                # The fetch this thread waited for failed: fall back now rather than queue
+                # another timeout behind it.
+                problem = ProviderUnavailable(self.last_error or "provider failed")
+                return self._fallback(kind, sym, key, problem)
             return self._fetch(kind, sym, key, ttl, fetch)
 
     def _fresh(self, key: str, ttl: float) -> Any:
@@ -324,32 +332,33 @@ class MarketService:
         return None
 
     def _fetch(self, kind: str, sym: str, key: str, ttl: float, fetch: Callable[[], T]) -> T:
-        last_key = key + ":last"
-        now = self.now()
         try:
             value = self._call(fetch)
         except ProviderUnavailable as exc:
-            last = self._cache_get(last_key)
-            mem = self._memory.get(last_key)
-            if not isinstance(last, _Entry) or (
-                mem is not None and mem.fetched_at > last.fetched_at
-            ):
-                last = mem
-            if last is None:
-                raise
-            age = now - last.fetched_at
-            logger.info("serving stale %s for %s (%.0fs old): %s", kind, sym, age, exc)
-            self.last_served_stale = True
-            self.last_stale_age = round(age, 3)
-            return last.value.with_staleness(True, age)
+            return self._fallback(kind, sym, key, exc)
         entry = _Entry(value, self.now())
         if ttl > 0:
             self._cache_set(key, entry, ttl)
-        self._cache_set(last_key, entry, None)
+        self._cache_set(key + ":last", entry, None)
         with self._lock:
-            self._memory[last_key] = entry
+            self._memory[key + ":last"] = entry
         self.last_served_stale = False
         return value.with_staleness(False, 0.0)
+
+    def _fallback(self, kind: str, sym: str, key: str, exc: ProviderUnavailable) -> Any:
+        """The last good value, marked stale with its age; raises ``exc`` when there is none."""
+        last_key = key + ":last"
+        last = self._cache_get(last_key)
+        mem = self._memory.get(last_key)
+        if not isinstance(last, _Entry) or (mem is not None and mem.fetched_at > last.fetched_at):
+            last = mem
+        if last is None:
+            raise exc
+        age = self.now() - last.fetched_at
+        logger.info("serving stale %s for %s (%.0fs old): %s", kind, sym, age, exc)
+        self.last_served_stale = True
+        self.last_stale_age = round(age, 3)
+        return last.value.with_staleness(True, age)
 
 
 def implausible(value: Any) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -241,3 +242,27 @@ def test_concurrent_misses_fetch_once():
     clock.t += 6  # expired: the next miss fetches again
     svc.quote("GLD")
     assert prov.calls == 2
+
+
+def test_waiters_behind_a_failing_fetch_fall_back_without_queueing_more_calls():
+    clock = Clock()
+    prov = SlowProvider()
+    prov.release.set()
+    svc = MarketService(prov, DictCache(clock), quote_ttl=5, wall_clock=clock, monotonic=clock)
+    svc.quote("GLD")  # a last good value
+    clock.t += 6
+    prov.fail, prov.calls = True, 0
+    prov.entered.clear()
+    prov.release.clear()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        first = pool.submit(svc.quote, "GLD")
+        assert prov.entered.wait(5)
+        others = [pool.submit(svc.quote, "GLD") for _ in range(5)]
+        deadline = time.monotonic() + 5
+        while svc._fetching.waiting(svc._key("quote", "GLD")) < 6:  # all queued behind it
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        prov.release.set()
+        quotes = [first.result(5)] + [f.result(5) for f in others]
+    assert prov.calls == 1  # one timeout, not six in a row
+    assert all(q.stale and q.spot == 100.0 for q in quotes)
