@@ -173,6 +173,10 @@ def parse_positions(
             raise CsvImportError([RowError(0, None, f"not UTF-8 text ({exc.reason})")]) from None
     else:
         text = data.removeprefix("\ufeff")
+    if "\x00" in text:
+        # No text file holds one, and PostgreSQL refuses them in text columns.
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise CsvImportError([RowError(line, None, "contains a NUL character (not a text file?)")])
     reader = csv.DictReader(io.StringIO(text, newline=""))
     try:
         header = [h.strip().lower() for h in (reader.fieldnames or [])]

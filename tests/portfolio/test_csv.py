@@ -42,6 +42,18 @@ def test_a_bad_row_is_reported_by_line_and_field_and_nothing_is_written():
     assert pf.positions.count() == 0
 
 
+def test_a_nul_character_is_refused_with_its_line_and_nothing_is_written():
+    """PostgreSQL refuses NUL in text columns: it must be an import error, not a 500."""
+    pf = PortfolioFactory()
+    with_nul = GOOD.replace(",hedge", ",he\x00dge")
+    for data in (with_nul, with_nul.encode()):
+        with pytest.raises(CsvImportError) as exc:
+            import_positions(data, pf)
+        assert [(e.line, e.field) for e in exc.value.errors] == [(3, None)]
+        assert "NUL" in str(exc.value.errors[0])
+    assert pf.positions.count() == 0
+
+
 def test_row_level_model_rules_and_duplicates():
     pf = PortfolioFactory()
     text = (

@@ -7,11 +7,24 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync
+from django.db import connections
 
 from portfolio import consumers, publisher
 
 INTERVAL_S = 0.5
 IN_MEMORY = {"default": {"BACKEND": "portfolio.layers.FanoutInMemoryChannelLayer"}}
+
+
+@pytest.fixture(autouse=True)
+def close_consumer_connections() -> Any:
+    """After each test, close the database connections of asgiref's shared sync thread.
+
+    Async tests run the consumers' database calls in that one long-lived thread; its connection
+    outlived the tests and kept PostgreSQL from dropping the test database at the end.
+    """
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
 
 
 class FakeCompute:
