@@ -65,7 +65,7 @@ def book(frozen_market):
     """1,000 GLD, 10 long puts ~10 % out of the money and 5 short calls, at listed contracts."""
     chain = frozen_market.chain("GLD")
     expiry = sorted(chain.expiries)[4]
-    strikes = sorted(set(float(k) for k in chain.strike))
+    strikes = sorted({float(k) for k in chain.strike})
     spot = float(chain.spot)
     put_k = min(strikes, key=lambda k: abs(k - 0.9 * spot))
     call_k = min(strikes, key=lambda k: abs(k - 1.1 * spot))
