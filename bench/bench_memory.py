@@ -7,7 +7,7 @@ options page and hedge candidates), and serves
 ``/api/portfolio``, ``/api/options`` and ``/api/strategies`` through the Django test client.
 
 The same rounds run twice, side by side, each in a fresh process: once with malloc tuned as the
-servers tune it (``vault_dash.allocator``: fixed mmap/trim thresholds, two arenas), once with
+servers tune it (``core.allocator``: fixed mmap/trim thresholds, two arenas), once with
 glibc's defaults. Each prints RSS every ``STEP`` rounds and the growth of the live Python/numpy
 heap (``tracemalloc``) between the middle and the end, so growth of live objects can be told
 from the allocator keeping freed memory.
@@ -49,7 +49,7 @@ def _rss_kib() -> int:
 def rounds(tuned: bool) -> dict[str, Any]:
     """Run the refresh rounds in this process; returns RSS samples and the traced growth."""
     if tuned:
-        from vault_dash.allocator import tune_allocator
+        from core.allocator import tune_allocator
 
         if not tune_allocator():
             raise RuntimeError("this C library does not take mallopt thresholds")
@@ -67,7 +67,7 @@ def rounds(tuned: bool) -> dict[str, Any]:
     # Each round is one real refresh: the synthetic market moves on by CACHE_TTL (300 s), so
     # every round brings a new quote and chain snapshot (new IVs, candidates, bodies).
     from market.providers.synthetic import SyntheticProvider
-    from vault_dash.marketdata import get_market_service
+    from marketdata.service import get_market_service
 
     provider = get_market_service().provider
     if not isinstance(provider, SyntheticProvider):

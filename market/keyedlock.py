@@ -2,7 +2,7 @@
 
 Used so that concurrent misses on the same key do the work once: the first thread computes or
 fetches, the others wait and then find the result (``MarketService`` fetches, the snapshot
-memos in ``vault_dash.memo``).
+memos in ``core.memo``).
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ class SymbolError(Exception):
 
 def _check_with_provider(symbol: str) -> None:
     from market.errors import InvalidSymbol, UnknownSymbol
-    from vault_dash.marketdata import get_market_service
+    from marketdata.service import get_market_service
 
     try:
         get_market_service().quote(symbol)

@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from core.memo import LRU, SnapshotMemo
 from market.models import MarketInputs, normalize_symbol
 from portfolio import valuation as val
 from portfolio.models import (
@@ -26,7 +27,6 @@ from portfolio.models import (
     bump_data_version,
     data_version,
 )
-from vault_dash.memo import LRU, SnapshotMemo
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def position_inputs(positions: Any) -> list[val.PositionIn]:
 
 
 def market_service() -> Any:
-    from vault_dash.marketdata import get_market_service
+    from marketdata.service import get_market_service
 
     return get_market_service()
 

@@ -19,12 +19,12 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from core import charts
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
 from market.models import normalize_symbol
 from portfolio import csvio, services
 from portfolio.forms import ImportPositionsForm
 from portfolio.models import Portfolio, PortfolioSnapshot
-from vault_dash import charts
 
 logger = logging.getLogger(__name__)
 

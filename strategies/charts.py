@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils.safestring import SafeString
 
-from vault_dash.charts import Series, heat_map, line_chart
+from core.charts import Series, heat_map, line_chart
 
 
 def _money(v: float) -> str:

@@ -24,12 +24,12 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
+from core.memo import SnapshotMemo
 from market.models import MarketInputs, normalize_symbol
 from strategies import chain as chainlib
 from strategies import hedging
 from strategies.hedging import Candidate, Leg
 from strategies.payoff import expiry_pnl, pnl_surface, price_grid
-from vault_dash.memo import SnapshotMemo
 
 MIN_DAYS = 7
 MAX_DAYS = 400
@@ -67,7 +67,7 @@ _bodies = SnapshotMemo(64)
 
 
 def market_service() -> Any:
-    from vault_dash.marketdata import get_market_service
+    from marketdata.service import get_market_service
 
     return get_market_service()
 

@@ -13,7 +13,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 import vault_dash
-from vault_dash.auth import api_auth
+from accounts.auth import api_auth
 
 
 class ApiError(Exception):

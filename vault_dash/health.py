@@ -98,7 +98,7 @@ def check_channel_layer() -> CheckResult:
 
 
 def check_market_data() -> CheckResult:
-    from vault_dash.marketdata import get_market_service
+    from marketdata.service import get_market_service
 
     return _timed(lambda: get_market_service().health())
 

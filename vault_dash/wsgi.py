@@ -6,7 +6,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from vault_dash.allocator import tune_allocator
+from core.allocator import tune_allocator
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vault_dash.settings.base")
 tune_allocator()  # keeps RSS from creeping across chain refreshes

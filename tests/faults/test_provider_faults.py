@@ -17,8 +17,8 @@ from django.core.management import call_command
 from market.errors import ProviderUnavailable
 from market.providers import make_provider
 from market.service import MarketService
+from marketdata import service as marketdata
 from portfolio import services as portfolio_services
-from vault_dash import marketdata
 
 pytestmark = pytest.mark.django_db
 

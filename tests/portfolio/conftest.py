@@ -9,7 +9,7 @@ from tests.portfolio.fakes import FakeMarket
 @pytest.fixture
 def fake_market(monkeypatch):
     market = FakeMarket()
-    monkeypatch.setattr("vault_dash.marketdata.get_market_service", lambda: market)
+    monkeypatch.setattr("marketdata.service.get_market_service", lambda: market)
     services.clear_memos()
     yield market
     services.clear_memos()

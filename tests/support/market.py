@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from vault_dash import marketdata
+from marketdata import service as marketdata
 
 
 @contextmanager

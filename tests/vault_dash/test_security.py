@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import override_settings
 
+from accounts.models import ApiToken
 from tests.support.server import ROOT, app_env
-from vault_dash.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 

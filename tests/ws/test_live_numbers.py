@@ -52,7 +52,7 @@ def demo_hedged(market):
 
 
 def _quote(symbol: str):
-    from vault_dash.marketdata import get_market_service
+    from marketdata.service import get_market_service
 
     return get_market_service().quote(symbol)
 

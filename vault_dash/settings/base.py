@@ -55,6 +55,9 @@ INSTALLED_APPS = [
     "ninja",
     "axes",
     "vault_dash",
+    "core",
+    "accounts",
+    "marketdata",
     "portfolio",
     "strategies",
 ]

@@ -14,8 +14,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.module_loading import import_string
 
+from core.allocator import tune_allocator
 from portfolio import publisher
-from vault_dash.allocator import tune_allocator
 
 
 class Command(BaseCommand):

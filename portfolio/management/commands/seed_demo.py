@@ -71,7 +71,7 @@ class Command(BaseCommand):
         if demo and demo.open_positions().exists() and not options["reset"]:
             self.stdout.write(f"Demo portfolio #{demo.pk} already exists; nothing to do.")
             return
-        from vault_dash.marketdata import get_market_service
+        from marketdata.service import get_market_service
 
         try:
             svc = get_market_service()

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from market.service import MarketService
-from vault_dash.marketdata import get_market_service, reset_market_service
+from marketdata.service import get_market_service, reset_market_service
 
 
 @pytest.fixture(autouse=True)

@@ -59,6 +59,7 @@ class ApiToken(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "API token"
+        db_table = "vault_dash_apitoken"  # created by the vault_dash app before the move
 
     def __str__(self) -> str:
         return f"{self.name} ({TOKEN_PREFIX}_{self.prefix}_…)"

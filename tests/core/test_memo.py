@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from vault_dash.memo import LRU, SnapshotMemo
+from core.memo import LRU, SnapshotMemo
 
 
 def test_lru_evicts_the_least_recently_used() -> None:

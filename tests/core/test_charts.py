@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vault_dash.charts import Series, compact, heat_map, line_chart, nice_ticks
+from core.charts import Series, compact, heat_map, line_chart, nice_ticks
 
 NS = "{http://www.w3.org/2000/svg}"
 

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from market.analytics import analyze_chain
 from market.errors import MarketDataError
-from vault_dash.marketdata import get_market_service
+from marketdata.service import get_market_service
 
 
 def _f(x: float, fmt: str) -> str:

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from market.errors import MarketDataError
-from vault_dash.marketdata import get_market_service
+from marketdata.service import get_market_service
 
 
 class Command(BaseCommand):

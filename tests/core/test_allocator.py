@@ -1,4 +1,4 @@
-"""The malloc tuning that keeps RSS from creeping across chain refreshes (vault_dash.allocator).
+"""The malloc tuning that keeps RSS from creeping across chain refreshes (core.allocator).
 
 Each case runs in a fresh interpreter, since the allocator's state is per process. After a large
 block is freed, glibc alone serves a 1 MiB block from the heap (where freed space fragments);
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import ctypes, sys
-from vault_dash.allocator import tune_allocator
+from core.allocator import tune_allocator
 
 def in_heap(buf):
     addr = ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf))
@@ -79,7 +79,7 @@ def test_an_operators_environment_setting_wins() -> None:
 
 ENTRY_POINT = """
 import importlib, sys
-import vault_dash.allocator as allocator
+import core.allocator as allocator
 
 calls = []
 allocator.tune_allocator = lambda *args: calls.append(args) or True
@@ -97,7 +97,7 @@ def test_server_entry_points_tune_the_allocator(entry_point, tmp_path) -> None:
 
 ARENAS = """
 import ctypes, os, re, sys, tempfile, threading
-from vault_dash.allocator import tune_allocator
+from core.allocator import tune_allocator
 
 if sys.argv[1] == "tune":
     tune_allocator()

@@ -14,7 +14,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from vault_dash.models import ApiToken
+from accounts.models import ApiToken
 
 
 class TokenAuth(HttpBearer):

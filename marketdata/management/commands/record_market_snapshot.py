@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from market.errors import MarketDataError
 from market.providers import make_provider
 from market.providers.replay import read_snapshots, snapshot_dict, write_snapshots
-from vault_dash.marketdata import get_market_service
+from marketdata.service import get_market_service
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from vault_dash.models import ApiToken
+from accounts.models import ApiToken
 
 
 @admin.register(ApiToken)
