@@ -29,7 +29,7 @@ SAMPLE_LEGS = 120
 
 
 def _ours(chain, rate):
-    from market.models import MarketInputs
+    from market.data import MarketInputs
     from strategies import chain as chainlib
     from strategies import hedging
 

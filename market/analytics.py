@@ -1,5 +1,5 @@
 """Chain analytics: quotes → mid/spread, implied vols, Greeks, ATM vol, expected move, parity
-checks and probabilities, for a whole :class:`~market.models.OptionChain` at once.
+checks and probabilities, for a whole :class:`~market.data.OptionChain` at once.
 
 Conventions
 -----------
@@ -30,8 +30,8 @@ import numpy as np
 from scipy.special import ndtr
 
 from market.calendar import year_fraction
+from market.data import OptionChain
 from market.iv import implied_vol
-from market.models import OptionChain
 from market.pricing import MODEL_BSM, MODEL_QDFP, price_options
 
 

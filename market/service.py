@@ -28,6 +28,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from market.analytics import ChainAnalytics, analyze_chain
+from market.data import OptionChain, PriceHistory, Quote, normalize_symbol
 from market.errors import (
     CircuitOpen,
     InvalidSymbol,
@@ -36,7 +37,6 @@ from market.errors import (
     UnknownSymbol,
 )
 from market.keyedlock import KeyedLock
-from market.models import OptionChain, PriceHistory, Quote, normalize_symbol
 from market.providers.base import Provider
 
 logger = logging.getLogger(__name__)

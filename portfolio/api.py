@@ -10,8 +10,8 @@ from django.utils import timezone
 from ninja import Field as NField
 from ninja import Query, Router, Schema
 
+from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
-from market.models import normalize_symbol
 from portfolio import services
 from portfolio.schemas import ErrorOut, PortfolioOut
 from vault_dash.api import ApiError

@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import time
 import uuid
 import weakref
@@ -41,6 +40,8 @@ from typing import Any, Protocol
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
+
+from core.numbers import json_safe
 
 logger = logging.getLogger(__name__)
 
@@ -88,21 +89,6 @@ def default_compute(symbol: str, portfolio_id: int | None = None) -> dict[str, A
     return live_snapshot(symbol, Portfolio.objects.get(pk=portfolio_id))
 
 
-def _json_safe(value: Any) -> Any:
-    """NaN/inf become null (JSON.parse rejects them); numpy scalars/arrays become Python."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if hasattr(value, "tolist"):  # numpy scalar or array
-        return _json_safe(value.tolist())
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
-
 KPI_TEMPLATE = "portfolio/_kpis.html"
 RenderFn = Callable[[dict[str, Any]], str]
 
@@ -116,7 +102,7 @@ def render_kpis(payload: dict[str, Any]) -> str:
 
 def encode_update(payload: dict[str, Any], kpis_html: str | None = None) -> str:
     """The exact text frame clients receive: ``{"type": "portfolio_update", ...payload}``."""
-    body = {"type": "portfolio_update", **_json_safe(payload)}
+    body = {"type": "portfolio_update", **json_safe(payload)}
     if kpis_html is not None:
         body["kpis_html"] = kpis_html
     return json.dumps(body, allow_nan=False, separators=(",", ":"))

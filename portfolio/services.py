@@ -18,7 +18,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.memo import LRU, SnapshotMemo
-from market.models import MarketInputs, normalize_symbol
+from core.numbers import json_safe
+from market.data import MarketInputs, normalize_symbol
+from market.surface import ChainVols, solve_chain_vols
 from portfolio import valuation as val
 from portfolio.models import (
     Portfolio,
@@ -168,14 +170,14 @@ def fetch_market(symbol: str, need_chain: bool = True) -> tuple[MarketInputs, An
     return mkt, quote, chain
 
 
-def chain_vols(chain: Any, positions: list[val.PositionIn], rate: float) -> val.ChainVols | None:
+def chain_vols(chain: Any, positions: list[val.PositionIn], rate: float) -> ChainVols | None:
     expiries = sorted({p.expiry for p in positions if p.is_option and p.expiry})
     if chain is None or not expiries:
         return None
     snapshot = (chain.provider, chain.as_of.isoformat(), float(chain.spot), rate)
     key = tuple(expiries)
     return _chain_vols.get_or_compute(
-        chain.symbol, snapshot, key, lambda: val.solve_chain_vols(chain, expiries, rate)
+        chain.symbol, snapshot, key, lambda: solve_chain_vols(chain, expiries, rate)
     )
 
 
@@ -278,7 +280,7 @@ def _compute_value(
             val.scenarios(positions, valued, mkt, cv, chosen_date) if with_scenarios else None
         ),
     }
-    return val.clean_json(result)
+    return json_safe(result)
 
 
 def _portfolio_block(portfolio: Portfolio | None) -> dict[str, Any] | None:

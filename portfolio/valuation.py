@@ -12,9 +12,8 @@ day; vega in $ per volatility point.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,15 +21,14 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
-from market import calendar, iv, pricing
-from market.models import MarketInputs
+from market import calendar, pricing
+from market.data import MarketInputs
+from market.surface import MIN_VOL, ChainVols, pick_vol
 
 MULTIPLIER = 100
 NEW_YORK = ZoneInfo("America/New_York")
 SPOT_MOVES: tuple[float, ...] = tuple(round(x / 100, 2) for x in range(-30, 31, 5))
 VOL_SHIFTS: tuple[float, ...] = (-10.0, -5.0, 0.0, 5.0, 10.0)
-MIN_VOL = 0.01
-FALLBACK_VOL = 0.20
 DEEP_ITM_MONEYNESS = 0.05
 DEEP_ITM_DELTA = 0.90
 
@@ -69,37 +67,6 @@ class PositionIn:
         return self.quantity * self.multiplier
 
 
-@dataclass(frozen=True)
-class VolPick:
-    vol: float
-    source: str  # chain_iv | chain_smile | surface_interp | chain_median | default
-    mid: float | None = None
-    bid: float | None = None
-    ask: float | None = None
-
-
-@dataclass
-class ChainVols:
-    """Implied vols solved once for the chain rows valuation needs (vectorised)."""
-
-    expiry: npt.NDArray[Any]  # datetime64[D]
-    strike: Array
-    is_call: npt.NDArray[np.bool_]
-    iv: Array
-    bid: Array
-    ask: Array
-    mid: Array
-    expiries: tuple[date, ...] = field(default_factory=tuple)
-
-
-def _finite(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def _close_datetime(d: date) -> datetime:
     return datetime.combine(d, time(16, 0), tzinfo=NEW_YORK)
 
@@ -110,119 +77,6 @@ def year_fraction(as_of: datetime, expiry: date) -> float:
 
 def days_until(as_of: datetime, expiry: date) -> int:
     return (expiry - as_of.astimezone(NEW_YORK).date()).days
-
-
-# --- implied vols from the chain ---------------------------------------------------------
-
-
-def _mid(bid: Array, ask: Array, last: Array) -> Array:
-    ok = (bid > 0) & (ask > 0) & (ask >= bid)
-    return np.where(ok, (bid + ask) / 2.0, np.where(last > 0, last, np.nan))
-
-
-def solve_chain_vols(chain: Any, expiries: Iterable[date], rate: float) -> ChainVols:
-    """IVs (American model, from mid prices) for every contract of the listed expiries wanted.
-
-    Only the expiries the positions need are solved, so a tick costs one vectorised solve over
-    a few hundred contracts instead of the whole chain. The chain's own spot is used: the option
-    prices were observed against it.
-    """
-    wanted = {np.datetime64(d, "D") for d in expiries}
-    listed = tuple(chain.expiries)
-    exp_col = np.asarray(chain.expiry).astype("datetime64[D]")
-    # Expiries not listed get the two bracketing listed ones for the surface interpolation.
-    listed64 = np.array(sorted(np.datetime64(d, "D") for d in listed), dtype="datetime64[D]")
-    for w in list(wanted):
-        if listed64.size and w not in set(listed64.tolist()):
-            i = int(np.searchsorted(listed64, w))
-            for j in (i - 1, i):
-                if 0 <= j < listed64.size:
-                    wanted.add(listed64[j])
-    mask = (
-        np.isin(exp_col, np.array(sorted(wanted), dtype="datetime64[D]"))
-        if wanted
-        else (np.zeros(exp_col.shape, dtype=bool))
-    )
-    strike = np.asarray(chain.strike, dtype=float)[mask]
-    is_call = np.asarray(chain.is_call, dtype=bool)[mask]
-    bid = np.asarray(chain.bid, dtype=float)[mask]
-    ask = np.asarray(chain.ask, dtype=float)[mask]
-    last = np.asarray(chain.last, dtype=float)[mask]
-    exps = exp_col[mask]
-    mid = _mid(bid, ask, last)
-    ivs = np.full(strike.shape, np.nan)
-    if strike.size:
-        t = np.asarray(calendar.year_fraction(chain.as_of, exps), dtype=float)
-        res = iv.implied_vol(
-            np.nan_to_num(mid, nan=0.0),
-            float(chain.spot),
-            strike,
-            t,
-            rate,
-            float(chain.dividend_yield or 0.0),
-            is_call,
-            style="american",
-        )
-        ivs = np.where(np.isfinite(mid), np.asarray(res.iv, dtype=float), np.nan)
-    return ChainVols(exps, strike, is_call, ivs, bid, ask, mid, listed)
-
-
-def _smile(cv: ChainVols, expiry64: Any, strike: float, is_call: bool) -> tuple[float | None, str]:
-    sel = (cv.expiry == expiry64) & np.isfinite(cv.iv)
-    same = sel & (cv.is_call == is_call)
-    use = same if same.any() else sel
-    if not use.any():
-        return None, ""
-    ks, vs = cv.strike[use], cv.iv[use]
-    order = np.argsort(ks)
-    ks, vs = ks[order], vs[order]
-    exact = np.isclose(ks, strike, rtol=0, atol=1e-6)
-    if exact.any() and same.any():
-        return float(vs[exact][0]), "chain_iv"
-    return float(np.interp(strike, ks, vs)), "chain_smile"
-
-
-def pick_vol(cv: ChainVols | None, p: PositionIn, as_of: datetime) -> VolPick:
-    """The contract's chain IV; else the smile at its expiry; else the surface; else a fallback."""
-    if cv is None or p.expiry is None or p.strike is None:
-        return VolPick(FALLBACK_VOL, "default")
-    e64 = np.datetime64(p.expiry, "D")
-    quote_sel = (
-        (cv.expiry == e64) & (cv.is_call == bool(p.is_call)) & np.isclose(cv.strike, p.strike)
-    )
-    bid = ask = mid = None
-    if quote_sel.any():
-        i = int(np.flatnonzero(quote_sel)[0])
-        bid, ask, mid = _finite(cv.bid[i]), _finite(cv.ask[i]), _finite(cv.mid[i])
-    vol, source = _smile(cv, e64, p.strike, bool(p.is_call))
-    if vol is None:
-        # Expiry not listed (or no IV there): interpolate total variance between neighbours.
-        listed = np.unique(cv.expiry[np.isfinite(cv.iv)])
-        if listed.size:
-            i = int(np.searchsorted(listed, e64))
-            sides = [listed[j] for j in (i - 1, i) if 0 <= j < listed.size]
-            pts = []
-            for e in sides:
-                v, _ = _smile(cv, e, p.strike, bool(p.is_call))
-                if v is not None:
-                    pts.append((year_fraction(as_of, e.astype(object)), v))
-            if pts:
-                t = year_fraction(as_of, p.expiry)
-                if len(pts) == 2 and pts[1][0] > pts[0][0]:
-                    (t0, v0), (t1, v1) = pts
-                    w = min(max((t - t0) / (t1 - t0), 0.0), 1.0)
-                    var = (1 - w) * v0 * v0 * t0 + w * v1 * v1 * t1
-                    vol = math.sqrt(var / t) if t > 0 and var > 0 else v0 if w < 0.5 else v1
-                else:
-                    vol = pts[0][1]
-                source = "surface_interp"
-    if vol is None:
-        finite = cv.iv[np.isfinite(cv.iv)]
-        if finite.size:
-            vol, source = float(np.median(finite)), "chain_median"
-        else:
-            vol, source = FALLBACK_VOL, "default"
-    return VolPick(max(vol, MIN_VOL), source, mid, bid, ask)
 
 
 # --- pricing helpers ----------------------------------------------------------------------
@@ -285,7 +139,7 @@ def value_positions(
     """Market value, cost, P&L, day change and Greeks per position and in total."""
     as_of = mkt.as_of
     opts = [p for p in positions if p.is_option]
-    picks = {id(p): pick_vol(chain_vols, p, as_of) for p in opts}
+    picks = {id(p): pick_vol(chain_vols, p.expiry, p.strike, bool(p.is_call), as_of) for p in opts}
     now: dict[str, Array] = {}
     prev: dict[str, Array] = {}
     models: list[str] = []
@@ -672,7 +526,11 @@ def scenarios(
     """Spot × vol-shift matrix (today) and spot × date matrix (today, next hedge expiry, chosen)."""
     as_of = mkt.as_of
     today = as_of.astimezone(NEW_YORK).date()
-    vols = {id(p): pick_vol(chain_vols, p, as_of).vol for p in positions if p.is_option}
+    vols = {
+        id(p): pick_vol(chain_vols, p.expiry, p.strike, bool(p.is_call), as_of).vol
+        for p in positions
+        if p.is_option
+    }
     spots = np.array([mkt.spot * (1 + m) for m in SPOT_MOVES])
     current = valued["totals"]["value"]
     cost = valued["totals"]["cost"]
@@ -724,18 +582,3 @@ def scenarios(
         "assumptions": "IV per contract held fixed (plus the shift); options valued with the "
         "American model, at intrinsic on and after expiry; rate and dividend yield unchanged.",
     }
-
-
-def clean_json(obj: Any) -> Any:
-    """Floats rounded sensibly; NaN/inf become None so the result is strict JSON."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, np.floating):
-        return clean_json(float(obj))
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, dict):
-        return {k: clean_json(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [clean_json(v) for v in obj]
-    return obj

@@ -20,8 +20,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from core import charts
+from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
-from market.models import normalize_symbol
 from portfolio import csvio, services
 from portfolio.forms import ImportPositionsForm
 from portfolio.models import Portfolio, PortfolioSnapshot

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from core.numbers import finite
 from strategies.hedging import FloatArray, atm_iv
 
 NEAR_EXPIRY_DAYS = 7
@@ -93,11 +94,6 @@ def default_expiry(expiries: tuple[date, ...], t_by: dict[date, float]) -> date 
     return expiries[-1] if expiries else None
 
 
-def _num(x: Any, nd: int = 6) -> float | None:
-    x = float(x)
-    return round(x, nd) if math.isfinite(x) else None
-
-
 def expiry_table(
     sc: SolvedChain,
     expiry: date,
@@ -150,21 +146,21 @@ def expiry_table(
         if not (bid[i] > 0):
             flags.append("no_bid")
         return {
-            "bid": _num(bid[i], 4),
-            "ask": _num(ask[i], 4),
-            "mid": _num(mid[i], 4),
-            "last": _num(last[i], 4),
+            "bid": finite(bid[i], 4),
+            "ask": finite(ask[i], 4),
+            "mid": finite(mid[i], 4),
+            "last": finite(last[i], 4),
             "volume": int(vol[i]),
             "open_interest": int(oi[i]),
-            "spread_pct": _num(spread[i], 3),
-            "iv": _num(iv[i], 6),
+            "spread_pct": finite(spread[i], 3),
+            "iv": finite(iv[i], 6),
             "iv_reason": str(reason[i]) or None,
-            "delta": _num(cols["delta"][i], 6),
-            "gamma": _num(cols["gamma"][i], 6),
-            "theta": _num(cols["theta"][i], 6),
-            "vega": _num(cols["vega"][i], 6),
-            "rho": _num(cols["rho"][i], 6),
-            "model_price": _num(cols["price"][i], 4),
+            "delta": finite(cols["delta"][i], 6),
+            "gamma": finite(cols["gamma"][i], 6),
+            "theta": finite(cols["theta"][i], 6),
+            "vega": finite(cols["vega"][i], 6),
+            "rho": finite(cols["rho"][i], 6),
+            "model_price": finite(cols["price"][i], 4),
             "model": model if has_iv[i] else None,
             "itm": bool(itm[i]),
             "flags": flags,
@@ -191,11 +187,11 @@ def expiry_table(
     a = sc.atm_iv.get(expiry, math.nan)
     return {
         "expiry": expiry.isoformat(),
-        "days": _num(te * 365, 4),
-        "t": _num(te, 8),
-        "atm_iv": _num(a, 6),
+        "days": finite(te * 365, 4),
+        "t": finite(te, 8),
+        "atm_iv": finite(a, 6),
         "atm_strike": atm_strike,
-        "expected_move": _num(spot * a * math.sqrt(te), 4) if math.isfinite(a) else None,
+        "expected_move": finite(spot * a * math.sqrt(te), 4) if math.isfinite(a) else None,
         "model": model,
         "rows": [rows[k] for k in strikes_sorted],
     }

@@ -30,7 +30,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
-from market.models import MarketInputs
+from core.numbers import finite
+from market.data import MarketInputs
 
 MULTIPLIER = 100
 TICK = 0.01
@@ -736,11 +737,6 @@ def assignment_risk(
 # --- full evaluation -------------------------------------------------------------------------
 
 
-def _f(x: Any, nd: int = 6) -> float | None:
-    x = float(x)
-    return round(x, nd) if math.isfinite(x) else None
-
-
 def evaluate(
     ctx: MarketInputs,
     candidates: Sequence[Candidate],
@@ -804,23 +800,23 @@ def evaluate(
                 "quantity": lg.quantity,
                 "strike": lg.strike,
                 "expiry": lg.expiry.isoformat() if lg.expiry else None,
-                "price": _f(lg.price, 4),
-                "bid": _f(lg.bid, 4) if lg.bid is not None else None,
-                "ask": _f(lg.ask, 4) if lg.ask is not None else None,
-                "iv": _f(lg.iv, 6) if lg.iv is not None else None,
+                "price": finite(lg.price, 4),
+                "bid": finite(lg.bid, 4) if lg.bid is not None else None,
+                "ask": finite(lg.ask, 4) if lg.ask is not None else None,
+                "iv": finite(lg.iv, 6) if lg.iv is not None else None,
                 "iv_source": lg.iv_source if lg.is_option else None,
-                "t": _f(lg.t, 8) if lg.is_option else None,
+                "t": finite(lg.t, 8) if lg.is_option else None,
                 "open_interest": lg.open_interest,
-                "model_price": _f(model.price[r, j], 4) if lg.is_option else None,
-                "delta": _f(model.delta[r, j], 10) if lg.is_option else 1.0,
-                "spread_pct": _f(spread_pct[r, j], 3) if lg.is_option else None,
+                "model_price": finite(model.price[r, j], 4) if lg.is_option else None,
+                "delta": finite(model.delta[r, j], 10) if lg.is_option else 1.0,
+                "spread_pct": finite(spread_pct[r, j], 3) if lg.is_option else None,
                 "assignment_risk": None,
             }
             if lg.is_option and lg.quantity < 0:
                 row["assignment_risk"] = {
                     "level": str(risk[r, j]),
-                    "extrinsic": _f(extrinsic[r, j], 4),
-                    "early_exercise_premium": _f(eep[r, j], 4),
+                    "extrinsic": finite(extrinsic[r, j], 4),
+                    "early_exercise_premium": finite(eep[r, j], 4),
                 }
             leg_rows.append(row)
         short_levels = [str(risk[r, j]) for j in range(len(c.legs)) if risk[r, j]]
@@ -832,36 +828,36 @@ def evaluate(
                 "name": c.name,
                 "family": c.family,
                 "expiry": c.expiry.isoformat() if c.expiry else None,
-                "days": _f(t_exp[r] * 365, 3),
-                "t": _f(t_exp[r], 8),
+                "days": finite(t_exp[r] * 365, 3),
+                "t": finite(t_exp[r], 8),
                 "legs": leg_rows,
                 "params": c.params,
                 "notes": list(c.notes),
-                "position_value": _f(base[r], 2),
-                "net_debit": _f(debit[r], 2),
-                "net_debit_pct": _f(cost_pct[r], 4),
-                "annual_cost_pct": _f(ann[r], 4),
-                "model_value": _f(model_value[r], 2),
-                "floor_price": _f(em.floor_price[r], 4),
-                "floor_value": _f(floor_value[r], 2) if has_floor else None,
-                "floor_pct": _f(fl_pct, 4),
-                "cap_price": _f(em.cap_price[r], 4),
-                "cap_value": _f(cap_value[r], 2) if has_cap else None,
-                "cap_pct": _f(cap_value[r] / base[r] * 100, 4) if has_cap else None,
+                "position_value": finite(base[r], 2),
+                "net_debit": finite(debit[r], 2),
+                "net_debit_pct": finite(cost_pct[r], 4),
+                "annual_cost_pct": finite(ann[r], 4),
+                "model_value": finite(model_value[r], 2),
+                "floor_price": finite(em.floor_price[r], 4),
+                "floor_value": finite(floor_value[r], 2) if has_floor else None,
+                "floor_pct": finite(fl_pct, 4),
+                "cap_price": finite(em.cap_price[r], 4),
+                "cap_value": finite(cap_value[r], 2) if has_cap else None,
+                "cap_pct": finite(cap_value[r] / base[r] * 100, 4) if has_cap else None,
                 "breakevens": em.breakevens[r],
-                "max_loss": _f(-em.min_pnl[r], 2) if math.isfinite(em.min_pnl[r]) else None,
-                "max_gain": _f(em.max_pnl[r], 2) if math.isfinite(em.max_pnl[r]) else None,
-                "greeks": {k: _f(v[r], 8) for k, v in g.items()},
-                "vol": _f(vol[r], 6),
-                "prob_profit": _f(em.prob_profit[r], 10),
-                "prob_floor": _f(em.prob_floor[r], 10),
-                "expected_pnl": _f(em.expected_pnl[r], 2),
+                "max_loss": finite(-em.min_pnl[r], 2) if math.isfinite(em.min_pnl[r]) else None,
+                "max_gain": finite(em.max_pnl[r], 2) if math.isfinite(em.max_pnl[r]) else None,
+                "greeks": {k: finite(v[r], 8) for k, v in g.items()},
+                "vol": finite(vol[r], 6),
+                "prob_profit": finite(em.prob_profit[r], 10),
+                "prob_floor": finite(em.prob_floor[r], 10),
+                "expected_pnl": finite(em.expected_pnl[r], 2),
                 "liquidity": {
-                    "worst_spread_pct": _f(worst_spread[r], 3),
+                    "worst_spread_pct": finite(worst_spread[r], 3),
                     "min_open_interest": min_oi[r],
                 },
                 "assignment_risk": worst_risk,
-                "cost_per_protection": _f(ann[r] / protection, 6)
+                "cost_per_protection": finite(ann[r] / protection, 6)
                 if has_floor and protection > 0 and math.isfinite(ann[r])
                 else None,
             }

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from market.models import MarketInputs
+from market.data import MarketInputs
 from strategies.hedging import (
     KIND_CALL,
     KIND_PUT,

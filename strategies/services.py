@@ -25,7 +25,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.memo import SnapshotMemo
-from market.models import MarketInputs, normalize_symbol
+from core.numbers import finite
+from market.data import MarketInputs, normalize_symbol
 from strategies import chain as chainlib
 from strategies import hedging
 from strategies.hedging import Candidate, Leg
@@ -174,7 +175,7 @@ def options_payload(
             {
                 "expiry": e.isoformat(),
                 "days": round(sc.t_by_expiry[e] * 365, 4),
-                "atm_iv": _num(sc.atm_iv.get(e, math.nan)),
+                "atm_iv": finite(sc.atm_iv.get(e, math.nan), 6),
             }
             for e in expiries
         ],
@@ -210,13 +211,6 @@ def _with_inputs(ctx: MarketInputs, rest: bytes) -> bytes:
     ``age_s`` move between refreshes); ``rest`` is a cached serialised object."""
     head = _dumps({"inputs": inputs_block(ctx)})
     return head[:-1] + b"," + rest[1:]
-
-
-def _num(x: Any, nd: int = 6) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return round(x, nd) if math.isfinite(x) else None
 
 
 # --- portfolio holding ----------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from market.models import OptionChain, PriceHistory, Quote
+from market.data import OptionChain, PriceHistory, Quote
 
 
 @runtime_checkable

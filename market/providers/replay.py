@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from market.data import OptionChain, PriceHistory, Quote, normalize_symbol
 from market.errors import ProviderUnavailable, UnknownSymbol
-from market.models import OptionChain, PriceHistory, Quote, normalize_symbol
 
 FORMAT_VERSION = 1
 

@@ -27,8 +27,8 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 
 from market.calendar import NEW_YORK, monthly_expiry, previous_trading_day, year_fraction
+from market.data import OptionChain, PriceHistory, Quote, normalize_symbol
 from market.errors import ProviderUnavailable, UnknownSymbol
-from market.models import OptionChain, PriceHistory, Quote, normalize_symbol
 from market.pricing import american
 
 EPOCH = date(2020, 1, 1)

@@ -5,8 +5,8 @@ Two layers:
 * :class:`YFinanceClient` is the only code that talks to yfinance: ``info``, daily history,
   the list of expiries and one expiry's calls/puts. Every call runs in a worker thread with a
   hard timeout and is retried with exponential backoff (plus jitter) on transient errors.
-* :class:`YFinanceProvider` maps those responses to :class:`~market.models.Quote`,
-  :class:`~market.models.OptionChain` and :class:`~market.models.PriceHistory`, normalising what
+* :class:`YFinanceProvider` maps those responses to :class:`~market.data.Quote`,
+  :class:`~market.data.OptionChain` and :class:`~market.data.PriceHistory`, normalising what
   Yahoo sends: zero or missing bids/asks (both zero = no market -> nan; a zero bid with an ask is a
   real "no bid" quote and kept), crossed markets (-> nan), zero last prices, last trades older than
   ``stale_after_days`` (dropped and counted in ``chain.meta["stale_last"]``), missing volume/open
@@ -33,8 +33,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from market.data import OptionChain, PriceHistory, Quote, normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, ProviderUnavailable, UnknownSymbol
-from market.models import OptionChain, PriceHistory, Quote, normalize_symbol
 
 logger = logging.getLogger(__name__)
 

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from django import template
+
+from core.numbers import finite
 
 register = template.Library()
 DASH = "—"
 
 
-def _f(v: Any) -> float | None:
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
 @register.filter
 def money(v: Any, places: int = 0) -> str:
-    x = _f(v)
+    x = finite(v)
     if x is None:
         return DASH
     s = f"{abs(x):,.{int(places)}f}"
@@ -31,7 +24,7 @@ def money(v: Any, places: int = 0) -> str:
 @register.filter
 def smoney(v: Any, places: int = 0) -> str:
     """Signed money: +$1,234 / -$1,234."""
-    x = _f(v)
+    x = finite(v)
     if x is None:
         return DASH
     s = f"{abs(x):,.{int(places)}f}"
@@ -42,25 +35,25 @@ def smoney(v: Any, places: int = 0) -> str:
 
 @register.filter
 def pct(v: Any, places: int = 1) -> str:
-    x = _f(v)
+    x = finite(v)
     return DASH if x is None else f"{x:.{int(places)}f} %"
 
 
 @register.filter
 def spct(v: Any, places: int = 2) -> str:
-    x = _f(v)
+    x = finite(v)
     return DASH if x is None else f"{x:+.{int(places)}f} %"
 
 
 @register.filter
 def num(v: Any, places: int = 2) -> str:
-    x = _f(v)
+    x = finite(v)
     return DASH if x is None else f"{x:,.{int(places)}f}"
 
 
 @register.filter
 def sign_class(v: Any) -> str:
-    x = _f(v)
+    x = finite(v)
     if x is None or x == 0:
         return ""
     return "pos" if x > 0 else "neg"
@@ -69,5 +62,5 @@ def sign_class(v: Any) -> str:
 @register.filter
 def raw(v: Any) -> str:
     """A machine-readable number for data-value attributes ("" when missing)."""
-    x = _f(v)
+    x = finite(v)
     return "" if x is None else repr(x)

@@ -9,7 +9,7 @@ import pytest
 
 from market.analytics import analyze_chain, parity_residual, prob_itm, prob_touch, quote_mid_spread
 from market.calendar import year_fraction
-from market.models import OptionChain
+from market.data import OptionChain
 from market.pricing import bsm
 
 AS_OF = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)

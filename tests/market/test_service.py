@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from market.data import Quote
 from market.errors import CircuitOpen, InvalidSymbol, ProviderUnavailable, UnknownSymbol
-from market.models import Quote
 from market.providers.synthetic import SyntheticProvider
 from market.service import CLOSED, HALF_OPEN, OPEN, MarketService
 

@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime
 import numpy as np
 import QuantLib as ql
 
+from market.data import OptionChain, Quote, normalize_symbol
 from market.errors import ProviderUnavailable, UnknownSymbol
-from market.models import OptionChain, Quote, normalize_symbol
 
 AS_OF = datetime(2026, 4, 6, 20, 0, tzinfo=UTC)  # 16:00 EDT, Monday 6 April 2026
 TODAY = date(2026, 4, 6)

@@ -6,7 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from market.models import MarketInputs
+from market.data import MarketInputs
+from market.surface import solve_chain_vols
 from portfolio import valuation as val
 from tests.portfolio.fakes import (
     AS_OF,
@@ -64,7 +65,7 @@ def chain():
 
 @pytest.fixture(scope="module")
 def chain_vols(chain):
-    return val.solve_chain_vols(chain, [E_MAY, E_MAR, E_UNLISTED], RATE)
+    return solve_chain_vols(chain, [E_MAY, E_MAR, E_UNLISTED], RATE)
 
 
 def test_time_to_expiry_is_whole_days_at_the_close():
@@ -298,9 +299,3 @@ class TestScenarios:
         later = TODAY + timedelta(days=30)
         expected = 200_000 + 1000 * ql_price(SPOT, 180.0, E_MAY, vol, False, today=later)
         assert sd["value"][2][zero] == pytest.approx(expected, rel=1e-5)
-
-    def test_clean_json_replaces_nan(self):
-        assert val.clean_json({"a": [float("nan"), 1.0], "b": float("inf")}) == {
-            "a": [None, 1.0],
-            "b": None,
-        }

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from market.calendar import year_fraction
+from market.data import OptionChain, Quote
 from market.errors import UnknownSymbol
-from market.models import OptionChain, Quote
 from market.pricing import american
 
 AS_OF = datetime(2025, 6, 2, 15, 0, tzinfo=UTC)

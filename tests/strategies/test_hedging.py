@@ -10,7 +10,7 @@ import pytest
 from scipy import integrate
 from scipy.stats import norm
 
-from market.models import MarketInputs
+from market.data import MarketInputs
 from strategies import hedging
 from strategies.hedging import Candidate, ExpirySlice, Leg
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import QuantLib as ql
 
-from market.models import MarketInputs
+from market.data import MarketInputs
 from strategies.hedging import Leg
 from strategies.payoff import expiry_pnl, pnl_surface, price_grid
 

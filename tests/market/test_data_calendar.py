@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from market.calendar import is_trading_day, monthly_expiry, nyse_holidays, year_fraction
+from market.data import OptionChain, Quote, normalize_symbol
 from market.errors import InvalidSymbol, ProviderUnavailable, UnknownSymbol
-from market.models import OptionChain, Quote, normalize_symbol
 from market.providers import make_provider
 from market.providers.replay import ReplayProvider, snapshot_dict, write_snapshots
 

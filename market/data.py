@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from core.numbers import finite
 from market.errors import InvalidSymbol
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9^][A-Z0-9.\-=^]{0,9}$")
@@ -34,10 +35,6 @@ def normalize_symbol(symbol: object) -> str:
 
 def _iso(dt: datetime) -> str:
     return dt.isoformat()
-
-
-def _float_or_none(x: float) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
 
 
 @dataclass(frozen=True)
@@ -85,9 +82,9 @@ class Quote:
         return {
             "symbol": self.symbol,
             "spot": self.spot,
-            "prev_close": _float_or_none(self.prev_close) if self.prev_close is not None else None,
-            "bid": _float_or_none(self.bid) if self.bid is not None else None,
-            "ask": _float_or_none(self.ask) if self.ask is not None else None,
+            "prev_close": finite(self.prev_close),
+            "bid": finite(self.bid),
+            "ask": finite(self.ask),
             "as_of": _iso(self.as_of),
             "provider": self.provider,
             "stale": self.stale,
