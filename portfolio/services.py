@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from core.memo import LRU, SnapshotMemo
 from core.numbers import json_safe
-from market.data import MarketInputs, normalize_symbol
+from market.data import normalize_symbol
 from market.surface import ChainVols, solve_chain_vols
+from marketdata import snapshot
 from portfolio import valuation as val
 from portfolio.models import (
     Portfolio,
@@ -143,57 +144,18 @@ def position_inputs(positions: Any) -> list[val.PositionIn]:
     return out
 
 
-def market_service() -> Any:
-    from marketdata.service import get_market_service
-
-    return get_market_service()
-
-
-def fetch_market(symbol: str, need_chain: bool = True) -> tuple[MarketInputs, Any, Any]:
-    """(valuation market inputs, quote, chain or None) from the cached market service."""
-    svc = market_service()
-    quote = svc.quote(symbol)
-    chain = svc.chain(symbol) if need_chain else None
-    stale = bool(quote.stale or (chain is not None and chain.stale))
-    age = max(float(quote.age_s), float(chain.age_s) if chain is not None else 0.0)
-    mkt = MarketInputs(
-        symbol=symbol,
-        spot=float(quote.spot),
-        prev_close=float(quote.prev_close) if quote.prev_close else None,
-        rate=float(settings.RISK_FREE_RATE),
-        div_yield=float(quote.dividend_yield or 0.0),
-        as_of=quote.as_of,
-        provider=str(quote.provider),
-        stale=stale,
-        age_s=age,
-    )
-    return mkt, quote, chain
-
-
-def chain_vols(chain: Any, positions: list[val.PositionIn], rate: float) -> ChainVols | None:
+def chain_vols(snap: snapshot.Snapshot, positions: list[val.PositionIn]) -> ChainVols | None:
+    """Implied vols of the held expiries, solved once per chain snapshot."""
+    chain = snap.chain
     expiries = sorted({p.expiry for p in positions if p.is_option and p.expiry})
     if chain is None or not expiries:
         return None
-    snapshot = (chain.provider, chain.as_of.isoformat(), float(chain.spot), rate)
-    key = tuple(expiries)
     return _chain_vols.get_or_compute(
-        chain.symbol, snapshot, key, lambda: solve_chain_vols(chain, expiries, rate)
+        chain.symbol,
+        snap.chain_key,
+        tuple(expiries),
+        lambda: solve_chain_vols(chain, expiries, snap.rate),
     )
-
-
-def market_block(mkt: MarketInputs, chain: Any) -> dict[str, Any]:
-    return {
-        "symbol": mkt.symbol,
-        "spot": mkt.spot,
-        "prev_close": mkt.prev_close,
-        "rate": mkt.rate,
-        "div_yield": mkt.div_yield,
-        "provider": mkt.provider,
-        "as_of": mkt.as_of.isoformat(),
-        "chain_as_of": chain.as_of.isoformat() if chain is not None else None,
-        "stale": mkt.stale,
-        "age_s": round(mkt.age_s, 3),
-    }
 
 
 def _fingerprint(portfolio: Portfolio) -> tuple[Any, ...]:
@@ -237,42 +199,34 @@ def _value(
 ) -> tuple[tuple[Any, ...], tuple[Any, ...], dict[str, Any]]:
     """(market snapshot, key within it, result) for the memos."""
     symbol = normalize_symbol(symbol)
-    mkt, quote, chain = fetch_market(symbol)
-    snapshot = (
-        mkt.as_of.isoformat(),
-        mkt.spot,
-        mkt.prev_close,
-        mkt.rate,
-        mkt.stale,
-        chain.as_of.isoformat() if chain is not None else None,
-    )
+    snap = snapshot.load(symbol)
     fp = _fingerprint(portfolio) if portfolio is not None else None
     key = (fp, chosen_date, with_scenarios)
 
     def compute() -> dict[str, Any]:
-        return _compute_value(portfolio, symbol, mkt, chain, chosen_date, with_scenarios)
+        return _compute_value(portfolio, snap, chosen_date, with_scenarios)
 
-    return snapshot, key, _results.get_or_compute(symbol, snapshot, key, compute)
+    return snap.key, key, _results.get_or_compute(symbol, snap.key, key, compute)
 
 
 def _compute_value(
     portfolio: Portfolio | None,
-    symbol: str,
-    mkt: MarketInputs,
-    chain: Any,
+    snap: snapshot.Snapshot,
     chosen_date: date | None,
     with_scenarios: bool,
 ) -> dict[str, Any]:
+    symbol = snap.symbol
+    mkt = snap.valuation_inputs
     qs = Position.objects.for_dashboard(portfolio, symbol) if portfolio is not None else []
     positions = position_inputs(qs)
-    cv = chain_vols(chain, positions, mkt.rate)
+    cv = chain_vols(snap, positions)
     valued = val.value_positions(positions, mkt, cv)
     warn_days = portfolio.hedge_warning_days if portfolio is not None else 21
     result: dict[str, Any] = {
         "portfolio": _portfolio_block(portfolio),
         "symbol": symbol,
         "as_of": mkt.as_of.isoformat(),
-        "market": market_block(mkt, chain),
+        "market": snapshot.valuation_block(mkt, snap.chain),
         "positions": valued["positions"],
         "totals": valued["totals"],
         "hedge": val.hedge_panel(positions, valued, mkt, warn_days),

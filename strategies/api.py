@@ -12,6 +12,7 @@ from ninja import Field as NField
 from ninja import Query, Router, Schema
 
 from market.errors import MarketDataError, UnknownSymbol
+from marketdata import snapshot
 from portfolio.schemas import ErrorOut
 from strategies import services
 from strategies.schemas import EvaluatedOut, EvaluateIn, OptionsOut, PayoffOut, StrategiesOut
@@ -188,7 +189,7 @@ def post_evaluate(request: HttpRequest, body: EvaluateIn) -> Any:
             mk, (*all_legs, *legs), days=body.days, iv_shift=body.iv_shift, style=body.model
         )
         return {
-            "inputs": services.inputs_block(mk.ctx),
+            "inputs": snapshot.chain_block(mk.ctx),
             "price_mode": body.price,
             "probability_model": services.hedging.PROBABILITY_MODEL,
             "strategy": row,

@@ -27,6 +27,7 @@ from django.utils import timezone
 from core.memo import SnapshotMemo
 from core.numbers import finite
 from market.data import MarketInputs, normalize_symbol
+from marketdata import snapshot
 from strategies import chain as chainlib
 from strategies import hedging
 from strategies.hedging import Candidate, Leg
@@ -67,12 +68,6 @@ _evaluated = SnapshotMemo(64)
 _bodies = SnapshotMemo(64)
 
 
-def market_service() -> Any:
-    from marketdata.service import get_market_service
-
-    return get_market_service()
-
-
 def clean_symbol(raw: str | None) -> str:
     from market.errors import InvalidSymbol
 
@@ -90,46 +85,15 @@ class Market:
 
 
 def load_market(symbol: str) -> Market:
-    """Chain (cached by the market service) with IVs solved once per chain snapshot."""
-    chain = market_service().chain(symbol)
-    rate = float(settings.RISK_FREE_RATE)
-    key = (
-        chain.symbol,
-        chain.provider,
-        chain.as_of.isoformat(),
-        float(chain.spot),
-        len(chain),
-        rate,
-    )
+    """The chain snapshot (cached by the market service) with IVs solved once per snapshot."""
+    snap = snapshot.load(symbol, quote=False)
+    chain = snap.chain
+    assert chain is not None  # nosec B101 - load(chain=True) returns a chain or raises
+    key = snapshot.chain_key(chain, snap.rate)
     solved = _solved.get_or_compute(
-        chain.symbol, key, None, lambda: chainlib.solve_chain(chain, rate)
+        chain.symbol, key, None, lambda: chainlib.solve_chain(chain, snap.rate)
     )
-    ctx = MarketInputs(
-        symbol=chain.symbol,
-        spot=float(chain.spot),
-        rate=rate,
-        div_yield=float(chain.dividend_yield or 0.0),
-        as_of=chain.as_of,
-        provider=str(chain.provider),
-        stale=bool(chain.stale),
-        age_s=float(chain.age_s),
-    )
-    return Market(ctx, solved, key)
-
-
-def inputs_block(ctx: MarketInputs) -> dict[str, Any]:
-    return {
-        "symbol": ctx.symbol,
-        "spot": ctx.spot,
-        "rate": ctx.rate,
-        "div_yield": ctx.div_yield,
-        "as_of": ctx.as_of.isoformat(),
-        "provider": ctx.provider,
-        "stale": ctx.stale,
-        "age_s": round(ctx.age_s, 3),
-        "day_count": "ACT/365 to 16:00 America/New_York on the expiry date",
-        "model": "American (QdFp fixed point) for prices and Greeks; IV solved from mid quotes",
-    }
+    return Market(snap.chain_inputs, solved, key)
 
 
 def parse_expiry(
@@ -170,7 +134,7 @@ def options_payload(
         else None
     )
     return {
-        "inputs": inputs_block(mk.ctx),
+        "inputs": snapshot.chain_block(mk.ctx),
         "expiries": [
             {
                 "expiry": e.isoformat(),
@@ -209,7 +173,7 @@ def _dumps(data: Any) -> bytes:
 def _with_inputs(ctx: MarketInputs, rest: bytes) -> bytes:
     """``{"inputs": …, <rest>}``: the inputs block is rebuilt per request (its ``stale`` and
     ``age_s`` move between refreshes); ``rest`` is a cached serialised object."""
-    head = _dumps({"inputs": inputs_block(ctx)})
+    head = _dumps({"inputs": snapshot.chain_block(ctx)})
     return head[:-1] + b"," + rest[1:]
 
 
@@ -313,7 +277,10 @@ class StrategyQuery:
 def strategies_payload(user: Any, symbol: str, **params: Any) -> dict[str, Any]:
     """Candidates for the user's holding, filtered and ranked (parameters: :func:`_strategies_request`)."""
     mk, portfolio, shares, query = _strategies_request(user, symbol, **params)
-    return {"inputs": inputs_block(mk.ctx), **_strategies_rest(mk, portfolio, shares, query)}
+    return {
+        "inputs": snapshot.chain_block(mk.ctx),
+        **_strategies_rest(mk, portfolio, shares, query),
+    }
 
 
 def strategies_json(user: Any, symbol: str, **params: Any) -> bytes:

@@ -76,10 +76,8 @@ class FakeMarket:
 
 @pytest.fixture
 def fake_market(monkeypatch) -> FakeMarket:
-    from strategies import services
-
     fm = FakeMarket()
-    monkeypatch.setattr(services, "market_service", lambda: fm)
+    monkeypatch.setattr("marketdata.service.get_market_service", lambda: fm)
     return fm
 
 
