@@ -18,6 +18,8 @@ import numpy as np
 from core.numbers import finite
 from market.errors import InvalidSymbol
 
+CONTRACT_MULTIPLIER = 100  # shares per listed equity/ETF option contract
+
 SYMBOL_RE = re.compile(r"^[A-Z0-9^][A-Z0-9.\-=^]{0,9}$")
 
 

@@ -12,7 +12,7 @@ from ninja import Query, Router, Schema
 
 from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
-from portfolio import services
+from portfolio import access, services
 from portfolio.schemas import ErrorOut, PortfolioOut
 from vault_dash.api import ApiError
 
@@ -34,7 +34,7 @@ class PortfolioQuery(Schema):
 
 
 def ensure_allowed(request: HttpRequest) -> None:
-    if settings.LOGIN_REQUIRED and not request.user.is_authenticated:
+    if not access.may_view(request.user):
         raise ApiError(401, "unauthorized", "log in to see portfolio data")
 
 
@@ -53,8 +53,8 @@ def ensure_allowed(request: HttpRequest) -> None:
 def get_portfolio(request: HttpRequest, q: Query[PortfolioQuery]) -> HttpResponse:
     ensure_allowed(request)
     try:
-        portfolio = services.resolve_portfolio(request.user, q.portfolio)
-    except services.PortfolioNotFound:
+        portfolio = access.resolve_portfolio(request.user, q.portfolio)
+    except access.PortfolioNotFound:
         raise ApiError(404, "not_found", "no such portfolio", "portfolio") from None
     raw_symbol = q.symbol or (portfolio.default_symbol if portfolio else settings.DEFAULT_SYMBOL)
     try:

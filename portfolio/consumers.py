@@ -24,8 +24,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from portfolio import publisher
-from vault_dash.config import SYMBOL_RE
+from portfolio import access, publisher
+from portfolio.models import SYMBOL_RE
 
 logger = logging.getLogger(__name__)
 
@@ -91,13 +91,6 @@ async def validate_symbol(raw: Any) -> str:
     return symbol
 
 
-def may_connect(user: Any) -> bool:
-    """Same rule as the HTTP pages: anyone in the embedded default, a logged-in user otherwise."""
-    if not settings.LOGIN_REQUIRED:
-        return True
-    return bool(user is not None and user.is_authenticated and user.is_active)
-
-
 class PortfolioError(Exception):
     pass
 
@@ -108,11 +101,9 @@ def _resolve_portfolio_id(user: Any, requested: int | None) -> int | None:
     Uses the dashboard's own rule (``services.resolve_portfolio``): an explicit id must be
     visible to the user; without one, the user's first own portfolio, else the demo.
     """
-    from portfolio import services
-
     try:
-        portfolio = services.resolve_portfolio(user, requested)
-    except services.PortfolioNotFound as exc:
+        portfolio = access.resolve_portfolio(user, requested)
+    except access.PortfolioNotFound as exc:
         raise PortfolioError(str(exc)) from None
     if portfolio is None or (portfolio.is_demo and portfolio.owner_id is None):
         return None
@@ -120,14 +111,10 @@ def _resolve_portfolio_id(user: Any, requested: int | None) -> int | None:
 
 
 def _portfolio_param(raw: Any) -> int | None:
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise PortfolioError("portfolio must be an id")
-    text = str(raw)
-    if not text.isdigit() or len(text) > 18:
-        raise PortfolioError("portfolio must be an id")
-    return int(text)
+    try:
+        return access.parse_portfolio_id(raw)
+    except access.BadPortfolioId as exc:
+        raise PortfolioError(str(exc)) from None
 
 
 class UpdatesConsumer(AsyncWebsocketConsumer):
@@ -140,7 +127,7 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
         self._tokens_at = time.monotonic()
         self._refresher: asyncio.Task[None] | None = None
         await self.accept()
-        if not may_connect(self.scope.get("user")):
+        if not access.may_view(self.scope.get("user")):
             await self._send_json(
                 {"type": "error", "code": "auth_required", "message": "log in to receive updates"}
             )
@@ -307,7 +294,7 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
             try:
                 if settings.LOGIN_REQUIRED and "session" in self.scope:
                     user = await get_user(self.scope)
-                    if not may_connect(user):
+                    if not access.may_view(user):
                         await self._send_json(
                             {"type": "error", "code": "auth_required", "message": "session ended"}
                         )

@@ -10,6 +10,7 @@ options (so a contract cost ``cost_basis × 100``).
 
 from __future__ import annotations
 
+import re
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -24,11 +25,12 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-CONTRACT_MULTIPLIER = 100
+from market.data import CONTRACT_MULTIPLIER
+from portfolio.valuation import PositionIn
+
 DATA_VERSION_KEY = "portfolio:data-version"
-SYMBOL_VALIDATOR = RegexValidator(
-    r"^[A-Z][A-Z0-9.\-]{0,9}$", "Use an upper-case ticker symbol such as GLD."
-)
+SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
+SYMBOL_VALIDATOR = RegexValidator(SYMBOL_RE, "Use an upper-case ticker symbol such as GLD.")
 
 
 class PortfolioQuerySet(models.QuerySet["Portfolio"]):
@@ -91,6 +93,23 @@ class Portfolio(models.Model):
     def open_positions(self) -> models.QuerySet[Position]:
         return self.positions.filter(closed_on__isnull=True)
 
+    def can_edit(self, user: Any) -> bool:
+        """Owners change their portfolios; the ownerless demo only staff may change."""
+        if not getattr(user, "is_authenticated", False):
+            return False
+        if self.owner_id is None:
+            return bool(user.is_staff)
+        return bool(self.owner_id == user.pk)
+
+    def shares_held(self, symbol: str) -> float:
+        """Shares of ``symbol`` held outright (physical units converted; options left out)."""
+        return (
+            Position.objects.open()
+            .filter(portfolio=self, symbol=symbol)
+            .exclude(kind=Position.Kind.OPTION)
+            .share_equivalents()
+        )
+
 
 class PositionQuerySet(models.QuerySet["Position"]):
     def open(self) -> PositionQuerySet:
@@ -98,6 +117,12 @@ class PositionQuerySet(models.QuerySet["Position"]):
 
     def for_symbol(self, symbol: str) -> PositionQuerySet:
         return self.filter(symbol=symbol)
+
+    def share_equivalents(self) -> float:
+        """Shares of the underlying these positions stand for, summed
+        (:attr:`portfolio.valuation.PositionIn.share_equivalents`: options × 100, physical
+        units ÷ units per share)."""
+        return float(sum(p.as_input().share_equivalents for p in self))
 
     def for_dashboard(self, portfolio: Portfolio, symbol: str) -> PositionQuerySet:
         holdings_first = models.Case(
@@ -222,6 +247,22 @@ class Position(models.Model):
     @property
     def multiplier(self) -> int:
         return CONTRACT_MULTIPLIER if self.is_option else 1
+
+    def as_input(self) -> PositionIn:
+        """This position as the valuation functions take it (plain floats, no ORM)."""
+        return PositionIn(
+            id=self.pk,
+            label=self.instrument,
+            kind=self.kind,
+            quantity=float(self.quantity),
+            cost_basis=float(self.cost_basis),
+            expiry=self.expiry,
+            strike=float(self.strike) if self.strike is not None else None,
+            is_call=(self.right == Position.Right.CALL) if self.is_option else None,
+            style=self.style,
+            units_per_share=float(self.units_per_share) if self.units_per_share else None,
+            opened_on=self.opened_on,
+        )
 
     @property
     def total_cost(self) -> Decimal:

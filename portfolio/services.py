@@ -17,18 +17,18 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from core.memo import LRU, SnapshotMemo
+from core.memo import SnapshotMemo
 from core.numbers import json_safe
 from market.data import normalize_symbol
 from market.surface import ChainVols, solve_chain_vols
 from marketdata import snapshot
+from portfolio import access
 from portfolio import valuation as val
 from portfolio.models import (
     Portfolio,
     PortfolioSnapshot,
     Position,
     bump_data_version,
-    data_version,
 )
 
 logger = logging.getLogger(__name__)
@@ -36,112 +36,26 @@ logger = logging.getLogger(__name__)
 _MEMO_SIZE = 64
 
 
-class PortfolioNotFound(Exception):
-    """No such portfolio, or it belongs to someone else (indistinguishable on purpose)."""
-
-
 # Derived from one market snapshot per symbol: dropped when the data refreshes (memo.py).
 _chain_vols = SnapshotMemo(_MEMO_SIZE)
 _results = SnapshotMemo(_MEMO_SIZE)
 _bodies = SnapshotMemo(_MEMO_SIZE)
-_resolved = LRU(1024)
-RESOLVE_MEMO_SECONDS = 30.0
-_NOT_FOUND = object()
 
 
 def clear_memos() -> None:
     _chain_vols.clear()
     _results.clear()
     _bodies.clear()
-    _resolved.clear()
+    access.clear_memo()
     _last_recorded.clear()
     bump_data_version()
-
-
-# --- ownership ------------------------------------------------------------------------------
-
-
-def demo_portfolio() -> Portfolio | None:
-    return Portfolio.objects.filter(is_demo=True, owner__isnull=True).order_by("pk").first()
-
-
-def resolve_portfolio(user: Any, portfolio_id: int | None = None) -> Portfolio | None:
-    """The portfolio ``user`` asked for, or their default one.
-
-    An explicit id that does not exist or belongs to someone else raises
-    :class:`PortfolioNotFound` (the same answer for both, so ids do not leak). Without an id:
-    the user's first own portfolio, else the demo, else ``None``. Callers enforce
-    ``settings.LOGIN_REQUIRED`` before calling this.
-
-    Memoised per process for a few seconds under the shared data version (see
-    :func:`portfolio.models.data_version`), which every portfolio/position write bumps: the hot
-    API path then needs no query. The returned instance is shared: treat it as read-only.
-    """
-    uid = user.pk if getattr(user, "is_authenticated", False) else None
-    version = data_version()
-    key = (version, uid, portfolio_id)
-    if version is not None:
-        hit = _resolved.get(key)
-        if hit is not None and time.monotonic() - hit[1] < RESOLVE_MEMO_SECONDS:
-            if hit[0] is _NOT_FOUND:
-                raise PortfolioNotFound(portfolio_id)
-            return hit[0]
-    try:
-        found = _resolve(user, portfolio_id)
-    except PortfolioNotFound:
-        if version is not None:
-            _resolved.put(key, (_NOT_FOUND, time.monotonic()))
-        raise
-    if version is not None:
-        _resolved.put(key, (found, time.monotonic()))
-    return found
-
-
-def _resolve(user: Any, portfolio_id: int | None) -> Portfolio | None:
-    visible = Portfolio.objects.visible_to(user)
-    if portfolio_id is not None:
-        found = visible.filter(pk=portfolio_id).first()
-        if found is None:
-            raise PortfolioNotFound(portfolio_id)
-        return found
-    if getattr(user, "is_authenticated", False):
-        own = visible.filter(owner=user).order_by("name", "pk").first()
-        if own is not None:
-            return own
-    return visible.filter(is_demo=True).order_by("pk").first()
-
-
-def may_edit(user: Any, portfolio: Portfolio) -> bool:
-    """Owners edit their portfolios; the ownerless demo only staff may change."""
-    if not getattr(user, "is_authenticated", False):
-        return False
-    if portfolio.owner_id is None:
-        return bool(user.is_staff)
-    return bool(portfolio.owner_id == user.pk)
 
 
 # --- inputs ---------------------------------------------------------------------------------
 
 
 def position_inputs(positions: Any) -> list[val.PositionIn]:
-    out = []
-    for p in positions:
-        out.append(
-            val.PositionIn(
-                id=p.pk,
-                label=p.instrument,
-                kind=p.kind,
-                quantity=float(p.quantity),
-                cost_basis=float(p.cost_basis),
-                expiry=p.expiry,
-                strike=float(p.strike) if p.strike is not None else None,
-                is_call=(p.right == Position.Right.CALL) if p.is_option else None,
-                style=p.style,
-                units_per_share=float(p.units_per_share) if p.units_per_share else None,
-                opened_on=p.opened_on,
-            )
-        )
-    return out
+    return [p.as_input() for p in positions]
 
 
 def chain_vols(snap: snapshot.Snapshot, positions: list[val.PositionIn]) -> ChainVols | None:
@@ -303,7 +217,7 @@ def live_snapshot(symbol: str, portfolio: Portfolio | None = None) -> dict[str, 
     per symbol to every subscriber, so it must never carry a private portfolio.
     """
     if portfolio is None:
-        portfolio = resolve_portfolio(None)  # the demo (memoised: no query per tick)
+        portfolio = access.resolve_portfolio(None)  # the demo (memoised: no query per tick)
     result = value_portfolio(portfolio, symbol, with_scenarios=False)
     try:
         record_snapshot(portfolio, result)

@@ -22,10 +22,9 @@ import numpy as np
 import numpy.typing as npt
 
 from market import calendar, pricing
-from market.data import MarketInputs
+from market.data import CONTRACT_MULTIPLIER, MarketInputs
 from market.surface import MIN_VOL, ChainVols, pick_vol
 
-MULTIPLIER = 100
 NEW_YORK = ZoneInfo("America/New_York")
 SPOT_MOVES: tuple[float, ...] = tuple(round(x / 100, 2) for x in range(-30, 31, 5))
 VOL_SHIFTS: tuple[float, ...] = (-10.0, -5.0, 0.0, 5.0, 10.0)
@@ -57,7 +56,7 @@ class PositionIn:
 
     @property
     def multiplier(self) -> int:
-        return MULTIPLIER if self.is_option else 1
+        return CONTRACT_MULTIPLIER if self.is_option else 1
 
     @property
     def share_equivalents(self) -> float:
@@ -291,7 +290,7 @@ def _payoff(shares: float, legs: Sequence[PositionIn], s: Array) -> Array:
         if p.strike is None:
             raise ValueError(f"option position {p.label} lacks a strike")
         intr = np.maximum(s - p.strike, 0.0) if p.is_call else np.maximum(p.strike - s, 0.0)
-        v = v + p.quantity * MULTIPLIER * intr
+        v = v + p.quantity * CONTRACT_MULTIPLIER * intr
     return v
 
 
@@ -308,7 +307,7 @@ def floor_and_cap(
     vals = _payoff(shares, legs, down)
     fmin = float(vals.min())
     at = float(down[np.flatnonzero(np.isclose(vals, fmin, rtol=1e-12, atol=1e-6))].max())
-    slope_inf = shares + sum(p.quantity * MULTIPLIER for p in legs if p.is_call)
+    slope_inf = shares + sum(p.quantity * CONTRACT_MULTIPLIER for p in legs if p.is_call)
     if slope_inf > 1e-9:
         return fmin, at, None, None
     up = np.array(sorted({spot, *[k for k in strikes if k >= spot]}))
@@ -346,7 +345,7 @@ def hedge_panel(
                 "expiry": e.isoformat(),
                 "days": days_until(as_of, e),
                 "put_contracts": puts_e,
-                "hedge_ratio": puts_e * MULTIPLIER / shares if shares > 0 else None,
+                "hedge_ratio": puts_e * CONTRACT_MULTIPLIER / shares if shares > 0 else None,
                 "floor_value": floor,
                 "floor_pct": floor / total_value * 100 if total_value > 0 else None,
                 "floor_per_share": floor / shares if shares > 0 else None,
@@ -360,17 +359,17 @@ def hedge_panel(
 
     put_contracts = sum(p.quantity for p in long_puts)
     call_contracts = -sum(p.quantity for p in short_calls)
-    cost_paid = sum(p.quantity * MULTIPLIER * p.cost_basis for p in hedge_legs)
+    cost_paid = sum(p.quantity * CONTRACT_MULTIPLIER * p.cost_basis for p in hedge_legs)
     per_year = 0.0
     for p in hedge_legs:
         if p.expiry is None:
             raise ValueError(f"option position {p.label} lacks an expiry")
         start = p.opened_on or today
         tenor = max((p.expiry - start).days, 1) / 365.0
-        per_year += p.quantity * MULTIPLIER * p.cost_basis / tenor
+        per_year += p.quantity * CONTRACT_MULTIPLIER * p.cost_basis / tenor
     current = sum(rows[id(p)]["value"] for p in hedge_legs)
     time_value = sum(
-        (rows[id(p)]["price"] - rows[id(p)]["intrinsic"]) * p.quantity * MULTIPLIER
+        (rows[id(p)]["price"] - rows[id(p)]["intrinsic"]) * p.quantity * CONTRACT_MULTIPLIER
         for p in hedge_legs
     )
     time_value_per_year = 0.0
@@ -379,7 +378,7 @@ def hedge_panel(
             raise ValueError(f"option position {p.label} lacks an expiry")
         t = max(year_fraction(as_of, p.expiry), 1 / 365)
         r = rows[id(p)]
-        time_value_per_year += (r["price"] - r["intrinsic"]) * p.quantity * MULTIPLIER / t
+        time_value_per_year += (r["price"] - r["intrinsic"]) * p.quantity * CONTRACT_MULTIPLIER / t
 
     def pct(x: float) -> float | None:
         return x / underlying_value * 100 if underlying_value > 0 else None
@@ -389,10 +388,10 @@ def hedge_panel(
         "shares": shares,
         "underlying_value": underlying_value,
         "put_contracts": put_contracts,
-        "covered_shares": put_contracts * MULTIPLIER,
-        "hedge_ratio": put_contracts * MULTIPLIER / shares if shares > 0 else None,
+        "covered_shares": put_contracts * CONTRACT_MULTIPLIER,
+        "hedge_ratio": put_contracts * CONTRACT_MULTIPLIER / shares if shares > 0 else None,
         "short_call_contracts": call_contracts,
-        "call_cover_ratio": call_contracts * MULTIPLIER / shares if shares > 0 else None,
+        "call_cover_ratio": call_contracts * CONTRACT_MULTIPLIER / shares if shares > 0 else None,
         "floor": expiries[0] if expiries else None,
         "expiries": expiries,
         "cap_value": cap_now[0],
@@ -438,7 +437,7 @@ def hedge_warnings(
                 )
         if p.quantity < 0 and days <= warning_days:
             money = (mkt.spot / p.strike - 1) if p.is_call else (1 - mkt.spot / p.strike)
-            delta = abs(float(row["greeks"]["delta_shares"]) / (p.quantity * MULTIPLIER))
+            delta = abs(float(row["greeks"]["delta_shares"]) / (p.quantity * CONTRACT_MULTIPLIER))
             if money >= DEEP_ITM_MONEYNESS or delta >= DEEP_ITM_DELTA:
                 kind = "call" if p.is_call else "put"
                 out.append(

@@ -16,13 +16,12 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
 
 from core import charts
+from core.htmx import HtmxHttpRequest, wants_partial
 from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
-from portfolio import csvio, services
+from portfolio import access, csvio, services
 from portfolio.forms import ImportPositionsForm
 from portfolio.models import Portfolio, PortfolioSnapshot
 
@@ -33,23 +32,10 @@ SUGGESTED_SYMBOLS = ("GLD", "IAU", "SLV", "SPY")
 HISTORY_DAYS = 30
 
 
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-def _login_needed(request: HttpRequest) -> bool:
-    return bool(settings.LOGIN_REQUIRED and not request.user.is_authenticated)
-
-
 def _portfolio_from(request: HttpRequest, raw: str | None) -> Portfolio | None:
-    pid: int | None = None
-    if raw:
-        if not raw.isdigit() or len(raw) > 18:
-            raise Http404("no such portfolio")
-        pid = int(raw)
     try:
-        return services.resolve_portfolio(request.user, pid)
-    except services.PortfolioNotFound:
+        return access.resolve_portfolio(request.user, access.parse_portfolio_id(raw))
+    except (access.BadPortfolioId, access.PortfolioNotFound):
         raise Http404("no such portfolio") from None
 
 
@@ -133,14 +119,8 @@ def _symbols(portfolio: Portfolio | None, current: str) -> list[str]:
 
 @require_GET
 @vary_on_headers("HX-Request")
+@access.data_page
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
-    if _login_needed(request):
-        login = redirect_to_login(request.get_full_path())
-        if request.htmx:
-            # A panel refresh after the session ended: send the whole page to the login form
-            # instead of swapping the login page into a panel.
-            return HttpResponseClientRedirect(login["Location"])
-        return login
     portfolio = _portfolio_from(request, request.GET.get("portfolio"))
     raw_symbol = request.GET.get("symbol") or (
         portfolio.default_symbol if portfolio else settings.DEFAULT_SYMBOL
@@ -190,11 +170,11 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         ),
         "query": urlencode(query),
         "history_chart": _history_chart(portfolio, symbol) if symbol else None,
-        "can_edit": portfolio is not None and services.may_edit(request.user, portfolio),
+        "can_edit": portfolio is not None and portfolio.can_edit(request.user),
         **(_scenario_maps(result) if result else {}),
     }
     template = "portfolio/dashboard.html"
-    if request.htmx and not request.htmx.history_restore_request:
+    if wants_partial(request):
         panel = request.GET.get("panel", "")
         template += f"#panel-{panel}" if panel in PANELS else "#dashboard-body"
     return render(request, template, context, status=status)
@@ -202,7 +182,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
 
 def _editable(request: HttpRequest, pk: int) -> Portfolio:
     portfolio = Portfolio.objects.visible_to(request.user).filter(pk=pk).first()
-    if portfolio is None or not services.may_edit(request.user, portfolio):
+    if portfolio is None or not portfolio.can_edit(request.user):
         raise Http404("no such portfolio")
     return portfolio
 
@@ -242,9 +222,8 @@ def import_positions(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
+@access.data_page
 def export_positions(request: HttpRequest, pk: int) -> HttpResponse:
-    if _login_needed(request):
-        return redirect_to_login(request.get_full_path())
     portfolio = Portfolio.objects.visible_to(request.user).filter(pk=pk).first()
     if portfolio is None:
         raise Http404("no such portfolio")

@@ -6,13 +6,13 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Field as NField
 from ninja import Query, Router, Schema
 
 from market.errors import MarketDataError, UnknownSymbol
 from marketdata import snapshot
+from portfolio import access
 from portfolio.schemas import ErrorOut
 from strategies import services
 from strategies.schemas import EvaluatedOut, EvaluateIn, OptionsOut, PayoffOut, StrategiesOut
@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 
 def ensure_allowed(request: HttpRequest) -> None:
-    if settings.LOGIN_REQUIRED and not request.user.is_authenticated:
+    if not access.may_view(request.user):
         raise ApiError(401, "unauthorized", "log in to see this data")
 
 

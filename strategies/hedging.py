@@ -31,9 +31,8 @@ from numpy.typing import NDArray
 from scipy.special import ndtr
 
 from core.numbers import finite
-from market.data import MarketInputs
+from market.data import CONTRACT_MULTIPLIER, MarketInputs
 
-MULTIPLIER = 100
 TICK = 0.01
 KIND_NONE, KIND_STOCK, KIND_CALL, KIND_PUT = 0, 1, 2, 3
 PriceMode = Literal["ask_bid", "mid"]
@@ -77,7 +76,7 @@ class Leg:
 
     @property
     def units(self) -> float:
-        return self.quantity * (MULTIPLIER if self.is_option else 1)
+        return self.quantity * (CONTRACT_MULTIPLIER if self.is_option else 1)
 
     @property
     def side(self) -> str:
@@ -320,16 +319,18 @@ def solve_zero_cost_call(
 def holding_size(shares: float) -> tuple[float, float, list[str]]:
     """(shares to model, contracts per hedge leg, notes): hedge whole round lots of 100."""
     notes: list[str] = []
-    if shares < MULTIPLIER:
+    if shares < CONTRACT_MULTIPLIER:
         notes.append(
             "no holding of the symbol: shown per 100 shares"
             if shares <= 0
             else f"holding of {shares:g} shares is under one contract: shown per 100 shares"
         )
-        return float(MULTIPLIER), 1.0, notes
-    contracts = math.floor(shares / MULTIPLIER)
-    if contracts * MULTIPLIER != shares:
-        notes.append(f"{contracts} contracts cover {contracts * MULTIPLIER:g} of {shares:g} shares")
+        return float(CONTRACT_MULTIPLIER), 1.0, notes
+    contracts = math.floor(shares / CONTRACT_MULTIPLIER)
+    if contracts * CONTRACT_MULTIPLIER != shares:
+        notes.append(
+            f"{contracts} contracts cover {contracts * CONTRACT_MULTIPLIER:g} of {shares:g} shares"
+        )
     return float(shares), float(contracts), notes
 
 
@@ -466,7 +467,7 @@ def generate_candidates(
                         base_notes,
                     )
                 )
-        if shares >= MULTIPLIER or shares <= 0:
+        if shares >= CONTRACT_MULTIPLIER or shares <= 0:
             for c_otm in COVERED_CALLS:
                 ic = _nearest(sl, True, s * (1 + c_otm))
                 call = _leg(sl, ic, -n, mode) if ic is not None else None

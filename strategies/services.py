@@ -26,8 +26,9 @@ from django.utils import timezone
 
 from core.memo import SnapshotMemo
 from core.numbers import finite
-from market.data import MarketInputs, normalize_symbol
+from market.data import CONTRACT_MULTIPLIER, MarketInputs, normalize_symbol
 from marketdata import snapshot
+from portfolio import access
 from strategies import chain as chainlib
 from strategies import hedging
 from strategies.hedging import Candidate, Leg
@@ -181,31 +182,16 @@ def _with_inputs(ctx: MarketInputs, rest: bytes) -> bytes:
 
 
 def resolve_portfolio(user: Any, portfolio_id: int | None) -> Any:
-    from portfolio import services as psvc
-
+    """:func:`portfolio.access.resolve_portfolio`, with this module's error type."""
     try:
-        return psvc.resolve_portfolio(user, portfolio_id)
-    except psvc.PortfolioNotFound:
+        return access.resolve_portfolio(user, portfolio_id)
+    except access.PortfolioNotFound:
         raise NotFound("portfolio", "no such portfolio") from None
 
 
 def holding_shares(portfolio: Any, symbol: str) -> float:
-    """Shares (and physical units converted to share-equivalents) held in ``symbol``."""
-    if portfolio is None:
-        return 0.0
-    from portfolio.models import Position
-
-    total = 0.0
-    for p in (
-        Position.objects.open()
-        .filter(portfolio=portfolio, symbol=symbol)
-        .exclude(kind=Position.Kind.OPTION)
-    ):
-        q = float(p.quantity)
-        if p.kind == Position.Kind.PHYSICAL and p.units_per_share:
-            q /= float(p.units_per_share)
-        total += q
-    return total
+    """Shares held outright in ``symbol`` (what candidates are sized to)."""
+    return portfolio.shares_held(symbol) if portfolio is not None else 0.0
 
 
 # --- strategies -----------------------------------------------------------------------------
@@ -595,9 +581,7 @@ def read_adoption(token: str) -> dict[str, Any]:
 
 def may_adopt(user: Any, portfolio: Any) -> bool:
     """Owners adopt into their portfolios; the embedded demo accepts anonymous adoption."""
-    from portfolio import services as psvc
-
-    if psvc.may_edit(user, portfolio):
+    if portfolio.can_edit(user):
         return True
     return bool(portfolio.owner_id is None and portfolio.is_demo and not settings.LOGIN_REQUIRED)
 
@@ -678,7 +662,9 @@ def adopt(user: Any, data: dict[str, Any]) -> Any:
         spot=data["spot"],
         quote_as_of=data["as_of"],
         legs=data["legs"],
-        net_premium=sum(float(lg["price"]) * float(lg["quantity"]) * 100 for lg in data["legs"]),
+        net_premium=sum(
+            float(lg["price"]) * float(lg["quantity"]) * CONTRACT_MULTIPLIER for lg in data["legs"]
+        ),
     )
     record.positions.set([*created, *updated])
     return record

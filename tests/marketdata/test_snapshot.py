@@ -109,6 +109,7 @@ def test_one_key_identifies_a_chain_snapshot(moving_market) -> None:
     first = snapshot.load("GLD")
     again = snapshot.load("GLD", quote=False)
     assert first.chain_key == again.chain_key
+    assert first.chain is not None and first.quote is not None
     assert first.chain_inputs.spot == float(first.chain.spot)
     assert first.valuation_inputs.spot == float(first.quote.spot)
     now[0] += timedelta(seconds=10)  # the quote refreshes, the chain does not

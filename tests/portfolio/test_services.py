@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from portfolio import services
+from portfolio import access, services
 from portfolio.management.commands.seed_demo import DEMO_NAME
 from portfolio.models import Portfolio, PortfolioSnapshot
 from tests.factories import (
@@ -108,27 +108,27 @@ def test_seed_demo_is_idempotent(fake_market):
 def test_resolve_portfolio_prefers_own(fake_market):
     demo = DemoPortfolioFactory()
     mine = PortfolioFactory()
-    assert services.resolve_portfolio(mine.owner) == mine
+    assert access.resolve_portfolio(mine.owner) == mine
     from django.contrib.auth.models import AnonymousUser
 
-    assert services.resolve_portfolio(AnonymousUser()) == demo
-    with pytest.raises(services.PortfolioNotFound):
-        services.resolve_portfolio(AnonymousUser(), mine.pk)
+    assert access.resolve_portfolio(AnonymousUser()) == demo
+    with pytest.raises(access.PortfolioNotFound):
+        access.resolve_portfolio(AnonymousUser(), mine.pk)
 
 
 def test_resolution_memo_follows_writes(fake_market):
     from django.contrib.auth.models import AnonymousUser
 
     anon = AnonymousUser()
-    assert services.resolve_portfolio(anon) is None
+    assert access.resolve_portfolio(anon) is None
     demo = DemoPortfolioFactory()
-    assert services.resolve_portfolio(anon) == demo
+    assert access.resolve_portfolio(anon) == demo
     before = demo.updated_at
     PositionFactory(portfolio=demo)
-    after = services.resolve_portfolio(anon)
+    after = access.resolve_portfolio(anon)
     assert after is not None and after.updated_at > before
     demo.delete()
-    assert services.resolve_portfolio(anon) is None
+    assert access.resolve_portfolio(anon) is None
 
 
 def test_kpi_partial_renders_a_live_snapshot(fake_market):
