@@ -30,15 +30,15 @@ SAMPLE_LEGS = 120
 
 def _ours(chain, rate):
     from market.data import MarketInputs
+    from strategies import candidates, metrics
     from strategies import chain as chainlib
-    from strategies import hedging
 
     t0 = time.perf_counter()
     sc = chainlib.solve_chain(chain, rate)
     ctx = MarketInputs(SYMBOL, float(chain.spot), rate, float(chain.dividend_yield), chain.as_of)
-    slices = hedging.build_slices(chain, rate, chain.as_of, solved=(sc.iv, sc.iv_reason))
-    cands = hedging.generate_candidates(ctx, slices, SHARES, "ask_bid")
-    rows = hedging.evaluate(ctx, cands, {s.expiry: s.atm_iv for s in slices})
+    slices = candidates.build_slices(chain, rate, chain.as_of, solved=(sc.iv, sc.iv_reason))
+    cands = candidates.generate_candidates(ctx, slices, SHARES, "ask_bid")
+    rows = metrics.evaluate(ctx, cands, {s.expiry: s.atm_iv for s in slices})
     return time.perf_counter() - t0, sc, cands, rows
 
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Field as NField
-from ninja import Query, Router, Schema
+from ninja import Query, Router
 
 from market.errors import MarketDataError, UnknownSymbol
 from marketdata import snapshot
 from portfolio import access
 from portfolio.schemas import ErrorOut
-from strategies import services
+from strategies import builder, services
+from strategies.metrics import PROBABILITY_MODEL
+from strategies.payoff import payoff_data
+from strategies.queries import OptionsQuery, PayoffQuery, StrategiesQuery
 from strategies.schemas import EvaluatedOut, EvaluateIn, OptionsOut, PayoffOut, StrategiesOut
 from vault_dash.api import ApiError
 
@@ -56,15 +57,6 @@ def json_response(body: bytes) -> HttpResponse:
     return response
 
 
-class OptionsQuery(Schema):
-    symbol: str | None = NField(None, max_length=20, description="Underlying (default: GLD)")
-    expiry: dt.date | None = NField(None, description="Default: nearest at least 7 days away")
-    min_oi: int | None = NField(None, ge=0, le=10**9, description="Hide contracts below this OI")
-    max_spread_pct: float | None = NField(
-        None, ge=0, le=1000, description="Hide contracts with a wider bid/ask spread (% of mid)"
-    )
-
-
 @options_router.get(
     "",
     response={200: OptionsOut, **ERRORS},
@@ -85,20 +77,6 @@ def get_options(request: HttpRequest, q: Query[OptionsQuery]) -> HttpResponse:
             )
         )
     )
-
-
-class StrategiesQuery(Schema):
-    symbol: str | None = NField(None, max_length=20)
-    portfolio: int | None = NField(None, ge=1, le=2**63 - 1, description="Default: yours/demo")
-    expiry: dt.date | None = NField(None, description="Only this expiry (default: 7–400 days)")
-    max_cost_pct: float | None = NField(None, ge=-100, le=100, description="Max net debit, %")
-    min_floor_pct: float | None = NField(None, ge=0, le=200, description="Min floor, %")
-    min_cap_pct: float | None = NField(None, ge=0, le=1000, description="Min cap, %")
-    price: Literal["ask_bid", "mid"] = NField("ask_bid", description="Leg execution prices")
-    rank: Literal[
-        "cost_per_protection", "cost", "floor", "cap", "expected_value", "prob_profit"
-    ] = "cost_per_protection"
-    limit: int | None = NField(None, ge=1, le=1000)
 
 
 @strategies_router.get(
@@ -134,18 +112,6 @@ def get_strategies(request: HttpRequest, q: Query[StrategiesQuery]) -> HttpRespo
     )
 
 
-class PayoffQuery(Schema):
-    symbol: str | None = NField(None, max_length=20)
-    candidate: str = NField(max_length=300, description="Candidate id from /api/strategies")
-    portfolio: int | None = NField(None, ge=1, le=2**63 - 1)
-    price: Literal["ask_bid", "mid"] = "ask_bid"
-    iv_shift: float = NField(0.0, ge=-50, le=100, description="Vol points added")
-    days: int | None = NField(None, ge=1, le=3650, description="Extra curve this many days out")
-    model: Literal["american", "european"] = NField(
-        "american", description="Model valuing the legs before expiry (European = BSM)"
-    )
-
-
 @strategies_router.get(
     "/payoff",
     response={200: PayoffOut, **ERRORS},
@@ -160,8 +126,8 @@ def get_payoff(request: HttpRequest, q: Query[PayoffQuery]) -> Any:
         mk = services.load_market(symbol)
         shares = services.holding_shares(portfolio, mk.ctx.symbol)
         cand, _ = services.find_candidate(mk, shares, q.candidate, q.price)
-        return services.payoff_data(
-            mk, cand.legs, days=[q.days] if q.days else [], iv_shift=q.iv_shift, style=q.model
+        return payoff_data(
+            mk.ctx, cand.legs, days=[q.days] if q.days else [], iv_shift=q.iv_shift, style=q.model
         )
 
     return guarded(run)
@@ -180,20 +146,17 @@ def post_evaluate(request: HttpRequest, body: EvaluateIn) -> Any:
         symbol = services.clean_symbol(body.symbol)
         portfolio = services.resolve_portfolio(request.user, body.portfolio)
         mk = services.load_market(symbol)
-        legs_in = services.parse_legs([leg.dict() for leg in body.legs])
-        legs = services.legs_from_chain(mk, legs_in, body.price)
+        legs_in = builder.parse_legs([leg.dict() for leg in body.legs])
         shares = services.holding_shares(portfolio, mk.ctx.symbol) if body.include_holding else 0
-        row = services.evaluate_legs(mk, legs, shares)
-        all_legs = tuple(services.Leg("stock", shares, price=mk.ctx.spot) for _ in [0] if shares)
-        payoff = services.payoff_data(
-            mk, (*all_legs, *legs), days=body.days, iv_shift=body.iv_shift, style=body.model
-        )
+        built = builder.build(mk, legs_in, body.price, shares)
         return {
             "inputs": snapshot.chain_block(mk.ctx),
             "price_mode": body.price,
-            "probability_model": services.hedging.PROBABILITY_MODEL,
-            "strategy": row,
-            "payoff": payoff,
+            "probability_model": PROBABILITY_MODEL,
+            "strategy": built.row,
+            "payoff": payoff_data(
+                mk.ctx, built.legs, days=body.days, iv_shift=body.iv_shift, style=body.model
+            ),
         }
 
     return guarded(run)

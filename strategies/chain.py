@@ -16,7 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.numbers import finite
-from strategies.hedging import FloatArray, atm_iv
+from strategies.candidates import atm_iv
+from strategies.legs import FloatArray
 
 NEAR_EXPIRY_DAYS = 7
 WIDE_SPREAD_PCT = 10.0

@@ -10,20 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 
 from market.data import MarketInputs
-from strategies.hedging import (
-    KIND_CALL,
-    KIND_PUT,
-    KIND_STOCK,
-    FloatArray,
-    Leg,
-    LegArrays,
-    Pricer,
-)
+from strategies.legs import FloatArray, Leg
+from strategies.metrics import KIND_CALL, KIND_PUT, KIND_STOCK, LegArrays, Pricer
 
 MIN_VOL = 0.005
 
@@ -116,3 +110,50 @@ def pnl_surface(
     leg_val = np.where(is_opt[:, None, None], value, stock_val)
     total = np.sum(units[:, None, None] * leg_val, axis=0)  # (D, G)
     return PnlSurface(grid, h, total - arr.cost0[0], model, iv_shift)
+
+
+def payoff_data(
+    ctx: MarketInputs,
+    legs: Sequence[Leg],
+    *,
+    days: Sequence[float] = (),
+    iv_shift: float = 0.0,
+    points: int = 121,
+    style: str = "american",
+) -> dict[str, Any]:
+    """P&L at expiry, today and at ``days`` from now on a price grid, plus a price × date grid."""
+    spot = ctx.spot
+    strikes = [lg.strike for lg in legs if lg.strike]
+    t_exp = max((lg.t for lg in legs if lg.is_option), default=0.0)
+    lo = min([0.7 * spot, *(0.9 * k for k in strikes)]) / spot
+    hi = max([1.3 * spot, *(1.1 * k for k in strikes)]) / spot
+    grid = price_grid(spot, lo, hi, points, extra=strikes)
+    at_exp = expiry_pnl(legs, grid)
+    horizons = [0.0] + [d / 365 for d in days if 0 < d / 365 < t_exp]
+    surf = pnl_surface(ctx, legs, grid, horizons, iv_shift=iv_shift, style=style)
+    # Heat-map: ~11 prices × up to 6 dates from today to expiry.
+    hm_prices = np.linspace(lo * spot, hi * spot, 11)
+    n_dates = 6 if t_exp > 0 else 1
+    hm_h = np.linspace(0.0, t_exp, n_dates) if t_exp > 0 else np.array([0.0])
+    hm = pnl_surface(ctx, legs, hm_prices, hm_h, iv_shift=iv_shift, style=style)
+    as_of = ctx.as_of
+    return {
+        "grid": [round(float(x), 4) for x in grid],
+        "expiry_pnl": [round(float(x), 2) for x in at_exp],
+        "curves": [
+            {
+                "days": round(h * 365, 3),
+                "date": (as_of + timedelta(days=h * 365)).date().isoformat(),
+                "pnl": [round(float(x), 2) for x in surf.pnl[i]],
+            }
+            for i, h in enumerate(horizons)
+        ],
+        "heatmap": {
+            "prices": [round(float(x), 2) for x in hm_prices],
+            "dates": [(as_of + timedelta(days=float(h) * 365)).date().isoformat() for h in hm_h],
+            "pnl": [[round(float(x), 2) for x in row] for row in hm.pnl.T],
+        },
+        "iv_shift": iv_shift,
+        "model": surf.model,
+        "days_to_expiry": round(t_exp * 365, 3),
+    }

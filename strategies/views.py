@@ -9,69 +9,43 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.middleware import HtmxDetails
 
+from core.htmx import HtmxHttpRequest, wants_partial
+from market.data import CONTRACT_MULTIPLIER
 from market.errors import MarketDataError, UnknownSymbol
+from portfolio import access
+from strategies import adoption, builder, charts, ranking, services
 from strategies import chain as chainlib
-from strategies import charts, hedging, services
+from strategies.legs import Candidate
 from strategies.models import AdoptedHedge
+from strategies.payoff import payoff_data
+from strategies.queries import (
+    AdoptQuery,
+    BuilderQuery,
+    OptionsQuery,
+    QueryError,
+    StrategiesPageQuery,
+    from_querydict,
+)
 
 MAX_COMPARE = 4
 CHAIN_WINDOW = 20
 TABLE_ROWS = 60
 
 
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-def _partial(request: HtmxHttpRequest) -> bool:
-    return bool(request.htmx and not request.htmx.history_restore_request)
-
-
-def _login_needed(request: HttpRequest) -> HttpResponse | None:
-    if settings.LOGIN_REQUIRED and not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
-    return None
-
-
-def _float(q: QueryDict, name: str, lo: float, hi: float, errors: dict[str, str]) -> float | None:
-    raw = q.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        v = float(raw)
-    except ValueError:
-        errors[name] = f"{name}: a number is required"
-        return None
-    if not math.isfinite(v) or not lo <= v <= hi:
-        errors[name] = f"{name}: between {lo:g} and {hi:g}"
-        return None
-    return v
-
-
-def _int(q: QueryDict, name: str, lo: int, hi: int, errors: dict[str, str]) -> int | None:
-    v = _float(q, name, lo, hi, errors)
-    if v is None:
-        return None
-    if v != int(v):
-        errors[name] = f"{name}: a whole number is required"
-        return None
-    return int(v)
-
-
 def _render_error(
     request: HtmxHttpRequest, template: str, partial: str, ctx: dict[str, Any], exc: Exception
 ) -> HttpResponse:
     status = 400
-    if isinstance(exc, services.InvalidInput):
+    if isinstance(exc, QueryError):
+        ctx["error"] = exc.message
+    elif isinstance(exc, services.InvalidInput):
         ctx["error"] = exc.message
         status = 403 if exc.code == "forbidden" else 400
     elif isinstance(exc, services.NotFound | UnknownSymbol):
@@ -80,7 +54,7 @@ def _render_error(
     elif isinstance(exc, MarketDataError):
         ctx["error"] = f"market data unavailable: {exc}"
         status = 503
-    name = f"{template}#{partial}" if _partial(request) else template
+    name = f"{template}#{partial}" if wants_partial(request) else template
     return render(request, name, ctx, status=status)
 
 
@@ -89,28 +63,24 @@ def _render_error(
 
 @require_GET
 @vary_on_headers("HX-Request")
+@access.data_page
 def chain_view(request: HtmxHttpRequest) -> HttpResponse:
-    if (resp := _login_needed(request)) is not None:
-        return resp
     q = request.GET
-    errors: dict[str, str] = {}
-    min_oi = _int(q, "min_oi", 0, 10**9, errors)
-    max_spread = _float(q, "max_spread_pct", 0, 1000, errors)
     ctx: dict[str, Any] = {
         "symbol": q.get("symbol", settings.DEFAULT_SYMBOL)[:20].upper(),
-        "min_oi": min_oi,
-        "max_spread_pct": max_spread,
+        "min_oi": q.get("min_oi", "")[:20],
+        "max_spread_pct": q.get("max_spread_pct", "")[:20],
     }
     template = "strategies/chain.html"
     try:
-        if errors:
-            field, msg = next(iter(errors.items()))
-            raise services.InvalidInput(field, msg)
-        symbol = services.clean_symbol(q.get("symbol"))
+        query = from_querydict(OptionsQuery, q)
+        ctx.update(min_oi=query.min_oi, max_spread_pct=query.max_spread_pct)
+        symbol = services.clean_symbol(query.symbol)
         ctx["symbol"] = symbol
-        data = services.options_payload(symbol, q.get("expiry") or None, min_oi, max_spread)
-    except (services.InvalidInput, services.NotFound, MarketDataError) as exc:
+        data = services.options_payload(symbol, query.expiry, query.min_oi, query.max_spread_pct)
+    except (QueryError, services.InvalidInput, services.NotFound, MarketDataError) as exc:
         return _render_error(request, template, "chain-body", ctx, exc)
+    min_oi, max_spread = query.min_oi, query.max_spread_pct
     mk = services.load_market(symbol)
     table = data["chain"]
     ctx["data"] = data
@@ -136,27 +106,22 @@ def chain_view(request: HtmxHttpRequest) -> HttpResponse:
         base["max_spread_pct"] = f"{max_spread:g}"
     ctx["tab_query"] = urlencode(base)
     ctx["api_query"] = urlencode({**base, "expiry": table["expiry"]} if table else base)
-    name = f"{template}#chain-body" if _partial(request) else template
+    name = f"{template}#chain-body" if wants_partial(request) else template
     return render(request, name, ctx)
 
 
 # --- strategies -----------------------------------------------------------------------------
 
 
-def _strategy_params(q: QueryDict, errors: dict[str, str]) -> dict[str, Any]:
-    price = q.get("price") or "ask_bid"
-    if price not in hedging.PRICE_MODES:
-        errors["price"] = "price: ask_bid or mid"
-    rank = q.get("rank") or "cost_per_protection"
-    if rank not in hedging.RANKINGS:
-        errors["rank"] = "rank: " + ", ".join(hedging.RANKINGS)
+def _strategy_form(q: QueryDict) -> dict[str, Any]:
+    """The strategies form's values as the user typed them (shown again beside an error)."""
     return {
-        "portfolio_id": _int(q, "portfolio", 1, 2**63 - 1, errors),
-        "expiry": q.get("expiry") or None,
-        "max_cost_pct": _float(q, "max_cost_pct", -100, 100, errors),
-        "min_floor_pct": _float(q, "min_floor_pct", 0, 200, errors),
-        "price": price,
-        "rank": rank,
+        "portfolio_id": q.get("portfolio", "")[:20],
+        "expiry": q.get("expiry", "")[:10],
+        "max_cost_pct": q.get("max_cost_pct", "")[:20],
+        "min_floor_pct": q.get("min_floor_pct", "")[:20],
+        "price": q.get("price") or "ask_bid",
+        "rank": q.get("rank") or ranking.DEFAULT_RANKING,
     }
 
 
@@ -172,14 +137,14 @@ class PayoffView:
 
 def _payoff_view(
     mk: services.Market,
-    cand: hedging.Candidate,
+    cand: Candidate,
     row: dict[str, Any],
     days: int | None,
     iv_shift: float,
 ) -> PayoffView:
     max_days = int(max(1, math.floor(row["days"] or 1)))
     d = min(days or max(1, max_days // 2), max_days)
-    payoff = services.payoff_data(mk, cand.legs, days=[d], iv_shift=iv_shift)
+    payoff = payoff_data(mk.ctx, cand.legs, days=[d], iv_shift=iv_shift)
     return PayoffView(
         row=row,
         payoff=payoff,
@@ -192,30 +157,33 @@ def _payoff_view(
 
 @require_GET
 @vary_on_headers("HX-Request")
+@access.data_page
 def strategies_view(request: HtmxHttpRequest) -> HttpResponse:
-    if (resp := _login_needed(request)) is not None:
-        return resp
     q = request.GET
-    errors: dict[str, str] = {}
-    params = _strategy_params(q, errors)
-    days = _int(q, "days", 1, 3650, errors)
-    iv_shift = _float(q, "iv_shift", -50, 100, errors) or 0.0
     template = "strategies/strategies.html"
     panel = q.get("panel")
     partial = "payoff-panel" if panel == "payoff" else "strategies-body"
     ctx: dict[str, Any] = {
         "symbol": q.get("symbol", settings.DEFAULT_SYMBOL)[:20].upper(),
-        "params": params,
-        "rankings": hedging.RANKINGS,
+        "params": _strategy_form(q),
+        "rankings": ranking.RANKINGS,
         "q": q,
     }
     try:
-        if errors:
-            field, msg = next(iter(errors.items()))
-            raise services.InvalidInput(field, msg)
-        symbol = services.clean_symbol(q.get("symbol"))
+        query = from_querydict(StrategiesPageQuery, q)
+        symbol = services.clean_symbol(query.symbol)
         ctx["symbol"] = symbol
-        data = services.strategies_payload(request.user, symbol, **params)
+        data = services.strategies_payload(
+            request.user,
+            symbol,
+            portfolio_id=query.portfolio,
+            expiry=query.expiry,
+            max_cost_pct=query.max_cost_pct,
+            min_floor_pct=query.min_floor_pct,
+            min_cap_pct=query.min_cap_pct,
+            price=query.price,
+            rank=query.rank,
+        )
         mk = services.load_market(symbol)
         ctx["expiries"] = [
             e
@@ -229,10 +197,10 @@ def strategies_view(request: HtmxHttpRequest) -> HttpResponse:
         selected = q.get("selected") or (rows[0]["id"] if rows else None)
         pv = None
         if selected:
-            cand, row = services.find_candidate(mk, shares, selected, params["price"])
+            cand, row = services.find_candidate(mk, shares, selected, query.price)
             row["rank"] = by_id.get(selected, {}).get("rank")
-            pv = _payoff_view(mk, cand, row, days, iv_shift)
-    except (services.InvalidInput, services.NotFound, MarketDataError) as exc:
+            pv = _payoff_view(mk, cand, row, query.days, query.iv_shift)
+    except (QueryError, services.InvalidInput, services.NotFound, MarketDataError) as exc:
         return _render_error(request, template, partial, ctx, exc)
     base: dict[str, str] = {
         k: str(v)
@@ -256,26 +224,17 @@ def strategies_view(request: HtmxHttpRequest) -> HttpResponse:
         base_query=urlencode(base),
         api_query=urlencode({**base, "symbol": symbol}),
     )
-    name = f"{template}#{partial}" if _partial(request) else template
+    name = f"{template}#{partial}" if wants_partial(request) else template
     return render(request, name, ctx)
 
 
 # --- builder --------------------------------------------------------------------------------
 
 
-@dataclass
-class BuilderLeg:
-    side: str
-    right: str
-    strike: float
-    expiry: date
-    quantity: int
-
-
-def _builder_legs(q: QueryDict, mk: services.Market, errors: dict[str, str]) -> list[BuilderLeg]:
+def _builder_legs(q: QueryDict, mk: services.Market, errors: dict[str, str]) -> list[builder.LegIn]:
     sides, rights, strikes = q.getlist("side"), q.getlist("right"), q.getlist("strike")
     expiries, qtys = q.getlist("expiry"), q.getlist("qty")
-    n = min(len(sides), len(rights), len(strikes), len(expiries), len(qtys), services.MAX_LEGS)
+    n = min(len(sides), len(rights), len(strikes), len(expiries), len(qtys), builder.MAX_LEGS)
     raw = [
         {
             "side": sides[i],
@@ -291,7 +250,7 @@ def _builder_legs(q: QueryDict, mk: services.Market, errors: dict[str, str]) -> 
         raw.pop(int(remove))
     sc = mk.solved
     default_exp = chainlib.default_expiry(tuple(sc.chain.expiries), sc.t_by_expiry)
-    if q.get("add") and len(raw) < services.MAX_LEGS and default_exp is not None:
+    if q.get("add") and len(raw) < builder.MAX_LEGS and default_exp is not None:
         exp = date.fromisoformat(raw[-1]["expiry"]) if raw else default_exp
         ks = _strikes(mk, exp)
         atm = min(ks, key=lambda k: abs(k - mk.ctx.spot)) if ks else mk.ctx.spot
@@ -305,11 +264,10 @@ def _builder_legs(q: QueryDict, mk: services.Market, errors: dict[str, str]) -> 
             }
         )
     try:
-        parsed = services.parse_legs(raw)
+        return builder.parse_legs(raw)
     except services.InvalidInput as exc:
         errors[exc.field] = exc.message
         return []
-    return [BuilderLeg(p.side, p.right, p.strike, p.expiry, int(p.quantity)) for p in parsed]
 
 
 def _strikes(mk: services.Market, exp: date) -> list[float]:
@@ -321,59 +279,47 @@ def _strikes(mk: services.Market, exp: date) -> list[float]:
 
 @require_GET
 @vary_on_headers("HX-Request")
+@access.data_page
 def builder_view(request: HtmxHttpRequest) -> HttpResponse:
-    if (resp := _login_needed(request)) is not None:
-        return resp
     q = request.GET
     errors: dict[str, str] = {}
-    price = q.get("price") or "ask_bid"
-    if price not in hedging.PRICE_MODES:
-        errors["price"] = "price: ask_bid or mid"
-    iv_shift = _float(q, "iv_shift", -50, 100, errors) or 0.0
-    days = _int(q, "days", 1, 3650, errors)
-    portfolio_id = _int(q, "portfolio", 1, 2**63 - 1, errors)
+    try:
+        query = from_querydict(BuilderQuery, q)
+    except QueryError as exc:
+        errors[exc.field] = exc.message
+        query = BuilderQuery.model_validate({})
     include = q.get("include_holding") == "1"
     template = "strategies/builder.html"
     ctx: dict[str, Any] = {
         "symbol": q.get("symbol", settings.DEFAULT_SYMBOL)[:20].upper(),
-        "price": price,
-        "iv_shift": iv_shift,
+        "price": query.price,
+        "iv_shift": query.iv_shift,
         "include_holding": include,
         "legs": [],
-        "portfolio_id": portfolio_id,
+        "portfolio_id": query.portfolio,
     }
     try:
-        symbol = services.clean_symbol(q.get("symbol"))
+        symbol = services.clean_symbol(query.symbol)
         ctx["symbol"] = symbol
-        portfolio = services.resolve_portfolio(request.user, portfolio_id)
+        portfolio = services.resolve_portfolio(request.user, query.portfolio)
         mk = services.load_market(symbol)
-        legs = _builder_legs(q, mk, errors)
+        legs_in = _builder_legs(q, mk, errors)
         ctx["legs"] = [
-            {"i": i, "leg": lg, "strikes": _strikes(mk, lg.expiry)} for i, lg in enumerate(legs)
+            {"i": i, "leg": lg, "strikes": _strikes(mk, lg.expiry)} for i, lg in enumerate(legs_in)
         ]
         ctx["expiries"] = list(mk.solved.chain.expiries)
         ctx["portfolio"] = portfolio
         ctx["errors"] = errors
         holding = services.holding_shares(portfolio, symbol)
-        shares = holding if include else 0.0
         ctx["holding"] = holding
-        if legs and not errors:
-            priced = services.legs_from_chain(
-                mk,
-                [
-                    services.LegIn(lg.side, lg.right, lg.strike, lg.expiry, lg.quantity)
-                    for lg in legs
-                ],
-                price,
-            )
-            row = services.evaluate_legs(mk, priced, shares)
-            all_legs = (services.Leg("stock", shares, price=mk.ctx.spot),) if shares else ()
-            cand = hedging.Candidate("Custom", "custom", legs[0].expiry, (*all_legs, *priced))
-            ctx["pv"] = _payoff_view(mk, cand, row, days, iv_shift)
-            ctx["row"] = row
+        if legs_in and not errors:
+            built = builder.build(mk, legs_in, query.price, holding if include else 0.0)
+            cand = Candidate("Custom", "custom", legs_in[0].expiry, built.legs)
+            ctx["pv"] = _payoff_view(mk, cand, built.row, query.days, query.iv_shift)
+            ctx["row"] = built.row
     except (services.InvalidInput, services.NotFound, MarketDataError) as exc:
         return _render_error(request, template, "builder-body", ctx, exc)
-    name = f"{template}#builder-body" if _partial(request) else template
+    name = f"{template}#builder-body" if wants_partial(request) else template
     return render(request, name, ctx)
 
 
@@ -381,16 +327,15 @@ def builder_view(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@access.data_page
 def adopt_view(request: HtmxHttpRequest) -> HttpResponse:
     """GET: confirmation page with the legs at the current prices. POST: adopt them."""
-    if (resp := _login_needed(request)) is not None:
-        return resp
     template = "strategies/adopt.html"
     ctx: dict[str, Any] = {}
     if request.method == "POST":
         try:
-            data = services.read_adoption(request.POST.get("token", ""))
-            record = services.adopt(request.user, data)
+            data = adoption.read_adoption(request.POST.get("token", ""))
+            record = adoption.adopt(request.user, data)
         except (services.InvalidInput, services.NotFound) as exc:
             return _render_error(request, template, "adopt-body", ctx, exc)
         messages.success(
@@ -404,28 +349,20 @@ def adopt_view(request: HtmxHttpRequest) -> HttpResponse:
             + urlencode({"symbol": record.symbol, "portfolio": record.portfolio_id})
         )
         return redirect(url)
-    q = request.GET
-    errors: dict[str, str] = {}
-    portfolio_id = _int(q, "portfolio", 1, 2**63 - 1, errors)
-    price = q.get("price") or "ask_bid"
     try:
-        if errors:
-            field, msg = next(iter(errors.items()))
-            raise services.InvalidInput(field, msg)
-        if price not in hedging.PRICE_MODES:
-            raise services.InvalidInput("price", "price: ask_bid or mid")
-        symbol = services.clean_symbol(q.get("symbol"))
-        portfolio = services.resolve_portfolio(request.user, portfolio_id)
+        query = from_querydict(AdoptQuery, request.GET)
+        symbol = services.clean_symbol(query.symbol)
+        portfolio = services.resolve_portfolio(request.user, query.portfolio)
         if portfolio is None:
             raise services.NotFound("portfolio", "no portfolio to add the hedge to")
-        if not services.may_adopt(request.user, portfolio):
+        if not adoption.may_adopt(request.user, portfolio):
             raise services.InvalidInput(
                 "portfolio", "you may not change this portfolio", "forbidden"
             )
         mk = services.load_market(symbol)
         shares = services.holding_shares(portfolio, symbol)
-        cand, row = services.find_candidate(mk, shares, q.get("candidate", "")[:300], price)
-    except (services.InvalidInput, services.NotFound, MarketDataError) as exc:
+        cand, row = services.find_candidate(mk, shares, query.candidate, query.price)
+    except (QueryError, services.InvalidInput, services.NotFound, MarketDataError) as exc:
         return _render_error(request, template, "adopt-body", ctx, exc)
     options = [lg for lg in cand.legs if lg.is_option]
     ctx.update(
@@ -435,7 +372,7 @@ def adopt_view(request: HtmxHttpRequest) -> HttpResponse:
         legs=options,
         spot=mk.ctx.spot,
         as_of=mk.ctx.as_of,
-        token=services.sign_adoption(
+        token=adoption.sign_adoption(
             symbol,
             portfolio.pk,
             row["id"],
@@ -444,6 +381,6 @@ def adopt_view(request: HtmxHttpRequest) -> HttpResponse:
             mk.ctx.spot,
             mk.ctx.as_of.isoformat(),
         ),
-        net=sum(lg.price * lg.quantity * 100 for lg in options),
+        net=sum(lg.price * lg.quantity * CONTRACT_MULTIPLIER for lg in options),
     )
     return render(request, template, ctx)

@@ -11,8 +11,9 @@ from scipy import integrate
 from scipy.stats import norm
 
 from market.data import MarketInputs
-from strategies import hedging
-from strategies.hedging import Candidate, ExpirySlice, Leg
+from strategies import candidates, metrics, ranking
+from strategies.candidates import ExpirySlice
+from strategies.legs import TICK, Candidate, Leg
 
 AS_OF = datetime(2025, 1, 6, 15, 0, tzinfo=UTC)
 EXP = date(2025, 4, 17)
@@ -41,7 +42,7 @@ def stock(shares: float = 100, spot: float = 100.0) -> Leg:
 
 def evaluate(*legs: Leg, vol: float = 0.2, c: MarketInputs | None = None) -> dict:
     cand = Candidate("test", "custom", EXP, tuple(legs), t=T)
-    return hedging.evaluate(c or ctx(), [cand], {EXP: vol})[0]
+    return metrics.evaluate(c or ctx(), [cand], {EXP: vol})[0]
 
 
 def test_protective_put_floor_breakeven_max_loss() -> None:
@@ -180,15 +181,15 @@ def test_zero_cost_collar_solves_call_strike_within_one_tick() -> None:
     sl = _slice()
     i_put = int(np.flatnonzero(~sl.is_call & (sl.strike == 95))[0])
     target = float(sl.ask[i_put])
-    sol = hedging.solve_zero_cost_call(sl, target, 100.0, "ask_bid")
+    sol = candidates.solve_zero_cost_call(sl, target, 100.0, "ask_bid")
     assert sol is not None
     k_star, i_lo, i_hi = sol
     assert sl.strike[i_lo] <= k_star <= sl.strike[i_hi]
     # The call's bid, interpolated at K*, pays for the put within one tick.
     calls = sl.is_call & (sl.strike >= 100)
     bid_at_k = np.interp(k_star, sl.strike[calls], sl.bid[calls])
-    assert abs(bid_at_k - target) <= hedging.TICK
-    cands = hedging.generate_candidates(ctx(), [sl], 1000, "ask_bid")
+    assert abs(bid_at_k - target) <= TICK
+    cands = candidates.generate_candidates(ctx(), [sl], 1000, "ask_bid")
     zc = [c for c in cands if c.family == "zero_cost_collar" and c.legs[1].strike == 95]
     assert zc, "no zero-cost collar generated"
     net = zc[0].legs[1].price - zc[0].legs[2].price
@@ -200,7 +201,7 @@ def test_zero_cost_collar_solves_call_strike_within_one_tick() -> None:
 
 def test_candidates_sized_to_holding_and_priced_at_ask_bid() -> None:
     sl = _slice()
-    cands = hedging.generate_candidates(ctx(), [sl], 1050, "ask_bid")
+    cands = candidates.generate_candidates(ctx(), [sl], 1050, "ask_bid")
     families = {c.family for c in cands}
     assert {
         "baseline",
@@ -216,7 +217,7 @@ def test_candidates_sized_to_holding_and_priced_at_ask_bid() -> None:
         for lg in c.legs[1:]:
             assert abs(lg.quantity) == 10
             assert lg.price == (lg.ask if lg.quantity > 0 else lg.bid)
-    mid = hedging.generate_candidates(ctx(), [sl], 0, "mid")
+    mid = candidates.generate_candidates(ctx(), [sl], 0, "mid")
     assert mid[0].legs[0].quantity == 100
     for c in mid:
         for lg in c.legs[1:]:
@@ -226,11 +227,11 @@ def test_candidates_sized_to_holding_and_priced_at_ask_bid() -> None:
 
 def test_rank_and_filters() -> None:
     sl = _slice()
-    cands = hedging.generate_candidates(ctx(), [sl], 1000)
-    rows = hedging.evaluate(ctx(), cands, {EXP: 0.2})
-    ranked = hedging.rank(rows, "cost_per_protection")
+    cands = candidates.generate_candidates(ctx(), [sl], 1000)
+    rows = metrics.evaluate(ctx(), cands, {EXP: 0.2})
+    ranked = ranking.rank(rows, "cost_per_protection")
     scores = [r["cost_per_protection"] for r in ranked if r["cost_per_protection"] is not None]
     assert scores == sorted(scores)
     assert ranked[-1]["cost_per_protection"] is None
-    kept = hedging.apply_filters(rows, max_cost_pct=1.0, min_floor_pct=90)
+    kept = ranking.apply_filters(rows, max_cost_pct=1.0, min_floor_pct=90)
     assert kept and all(r["net_debit_pct"] <= 1.0 and r["floor_pct"] >= 90 for r in kept)

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from strategies.hedging import Leg, LegArrays, expiry_metrics, lognormal_params
+from strategies.legs import Leg
+from strategies.metrics import LegArrays, expiry_metrics, lognormal_params
 
 SPOT, R, VOL, T = 100.0, 0.03, 0.25, 0.5
 

@@ -9,7 +9,7 @@ import pytest
 import QuantLib as ql
 
 from market.data import MarketInputs
-from strategies.hedging import Leg
+from strategies.legs import Leg
 from strategies.payoff import expiry_pnl, pnl_surface, price_grid
 
 AS_OF = datetime(2025, 1, 6, 15, 0, tzinfo=UTC)

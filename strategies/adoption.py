@@ -1,0 +1,156 @@
+"""Adopting a hedge: the signed confirmation of exactly what the page showed, and the one
+transaction that turns its legs into portfolio positions and records an ``AdoptedHedge``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.utils import timezone
+
+from market.data import CONTRACT_MULTIPLIER
+from strategies.legs import Leg
+from strategies.services import InvalidInput, NotFound
+
+ADOPT_SALT = "strategies.adopt"
+ADOPT_MAX_AGE = 15 * 60
+
+
+def sign_adoption(
+    symbol: str,
+    portfolio_id: int,
+    cid: str,
+    name: str,
+    legs: Sequence[Leg],
+    spot: float,
+    as_of: str,
+) -> str:
+    """Tamper-proof token of exactly what the confirmation page shows."""
+    payload = {
+        "symbol": symbol,
+        "portfolio": portfolio_id,
+        "candidate": cid,
+        "name": name,
+        "spot": spot,
+        "as_of": as_of,
+        "legs": [
+            {
+                "right": "C" if lg.kind == "call" else "P",
+                "strike": lg.strike,
+                "expiry": lg.expiry.isoformat() if lg.expiry else None,
+                "quantity": lg.quantity,
+                "price": round(lg.price, 4),
+            }
+            for lg in legs
+            if lg.is_option
+        ],
+    }
+    return signing.dumps(payload, salt=ADOPT_SALT, compress=True)
+
+
+def read_adoption(token: str) -> dict[str, Any]:
+    try:
+        data = signing.loads(token, salt=ADOPT_SALT, max_age=ADOPT_MAX_AGE)
+    except signing.SignatureExpired:
+        raise InvalidInput("token", "the quote has expired: review the hedge again") from None
+    except signing.BadSignature:
+        raise InvalidInput("token", "invalid confirmation token") from None
+    if not isinstance(data, dict) or not data.get("legs"):
+        raise InvalidInput("token", "invalid confirmation token")
+    return data
+
+
+def may_adopt(user: Any, portfolio: Any) -> bool:
+    """Owners adopt into their portfolios; the embedded demo accepts anonymous adoption."""
+    if portfolio.can_edit(user):
+        return True
+    return bool(portfolio.owner_id is None and portfolio.is_demo and not settings.LOGIN_REQUIRED)
+
+
+@transaction.atomic
+def adopt(user: Any, data: dict[str, Any]) -> Any:
+    """Add the signed legs to the portfolio as positions; one transaction, recorded."""
+    from portfolio.models import Portfolio, Position
+    from strategies.models import AdoptedHedge
+
+    portfolio = (
+        Portfolio.objects.visible_to(user).select_for_update().filter(pk=data["portfolio"]).first()
+    )
+    if portfolio is None:
+        raise NotFound("portfolio", "no such portfolio")
+    if not may_adopt(user, portfolio):
+        raise InvalidInput("portfolio", "you may not change this portfolio", "forbidden")
+    today = timezone.localdate()
+    created, updated = [], []
+    for lg in data["legs"]:
+        exp = date.fromisoformat(lg["expiry"])
+        qty = Decimal(str(lg["quantity"]))
+        price = Decimal(str(lg["price"]))
+        strike = Decimal(str(lg["strike"]))
+        existing = (
+            Position.objects.open()
+            .select_for_update()
+            .filter(
+                portfolio=portfolio,
+                symbol=data["symbol"],
+                kind=Position.Kind.OPTION,
+                expiry=exp,
+                strike=strike,
+                right=lg["right"],
+                style=Position.Style.AMERICAN,
+            )
+            .first()
+        )
+        if existing is None:
+            pos = Position(
+                portfolio=portfolio,
+                symbol=data["symbol"],
+                kind=Position.Kind.OPTION,
+                quantity=qty,
+                cost_basis=price,
+                expiry=exp,
+                strike=strike,
+                right=lg["right"],
+                style=Position.Style.AMERICAN,
+                opened_on=today,
+                note=f"adopted: {data['name']}"[:200],
+            )
+            pos.full_clean()
+            pos.save()
+            created.append(pos)
+            continue
+        new_qty = existing.quantity + qty
+        if new_qty == 0:
+            existing.closed_on = today
+        else:
+            if (existing.quantity > 0) == (qty > 0):
+                # Adding to the position: average the premium per share.
+                existing.cost_basis = (
+                    (existing.cost_basis * abs(existing.quantity) + price * abs(qty)) / abs(new_qty)
+                ).quantize(Decimal("0.000001"))
+            elif (new_qty > 0) != (existing.quantity > 0):
+                existing.cost_basis = price  # flipped side: the remainder was opened now
+            existing.quantity = new_qty
+        existing.full_clean()
+        existing.save()
+        updated.append(existing)
+    record = AdoptedHedge.objects.create(
+        portfolio=portfolio,
+        adopted_by=user if getattr(user, "is_authenticated", False) else None,
+        symbol=data["symbol"],
+        name=data["name"][:120],
+        candidate_id=data["candidate"][:200],
+        spot=data["spot"],
+        quote_as_of=data["as_of"],
+        legs=data["legs"],
+        net_premium=sum(
+            float(lg["price"]) * float(lg["quantity"]) * CONTRACT_MULTIPLIER for lg in data["legs"]
+        ),
+    )
+    record.positions.set([*created, *updated])
+    return record
