@@ -24,6 +24,7 @@ from market.surface import ChainVols, solve_chain_vols
 from marketdata import snapshot
 from portfolio import access
 from portfolio import valuation as val
+from portfolio.hedge import hedge_panel
 from portfolio.models import (
     Portfolio,
     PortfolioSnapshot,
@@ -143,7 +144,7 @@ def _compute_value(
         "market": snapshot.valuation_block(mkt, snap.chain),
         "positions": valued["positions"],
         "totals": valued["totals"],
-        "hedge": val.hedge_panel(positions, valued, mkt, warn_days),
+        "hedge": hedge_panel(positions, valued, mkt, warn_days),
         "scenarios": (
             val.scenarios(positions, valued, mkt, cv, chosen_date) if with_scenarios else None
         ),

@@ -9,6 +9,7 @@ import pytest
 from market.data import MarketInputs
 from market.surface import solve_chain_vols
 from portfolio import valuation as val
+from portfolio.hedge import hedge_panel
 from tests.portfolio.fakes import (
     AS_OF,
     PREV_CLOSE,
@@ -179,7 +180,7 @@ class TestHedgePanel:
     def panel(self, positions, spot=SPOT, days=21, stale=False):
         m = mkt(spot=spot, stale=stale)
         valued = val.value_positions(positions, m, None)
-        return val.hedge_panel(positions, valued, m, days)
+        return hedge_panel(positions, valued, m, days)
 
     def test_fully_hedged_floor_is_strike_times_shares(self):
         h = self.panel([shares(), option(10, 180.0, E_MAY)])
