@@ -94,22 +94,7 @@ def get_options(request: HttpRequest, q: Query[OptionsQuery]) -> HttpResponse:
 )
 def get_strategies(request: HttpRequest, q: Query[StrategiesQuery]) -> HttpResponse:
     ensure_allowed(request)
-    return json_response(
-        guarded(
-            lambda: services.strategies_json(
-                request.user,
-                services.clean_symbol(q.symbol),
-                portfolio_id=q.portfolio,
-                expiry=q.expiry,
-                max_cost_pct=q.max_cost_pct,
-                min_floor_pct=q.min_floor_pct,
-                min_cap_pct=q.min_cap_pct,
-                price=q.price,
-                rank=q.rank,
-                limit=q.limit,
-            )
-        )
-    )
+    return json_response(guarded(lambda: services.strategies_json(request.user, q)))
 
 
 @strategies_router.get(

@@ -26,7 +26,8 @@ from marketdata import snapshot
 from portfolio import access
 from strategies import candidates, metrics, ranking
 from strategies import chain as chainlib
-from strategies.legs import PRICE_MODES, Candidate
+from strategies.legs import Candidate
+from strategies.queries import StrategiesQuery
 
 MIN_DAYS = 7
 MAX_DAYS = 400
@@ -239,7 +240,8 @@ def _evaluate_candidates(
 
 @dataclass(frozen=True)
 class StrategyQuery:
-    """A validated ``/api/strategies`` query (hashable: it keys the body memo)."""
+    """A validated :class:`~strategies.queries.StrategiesQuery` with its expiry checked
+    against the chain, hashable: it keys the body memo."""
 
     expiry: date | None
     max_cost_pct: float | None
@@ -250,18 +252,18 @@ class StrategyQuery:
     limit: int | None
 
 
-def strategies_payload(user: Any, symbol: str, **params: Any) -> dict[str, Any]:
-    """Candidates for the user's holding, filtered and ranked (parameters: :func:`_strategies_request`)."""
-    mk, portfolio, shares, query = _strategies_request(user, symbol, **params)
+def strategies_payload(user: Any, q: StrategiesQuery) -> dict[str, Any]:
+    """Candidates for the user's holding, filtered and ranked as ``q`` asks."""
+    mk, portfolio, shares, query = _strategies_request(user, q)
     return {
         "inputs": snapshot.chain_block(mk.ctx),
         **_strategies_rest(mk, portfolio, shares, query),
     }
 
 
-def strategies_json(user: Any, symbol: str, **params: Any) -> bytes:
+def strategies_json(user: Any, q: StrategiesQuery) -> bytes:
     """The ``/api/strategies`` body, serialised once per chain snapshot, holding and query."""
-    mk, portfolio, shares, query = _strategies_request(user, symbol, **params)
+    mk, portfolio, shares, query = _strategies_request(user, q)
     owner = (portfolio.pk, portfolio.name) if portfolio else None
     key = ("strategies", owner, shares, query)
     rest = _bodies.get_or_compute(
@@ -270,28 +272,14 @@ def strategies_json(user: Any, symbol: str, **params: Any) -> bytes:
     return _with_inputs(mk.ctx, rest)
 
 
-def _strategies_request(
-    user: Any,
-    symbol: str,
-    *,
-    portfolio_id: int | None = None,
-    expiry: str | date | None = None,
-    max_cost_pct: float | None = None,
-    min_floor_pct: float | None = None,
-    min_cap_pct: float | None = None,
-    price: str = "ask_bid",
-    rank: str = "cost_per_protection",
-    limit: int | None = None,
-) -> tuple[Market, Any, float, StrategyQuery]:
-    if price not in PRICE_MODES:
-        raise InvalidInput("price", "price: use 'ask_bid' or 'mid'")
-    if rank not in ranking.RANKINGS:
-        raise InvalidInput("rank", "rank: one of " + ", ".join(ranking.RANKINGS))
-    portfolio = resolve_portfolio(user, portfolio_id)
-    mk = load_market(symbol)
-    chosen = parse_expiry(expiry, tuple(mk.solved.chain.expiries))
+def _strategies_request(user: Any, q: StrategiesQuery) -> tuple[Market, Any, float, StrategyQuery]:
+    portfolio = resolve_portfolio(user, q.portfolio)
+    mk = load_market(clean_symbol(q.symbol))
+    chosen = parse_expiry(q.expiry, tuple(mk.solved.chain.expiries))
     shares = holding_shares(portfolio, mk.ctx.symbol)
-    query = StrategyQuery(chosen, max_cost_pct, min_floor_pct, min_cap_pct, price, rank, limit)
+    query = StrategyQuery(
+        chosen, q.max_cost_pct, q.min_floor_pct, q.min_cap_pct, q.price, q.rank, q.limit
+    )
     return mk, portfolio, shares, query
 
 

@@ -173,17 +173,7 @@ def strategies_view(request: HtmxHttpRequest) -> HttpResponse:
         query = from_querydict(StrategiesPageQuery, q)
         symbol = services.clean_symbol(query.symbol)
         ctx["symbol"] = symbol
-        data = services.strategies_payload(
-            request.user,
-            symbol,
-            portfolio_id=query.portfolio,
-            expiry=query.expiry,
-            max_cost_pct=query.max_cost_pct,
-            min_floor_pct=query.min_floor_pct,
-            min_cap_pct=query.min_cap_pct,
-            price=query.price,
-            rank=query.rank,
-        )
+        data = services.strategies_payload(request.user, query)
         mk = services.load_market(symbol)
         ctx["expiries"] = [
             e

@@ -11,6 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 from scipy.stats import norm
 
 from strategies import services
+from strategies.queries import StrategiesQuery
 from strategies.schemas import OptionsOut, StrategiesOut
 from tests.factories import DemoPortfolioFactory, PortfolioFactory, PositionFactory
 from tests.strategies.conftest import AS_OF, EXPIRIES, SPOT, make_chain
@@ -275,8 +276,8 @@ def test_cached_bodies_match_the_schema_and_the_uncached_payload(
             "GLD", params.get("expiry"), params.get("min_oi"), params.get("max_spread_pct")
         )
     else:
-        query = {k: v for k, v in params.items() if k != "symbol"}
-        payload = services.strategies_payload(AnonymousUser(), "GLD", **query)
+        query = StrategiesQuery.model_validate(params)
+        payload = services.strategies_payload(AnonymousUser(), query)
     assert json.loads(json.dumps(payload)) == body
 
 
