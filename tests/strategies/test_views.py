@@ -189,3 +189,42 @@ def test_adoption_history_is_listed(client, fake_market, today_is_as_of) -> None
     html = client.get("/strategies/", {"symbol": "GLD"}).content.decode()
     assert 'id="adoptions"' in html and cand["name"] in html
     assert AdoptedHedge.objects.filter(portfolio=demo).count() == 1
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"symbol": "GLD"},
+        {"symbol": "GLD", "rank": "floor", "price": "mid"},
+        {"symbol": "GLD", "rank": "cost", "max_cost_pct": "1.5", "min_floor_pct": "80"},
+    ],
+)
+def test_strategies_page_ranks_like_the_api(client, fake_market, params) -> None:
+    """The page and the API read one query schema and one ranking: same candidates, same order."""
+    import re
+
+    demo = DemoPortfolioFactory()
+    PositionFactory(portfolio=demo, quantity=700)
+    api = client.get("/api/strategies", params).json()
+    html = client.get("/strategies/", params).content.decode()
+    shown = re.findall(r'<tr id="cand-\d+" data-id="([^"]+)"', html)
+    expected = [c["id"] for c in api["candidates"]]
+    assert shown and shown == expected[: len(shown)]
+    assert api["holding_shares"] == 700
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"rank": "cost_per_protection_x"}, "rank"),
+        ({"max_cost_pct": "101"}, "max_cost_pct"),
+        ({"min_floor_pct": "-1"}, "min_floor_pct"),
+        ({"limit": "0"}, "limit"),
+    ],
+)
+def test_strategies_page_and_api_refuse_the_same_values(client, fake_market, params, field) -> None:
+    page = client.get("/strategies/", {"symbol": "GLD", **params})
+    api = client.get("/api/strategies", {"symbol": "GLD", **params})
+    assert page.status_code == api.status_code == 400
+    assert api.json()["error"]["field"] == field
+    assert field in page.content.decode()

@@ -62,13 +62,17 @@ def test_api_needs_auth_in_production_and_accepts_token_or_session(client, alice
     for refused in (no_auth, bad_token):
         assert refused.status_code == 401
         assert refused.json()["error"]["code"] == "unauthorized"
-    assert with_token.status_code != 401
-    assert with_session.status_code != 401
+    for accepted in (with_token, with_session):
+        assert accepted.status_code == 200, accepted.content[:200]
+        body = accepted.json()
+        assert body["symbol"] == "GLD" and body["market"]["spot"] > 0
 
 
 def test_api_is_open_to_anonymous_outside_production(client) -> None:
     with override_settings(LOGIN_REQUIRED=False):
-        assert client.get("/api/portfolio?symbol=GLD").status_code != 401
+        answer = client.get("/api/portfolio?symbol=GLD")
+    assert answer.status_code == 200, answer.content[:200]
+    assert answer.json()["market"]["symbol"] == "GLD"
 
 
 def test_api_token_command_creates_lists_and_revokes(alice, tmp_path) -> None:
