@@ -274,9 +274,16 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
     # --- channel-layer events -----------------------------------------------------------
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        # The fan-out hot path skips Channels' per-message close_old_connections(), a thread
-        # hop that is most of the server's CPU per delivery (bench/bench_ws.py); forwarding the
-        # publisher's text touches no database. Everything else is dispatched as usual.
+        """Route channel-layer events, skipping Channels' database bookkeeping on the hot path.
+
+        WARNING: ``portfolio_update`` bypasses ``AsyncConsumer.dispatch`` and so Channels'
+        per-message ``close_old_connections()``, a thread hop that was most of the server's
+        CPU per delivery (bench/bench_ws.py). That is only safe because forwarding the
+        publisher's text touches no database. A handler for this event that queries the
+        database must go back through ``super().dispatch`` (or close connections itself),
+        or it will hold a stale connection per socket. Every other event is dispatched as
+        usual.
+        """
         if message.get("type") == publisher.EVENT_TYPE:
             await self.portfolio_update(message)
         else:
