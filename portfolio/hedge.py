@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from market.data import CONTRACT_MULTIPLIER, MarketInputs
+from market.payoff import KIND_CALL, KIND_PUT, KIND_STOCK, value_at_expiry
 from portfolio.valuation import (
     NEW_YORK,
     Array,
@@ -28,13 +29,15 @@ DEEP_ITM_DELTA = 0.90
 
 def _payoff(shares: float, legs: Sequence[PositionIn], s: Array) -> Array:
     """Value at spot ``s`` with every option leg at intrinsic (a lower bound for American)."""
-    v = shares * s
     for p in legs:
         if p.strike is None:
             raise ValueError(f"option position {p.label} lacks a strike")
-        intr = np.maximum(s - p.strike, 0.0) if p.is_call else np.maximum(p.strike - s, 0.0)
-        v = v + p.quantity * CONTRACT_MULTIPLIER * intr
-    return v
+    kind = np.array(
+        [[KIND_STOCK] + [KIND_CALL if p.is_call else KIND_PUT for p in legs]], dtype=np.int8
+    )
+    units = np.array([[shares] + [p.quantity * CONTRACT_MULTIPLIER for p in legs]])
+    strike = np.array([[0.0] + [float(p.strike or 0.0) for p in legs]])
+    return value_at_expiry(kind, units, strike, np.asarray(s, dtype=float)[None, :])[0]
 
 
 def floor_and_cap(
@@ -44,6 +47,11 @@ def floor_and_cap(
 
     The payoff with options at intrinsic is piecewise linear with kinks at the strikes, so its
     minimum over [0, spot] and maximum over [spot, ∞) are found at kinks or the ends.
+
+    This is the book's floor *value*: the least it is worth at expiry if the price falls, which
+    for a partial hedge is reached at S = 0. A candidate's floor in
+    :func:`strategies.metrics.expiry_metrics` is the *price* below which its P&L stops falling,
+    and a partial hedge has none. Both read the one payoff, :func:`market.payoff.value_at_expiry`.
     """
     strikes = sorted({float(p.strike) for p in legs if p.strike is not None})
     down = np.array(sorted({0.0, spot, *[k for k in strikes if k <= spot]}))

@@ -32,9 +32,8 @@ from scipy.special import ndtr
 
 from core.numbers import finite
 from market.data import MarketInputs
+from market.payoff import KIND_CALL, KIND_NONE, KIND_PUT, KIND_STOCK, value_at_expiry
 from strategies.legs import Candidate, FloatArray, Leg
-
-KIND_NONE, KIND_STOCK, KIND_CALL, KIND_PUT = 0, 1, 2, 3
 
 Pricer = Callable[..., Any]
 
@@ -97,19 +96,7 @@ class LegArrays:
 
     def value_at_expiry(self, s: FloatArray) -> FloatArray:
         """Value at expiry for prices ``s`` of shape (N, P) → (N, P)."""
-        x = s[..., None]
-        k = self.strike[:, None, :]
-        kind = self.kind[:, None, :]
-        pay = np.where(
-            kind == KIND_STOCK,
-            x,
-            np.where(
-                kind == KIND_CALL,
-                np.maximum(x - k, 0.0),
-                np.where(kind == KIND_PUT, np.maximum(k - x, 0.0), 0.0),
-            ),
-        )
-        return np.sum(self.units[:, None, :] * pay, axis=-1)
+        return value_at_expiry(self.kind, self.units, self.strike, s)
 
 
 def lognormal_params(

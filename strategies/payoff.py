@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from market.data import MarketInputs
+from market.payoff import KIND_CALL, KIND_PUT, KIND_STOCK
 from strategies.legs import FloatArray, Leg
-from strategies.metrics import KIND_CALL, KIND_PUT, KIND_STOCK, LegArrays, Pricer
+from strategies.metrics import LegArrays, Pricer
 
 MIN_VOL = 0.005
 
