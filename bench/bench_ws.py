@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.support.server import stop_process
+from tests.support.server import server_command, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -449,35 +449,15 @@ def http_servers() -> dict[str, float]:
     out = {}
     with tempfile.TemporaryDirectory() as tmpdir:
         env = app_env({"DATA_DIR": tmpdir, "LOG_LEVEL": "WARNING"})
-        commands = {
-            "daphne": lambda port: [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "vault_dash.asgi:application",
-            ],
-            "gunicorn": lambda port: [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-w",
-                "2",
-                "-b",
-                f"127.0.0.1:{port}",
-                "--access-logfile",
-                "/dev/null",
-                "vault_dash.wsgi:application",
-            ],
-        }
-        for name, command in commands.items():
+        for name in ("daphne", "gunicorn"):
             port = free_port()
             with open(os.devnull, "wb") as devnull:
                 proc = subprocess.Popen(
-                    command(port), cwd=ROOT, env=env, stdout=devnull, stderr=subprocess.STDOUT
+                    server_command(name, port, quiet=True),
+                    cwd=ROOT,
+                    env=env,
+                    stdout=devnull,
+                    stderr=subprocess.STDOUT,
                 )
             try:
                 url = f"http://127.0.0.1:{port}/health/live"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.caddy import CADDYFILE, caddy_binary, caddy_env
-from tests.support.server import stop_process, wait_for_http
+from tests.support.server import server_command, stop_process, wait_for_http
 from tests.support.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,30 +115,7 @@ def serve(
             capture_output=True,
         )
     port = free_port()
-    if server == "daphne":
-        argv = [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "vault_dash.asgi:application",
-        ]
-    else:
-        argv = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            str(workers),
-            "--log-level",
-            "warning",
-            "vault_dash.wsgi:application",
-        ]
+    argv = server_command(server, port, workers=workers, quiet=True)
     process = subprocess.Popen(
         argv,
         cwd=ROOT,

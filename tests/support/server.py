@@ -60,6 +60,21 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
         process.wait()
 
 
+def server_command(program: str, port: int, *, workers: int = 2, quiet: bool = False) -> list[str]:
+    """The command line serving the app on loopback: daphne (ASGI, HTTP and WebSocket) or
+    gunicorn (``workers`` sync WSGI workers, HTTP only). ``quiet`` drops gunicorn's access log
+    and info lines, as benchmarks want."""
+    if program == "daphne":
+        argv = ["daphne", "-b", "127.0.0.1", "-p", str(port), "vault_dash.asgi:application"]
+    elif program == "gunicorn":
+        argv = ["gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(workers)]
+        argv += ["--log-level", "warning"] if quiet else ["--access-logfile", "-"]
+        argv.append("vault_dash.wsgi:application")
+    else:
+        raise ValueError(f"unknown server {program!r}")
+    return [sys.executable, "-m", *argv]
+
+
 def wait_for_http(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -106,14 +121,9 @@ def run_app_server(
     port = int(env.get("APP_PORT") or free_port())
     env["APP_PORT"] = str(port)
     log_path = data_dir / f"{program}-{port}.log"
-    if program == "daphne":
-        argv = ["daphne", "-b", "127.0.0.1", "-p", str(port), "vault_dash.asgi:application"]
-    else:
-        argv = ["gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2", "--access-logfile", "-"]
-        argv.append("vault_dash.wsgi:application")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", *argv],
+            server_command(program, port),
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.support.server import ROOT, app_env
+from tests.support.server import ROOT, app_env, server_command
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.slow
@@ -94,16 +94,7 @@ def test_waits_for_a_server_that_starts_late(tmp_path) -> None:
     )
     time.sleep(1.5)
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "vault_dash.asgi:application",
-        ],
+        server_command("daphne", port),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
