@@ -80,7 +80,8 @@ def load_market(symbol: str) -> Market:
     """The chain snapshot (cached by the market service) with IVs solved once per snapshot."""
     snap = snapshot.load(symbol, quote=False)
     chain = snap.chain
-    assert chain is not None  # nosec B101 - load(chain=True) returns a chain or raises
+    if chain is None:  # load() returns the chain it was asked for, or raises
+        raise RuntimeError(f"no chain for {symbol}")
     key = snapshot.chain_key(chain, snap.rate)
     solved = _solved.get_or_compute(
         chain.symbol, key, None, lambda: chainlib.solve_chain(chain, snap.rate)
