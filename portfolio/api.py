@@ -10,11 +10,11 @@ from django.utils import timezone
 from ninja import Field as NField
 from ninja import Query, Router, Schema
 
+from core.api_errors import ApiError
 from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
 from portfolio import access, services
 from portfolio.schemas import ErrorOut, PortfolioOut
-from vault_dash.api import ApiError
 
 router: Router = Router(tags=["portfolio"])
 

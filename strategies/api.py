@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
+from core.api_errors import ApiError
 from market.errors import MarketDataError, UnknownSymbol
 from marketdata import snapshot
 from portfolio import access
@@ -17,7 +18,6 @@ from strategies.metrics import PROBABILITY_MODEL
 from strategies.payoff import payoff_data
 from strategies.queries import OptionsQuery, PayoffQuery, StrategiesQuery
 from strategies.schemas import EvaluatedOut, EvaluateIn, OptionsOut, PayoffOut, StrategiesOut
-from vault_dash.api import ApiError
 
 options_router: Router = Router(tags=["options"])
 strategies_router: Router = Router(tags=["strategies"])

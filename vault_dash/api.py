@@ -14,22 +14,9 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 import vault_dash
 from accounts.auth import api_auth
-
-
-class ApiError(Exception):
-    """Raised by API views for a client error; rendered as the uniform JSON error."""
-
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
-
-
-def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "field": field}}
-
+from core.api_errors import ApiError, error_body
+from portfolio.api import router as portfolio_router
+from strategies.api import options_router, strategies_router
 
 api = NinjaAPI(
     title="Vault Dashboard API",
@@ -75,12 +62,6 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     )
 
 
-# --- app routers (imported last: they import ApiError from this module) -------------------
-from portfolio.api import router as portfolio_router  # noqa: E402
-
 api.add_router("/portfolio", portfolio_router)
-
-from strategies.api import options_router, strategies_router  # noqa: E402
-
 api.add_router("/options", options_router)
 api.add_router("/strategies", strategies_router)
