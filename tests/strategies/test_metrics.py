@@ -3,46 +3,19 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
 
-import numpy as np
 import pytest
 from scipy import integrate
 from scipy.stats import norm
 
-from market.data import MarketInputs
-from strategies import candidates, metrics, ranking
-from strategies.candidates import ExpirySlice
-from strategies.legs import TICK, Candidate, Leg
-
-AS_OF = datetime(2025, 1, 6, 15, 0, tzinfo=UTC)
-EXP = date(2025, 4, 17)
-T = 0.25
-
-
-def ctx(spot: float = 100.0, rate: float = 0.04, q: float = 0.0) -> MarketInputs:
-    return MarketInputs("GLD", spot, rate, q, AS_OF)
-
-
-def put(k: float, price: float, qty: float = 1, iv: float = 0.2) -> Leg:
-    return Leg(
-        "put", qty, k, EXP, price, bid=price - 0.05, ask=price, iv=iv, t=T, open_interest=500
-    )
-
-
-def call(k: float, price: float, qty: float = -1, iv: float = 0.2) -> Leg:
-    return Leg(
-        "call", qty, k, EXP, price, bid=price, ask=price + 0.05, iv=iv, t=T, open_interest=80
-    )
-
-
-def stock(shares: float = 100, spot: float = 100.0) -> Leg:
-    return Leg("stock", shares, price=spot)
-
-
-def evaluate(*legs: Leg, vol: float = 0.2, c: MarketInputs | None = None) -> dict:
-    cand = Candidate("test", "custom", EXP, tuple(legs), t=T)
-    return metrics.evaluate(c or ctx(), [cand], {EXP: vol})[0]
+from tests.strategies.legs import (
+    T,
+    call,
+    ctx,
+    evaluate,
+    put,
+    stock,
+)
 
 
 def test_protective_put_floor_breakeven_max_loss() -> None:
@@ -147,91 +120,3 @@ def test_assignment_risk_of_deep_itm_short_put() -> None:
     assert row["legs"][1]["assignment_risk"]["level"] == "high"
     otm = evaluate(stock(), call(120, 0.3))
     assert otm["assignment_risk"] == "low"
-
-
-def _slice(spot: float = 100.0) -> ExpirySlice:
-    strikes = np.arange(80.0, 121.0, 1.0)
-    k = np.concatenate([strikes, strikes])
-    is_call = np.concatenate([np.ones(strikes.size, bool), np.zeros(strikes.size, bool)])
-    # Simple monotone quotes: calls fall, puts rise with the strike.
-    mid = np.where(
-        is_call,
-        np.maximum(spot - k, 0) + 4 * np.exp(-(((k - spot) / 12) ** 2)) + 0.05,
-        np.maximum(k - spot, 0) + 4 * np.exp(-(((k - spot) / 12) ** 2)) + 0.05,
-    )
-    half = 0.05
-    n = k.size
-    return ExpirySlice(
-        EXP,
-        T,
-        k,
-        is_call,
-        mid - half,
-        mid + half,
-        mid,
-        np.full(n, 10.0),
-        np.full(n, 100.0),
-        np.full(n, 0.2),
-        np.full(n, "", dtype=str),
-        0.2,
-    )
-
-
-def test_zero_cost_collar_solves_call_strike_within_one_tick() -> None:
-    sl = _slice()
-    i_put = int(np.flatnonzero(~sl.is_call & (sl.strike == 95))[0])
-    target = float(sl.ask[i_put])
-    sol = candidates.solve_zero_cost_call(sl, target, 100.0, "ask_bid")
-    assert sol is not None
-    k_star, i_lo, i_hi = sol
-    assert sl.strike[i_lo] <= k_star <= sl.strike[i_hi]
-    # The call's bid, interpolated at K*, pays for the put within one tick.
-    calls = sl.is_call & (sl.strike >= 100)
-    bid_at_k = np.interp(k_star, sl.strike[calls], sl.bid[calls])
-    assert abs(bid_at_k - target) <= TICK
-    cands = candidates.generate_candidates(ctx(), [sl], 1000, "ask_bid")
-    zc = [c for c in cands if c.family == "zero_cost_collar" and c.legs[1].strike == 95]
-    assert zc, "no zero-cost collar generated"
-    net = zc[0].legs[1].price - zc[0].legs[2].price
-    # The listed strike nearest K* is off by at most one strike step's price change.
-    step = abs(sl.bid[i_lo] - sl.bid[i_hi])
-    assert abs(net) <= step + 1e-12
-    assert zc[0].params["solved_call_strike"] == pytest.approx(k_star, abs=1e-4)
-
-
-def test_candidates_sized_to_holding_and_priced_at_ask_bid() -> None:
-    sl = _slice()
-    cands = candidates.generate_candidates(ctx(), [sl], 1050, "ask_bid")
-    families = {c.family for c in cands}
-    assert {
-        "baseline",
-        "protective_put",
-        "collar",
-        "zero_cost_collar",
-        "put_spread",
-        "put_spread_collar",
-        "covered_call",
-    } <= families
-    for c in cands:
-        assert c.legs[0].kind == "stock" and c.legs[0].quantity == 1050
-        for lg in c.legs[1:]:
-            assert abs(lg.quantity) == 10
-            assert lg.price == (lg.ask if lg.quantity > 0 else lg.bid)
-    mid = candidates.generate_candidates(ctx(), [sl], 0, "mid")
-    assert mid[0].legs[0].quantity == 100
-    for c in mid:
-        for lg in c.legs[1:]:
-            assert lg.bid is not None and lg.ask is not None
-            assert lg.price == pytest.approx((lg.bid + lg.ask) / 2)
-
-
-def test_rank_and_filters() -> None:
-    sl = _slice()
-    cands = candidates.generate_candidates(ctx(), [sl], 1000)
-    rows = metrics.evaluate(ctx(), cands, {EXP: 0.2})
-    ranked = ranking.rank(rows, "cost_per_protection")
-    scores = [r["cost_per_protection"] for r in ranked if r["cost_per_protection"] is not None]
-    assert scores == sorted(scores)
-    assert ranked[-1]["cost_per_protection"] is None
-    kept = ranking.apply_filters(rows, max_cost_pct=1.0, min_floor_pct=90)
-    assert kept and all(r["net_debit_pct"] <= 1.0 and r["floor_pct"] >= 90 for r in kept)
