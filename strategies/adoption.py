@@ -1,20 +1,29 @@
 """Adopting a hedge: the signed confirmation of exactly what the page showed, and the one
-transaction that turns its legs into portfolio positions and records an ``AdoptedHedge``."""
+transaction that turns its legs into portfolio positions and records an ``AdoptedHedge``.
+
+A confirmation is used once. Its token carries a random nonce that the record keeps (a unique
+column): a second POST of the same token, a double-click or a retry, writes nothing and gets the
+first adoption back; two at once are serialised on the portfolio's row lock, and the unique
+column stops any that slip past.
+"""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from market.data import CONTRACT_MULTIPLIER
 from strategies.legs import Leg
+from strategies.models import AdoptedHedge
 from strategies.services import InvalidInput, NotFound
 
 ADOPT_SALT = "strategies.adopt"
@@ -32,6 +41,7 @@ def sign_adoption(
 ) -> str:
     """Tamper-proof token of exactly what the confirmation page shows."""
     payload = {
+        "nonce": secrets.token_urlsafe(24),
         "symbol": symbol,
         "portfolio": portfolio_id,
         "candidate": cid,
@@ -60,7 +70,7 @@ def read_adoption(token: str) -> dict[str, Any]:
         raise InvalidInput("token", "the quote has expired: review the hedge again") from None
     except signing.BadSignature:
         raise InvalidInput("token", "invalid confirmation token") from None
-    if not isinstance(data, dict) or not data.get("legs"):
+    if not isinstance(data, dict) or not data.get("legs") or not data.get("nonce"):
         raise InvalidInput("token", "invalid confirmation token")
     return data
 
@@ -72,11 +82,27 @@ def may_adopt(user: Any, portfolio: Any) -> bool:
     return bool(portfolio.owner_id is None and portfolio.is_demo and not settings.LOGIN_REQUIRED)
 
 
+@dataclass(frozen=True)
+class Adoption:
+    record: AdoptedHedge
+    created: bool  # False: this confirmation had been used; nothing was written
+
+
+def adopt(user: Any, data: dict[str, Any]) -> Adoption:
+    """Add the signed legs to the portfolio as positions, once per confirmation."""
+    try:
+        return _adopt(user, data)
+    except IntegrityError:
+        # A concurrent use of the same confirmation committed first (the unique nonce).
+        record = AdoptedHedge.objects.filter(confirmation=data["nonce"]).first()
+        if record is None:
+            raise
+        return Adoption(record, created=False)
+
+
 @transaction.atomic
-def adopt(user: Any, data: dict[str, Any]) -> Any:
-    """Add the signed legs to the portfolio as positions; one transaction, recorded."""
+def _adopt(user: Any, data: dict[str, Any]) -> Adoption:
     from portfolio.models import Portfolio, Position
-    from strategies.models import AdoptedHedge
 
     portfolio = (
         Portfolio.objects.visible_to(user).select_for_update().filter(pk=data["portfolio"]).first()
@@ -85,6 +111,10 @@ def adopt(user: Any, data: dict[str, Any]) -> Any:
         raise NotFound("portfolio", "no such portfolio")
     if not may_adopt(user, portfolio):
         raise InvalidInput("portfolio", "you may not change this portfolio", "forbidden")
+    # After the portfolio's row lock: a use of this confirmation that committed meanwhile shows.
+    done = AdoptedHedge.objects.filter(confirmation=data["nonce"]).first()
+    if done is not None:
+        return Adoption(done, created=False)
     today = timezone.localdate()
     created, updated = [], []
     for lg in data["legs"]:
@@ -148,9 +178,10 @@ def adopt(user: Any, data: dict[str, Any]) -> Any:
         spot=data["spot"],
         quote_as_of=data["as_of"],
         legs=data["legs"],
+        confirmation=data["nonce"],
         net_premium=sum(
             float(lg["price"]) * float(lg["quantity"]) * CONTRACT_MULTIPLIER for lg in data["legs"]
         ),
     )
     record.positions.set([*created, *updated])
-    return record
+    return Adoption(record, created=True)

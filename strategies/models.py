@@ -26,6 +26,14 @@ class AdoptedHedge(models.Model):
     legs = models.JSONField(help_text="right, strike, expiry, signed contracts, price per share")
     net_premium = models.FloatField(help_text="$ paid (+) or received (−) for the legs.")
     positions = models.ManyToManyField("portfolio.Position", related_name="adoptions", blank=True)
+    confirmation = models.CharField(
+        max_length=64,
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The single-use nonce of the signed confirmation that adopted it.",
+    )
 
     class Meta:
         ordering = ["-adopted_at"]

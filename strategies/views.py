@@ -325,18 +325,26 @@ def adopt_view(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             data = adoption.read_adoption(request.POST.get("token", ""))
-            record = adoption.adopt(request.user, data)
+            done = adoption.adopt(request.user, data)
         except (services.InvalidInput, services.NotFound) as exc:
             return _render_error(request, template, "adopt-body", ctx, exc)
-        messages.success(
-            request,
-            f"Adopted “{record.name}”: {len(record.legs)} option leg(s) added to "
-            f"{record.portfolio.name} at the confirmed prices.",
-        )
+        record = done.record
+        if done.created:
+            messages.success(
+                request,
+                f"Adopted “{record.name}”: {len(record.legs)} option leg(s) added to "
+                f"{record.portfolio.name} at the confirmed prices.",
+            )
+        else:
+            messages.info(
+                request,
+                f"“{record.name}” was already adopted with this confirmation at "
+                f"{record.adopted_at:%H:%M %Z}; nothing more was added.",
+            )
         url = (
             reverse("portfolio:dashboard")
             + "?"
-            + urlencode({"symbol": record.symbol, "portfolio": record.portfolio_id})
+            + urlencode({"symbol": record.symbol, "portfolio": str(record.portfolio_id)})
         )
         return redirect(url)
     try:

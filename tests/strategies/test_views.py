@@ -131,9 +131,27 @@ def test_adopt_adds_positions_and_records(client, fake_market, today_is_as_of) -
     rec = AdoptedHedge.objects.get()
     assert rec.portfolio == demo and rec.positions.count() == 2 and rec.adopted_at
     assert rec.net_premium == pytest.approx(cand["net_debit"], abs=0.01)
-    # Adopting again adds to the same open positions (no duplicate instrument).
-    client.post("/strategies/adopt/", {"token": token})
+    # A new confirmation adds to the same open positions (no duplicate instrument).
+    again, _ = _adopt_token(client)
+    client.post("/strategies/adopt/", {"token": again})
     assert Position.objects.get(pk=put.pk).quantity == 20
+    assert AdoptedHedge.objects.count() == 2
+
+
+def test_a_confirmation_is_used_once(client, fake_market, today_is_as_of) -> None:
+    """Posting one confirmation three times (a retry, a double-click) adopts once."""
+    demo = DemoPortfolioFactory()
+    PositionFactory(portfolio=demo, quantity=1000)
+    token, _ = _adopt_token(client)
+    answers = [client.post("/strategies/adopt/", {"token": token}, follow=True) for _ in range(3)]
+    assert all(a.status_code == 200 for a in answers)
+    opts = Position.objects.filter(portfolio=demo, kind=Position.Kind.OPTION)
+    assert sorted(int(p.quantity) for p in opts) == [-10, 10]
+    assert AdoptedHedge.objects.count() == 1
+    # The repeats show the first result and say nothing more was added.
+    for repeat in answers[1:]:
+        assert "already adopted" in repeat.content.decode()
+    assert "already adopted" not in answers[0].content.decode()
 
 
 def test_adopt_is_all_or_nothing(client, fake_market, monkeypatch, today_is_as_of) -> None:

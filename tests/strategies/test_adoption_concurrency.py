@@ -1,0 +1,62 @@
+"""Two requests carrying the same confirmation at the same moment adopt once (PostgreSQL).
+
+Both threads hold a connection of their own and start together; the portfolio's row lock and
+the unique nonce must leave one adoption and one set of positions. SQLite serialises whole
+transactions, so this is the PostgreSQL pass's test (``.ci/run`` runs it there).
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection, connections
+
+from portfolio.models import Position
+from strategies import adoption
+from strategies.legs import Leg
+from strategies.models import AdoptedHedge
+from tests.factories import PortfolioFactory, PositionFactory
+from tests.strategies.conftest import AS_OF, EXPIRIES
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_two_concurrent_posts_of_one_confirmation_write_once() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks under concurrency: run in the PostgreSQL pass (DATABASE_URL)")
+    portfolio = PortfolioFactory()
+    PositionFactory(portfolio=portfolio, quantity=Decimal(1000))
+    legs = [
+        Leg("put", 10, 240.0, EXPIRIES[2], 3.10),
+        Leg("call", -10, 265.0, EXPIRIES[2], 2.40),
+    ]
+    token = adoption.sign_adoption(
+        "GLD", portfolio.pk, "cid", "Collar", legs, 250.0, AS_OF.isoformat()
+    )
+    data = adoption.read_adoption(token)
+    start = threading.Barrier(2)
+    results: list[adoption.Adoption] = []
+    errors: list[BaseException] = []
+
+    def post() -> None:
+        try:
+            start.wait()
+            results.append(adoption.adopt(portfolio.owner, data))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    assert sorted(r.created for r in results) == [False, True]
+    assert results[0].record.pk == results[1].record.pk
+    assert AdoptedHedge.objects.count() == 1
+    options = Position.objects.filter(portfolio=portfolio, kind=Position.Kind.OPTION)
+    assert sorted(int(p.quantity) for p in options) == [-10, 10]
