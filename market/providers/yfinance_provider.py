@@ -51,6 +51,7 @@ from market.errors import (
     UnknownSymbol,
 )
 from market.models import OptionChain, PriceHistory, Quote, normalize_symbol
+from market.providers.base import clean_bid_ask, occ_expiry
 from market.session import normalize_state
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ def observed_session_class() -> type:
     """The session class (built on first use: curl_cffi comes with the optional extra)."""
     from curl_cffi import requests as curl_requests
 
-    class ObservedSession(curl_requests.Session):  # type: ignore[misc]
+    class ObservedSession(curl_requests.Session):
         """yfinance's default session (curl_cffi) that notes each Yahoo data answer's status."""
 
         def request(self, method: Any, url: str, *args: Any, **kwargs: Any) -> Any:
@@ -198,7 +199,9 @@ class YFinanceClient:
                 elif type(exc).__name__ == "YFRateLimitError":
                     last = ProviderUnavailable(f"Yahoo Finance rate limit (HTTP 429) on {what}")
                 else:
-                    last = ProviderUnavailable(f"yfinance {what} failed: {type(exc).__name__}: {exc}")
+                    last = ProviderUnavailable(
+                        f"yfinance {what} failed: {type(exc).__name__}: {exc}"
+                    )
                     last.__cause__ = exc
             else:
                 if usable(result):
@@ -471,13 +474,7 @@ class YFinanceProvider:
             k = _num(rec.get("strike"))
             if not k > 0:
                 continue
-            bid, ask = _num(rec.get("bid")), _num(rec.get("ask"))
-            if (bid == 0 or math.isnan(bid)) and (ask == 0 or math.isnan(ask)):
-                bid = ask = math.nan  # no market at all
-            elif math.isnan(bid) and ask > 0:
-                bid = 0.0  # one-sided: nobody bids
-            elif ask < bid or not ask > 0:
-                bid = ask = math.nan  # crossed or no offer
+            bid, ask = clean_bid_ask(_num(rec.get("bid")), _num(rec.get("ask")))
             last = _num(rec.get("lastPrice"))
             if not last > 0:
                 last = math.nan
@@ -504,7 +501,7 @@ def _expiry_of(*frames: Any) -> date | None:
             continue
         match = _OCC_DATE.search(str(frame["contractSymbol"].iloc[0]))
         if match:
-            return datetime.strptime(match.group(1), "%y%m%d").date()
+            return occ_expiry(match.group(1))
     return None
 
 
