@@ -39,6 +39,11 @@ def is_closed(state: str) -> bool:
     return state in CLOSED_STATES
 
 
+def market_status(state: str) -> dict[str, Any]:
+    """The ``market_state`` / ``market_open`` pair every API block carries."""
+    return {"market_state": state, "market_open": not is_closed(state)}
+
+
 def nyse_state(now: datetime) -> str:
     """REGULAR during the NYSE regular session, else PRE (before the open) / POST / CLOSED."""
     local = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(NEW_YORK)

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from market.models import MarketInputs, normalize_symbol
+from market.session import chain_state, market_status
 from portfolio import valuation as val
 from portfolio.models import (
     Portfolio,
@@ -164,6 +165,7 @@ def fetch_market(symbol: str, need_chain: bool = True) -> tuple[MarketInputs, An
         provider=str(quote.provider),
         stale=stale,
         age_s=age,
+        market_state=quote.market_state or (chain_state(chain) if chain is not None else ""),
     )
     return mkt, quote, chain
 
@@ -189,8 +191,10 @@ def market_block(mkt: MarketInputs, chain: Any) -> dict[str, Any]:
         "provider": mkt.provider,
         "as_of": mkt.as_of.isoformat(),
         "chain_as_of": chain.as_of.isoformat() if chain is not None else None,
+        "chain_provider": chain.provider if chain is not None else None,
         "stale": mkt.stale,
         "age_s": round(mkt.age_s, 3),
+        **market_status(mkt.market_state),
     }
 
 

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from market.models import MarketInputs, normalize_symbol
+from market.session import chain_state, market_status
 from strategies import chain as chainlib
 from strategies import hedging
 from strategies.hedging import Candidate, Leg
@@ -112,6 +113,7 @@ def load_market(symbol: str) -> Market:
         provider=str(chain.provider),
         stale=bool(chain.stale),
         age_s=float(chain.age_s),
+        market_state=chain_state(chain),
     )
     return Market(ctx, solved, key)
 
@@ -126,6 +128,7 @@ def inputs_block(ctx: MarketInputs) -> dict[str, Any]:
         "provider": ctx.provider,
         "stale": ctx.stale,
         "age_s": round(ctx.age_s, 3),
+        **market_status(ctx.market_state),
         "day_count": "ACT/365 to 16:00 America/New_York on the expiry date",
         "model": "American (QdFp fixed point) for prices and Greeks; IV solved from mid quotes",
     }

@@ -87,7 +87,7 @@ class CboeClient:
         backoff: float = 0.5,
         refresh_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
-        transport: Transport = urllib_transport,
+        transport: Transport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.timeout = timeout
@@ -95,7 +95,7 @@ class CboeClient:
         self.backoff = backoff
         self.refresh_s = refresh_s
         self.sleep = sleep
-        self.transport = transport
+        self.transport = transport or urllib_transport
         self.monotonic = monotonic
         self._memo: dict[str, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
