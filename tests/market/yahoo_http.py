@@ -73,7 +73,7 @@ def empty_expiry(symbol: str, date: str) -> Answer:
 class RecordedYahoo(observed_session_class()):  # type: ignore[misc]
     """Serves Yahoo's endpoints from recordings; ``routes`` are tried first (for faults)."""
 
-    def __init__(self, routes: list[Route] | None = None) -> None:
+    def __init__(self, routes: list[Route] | None = None, **session_options: Any) -> None:
         super().__init__()
         self.routes = list(routes or [])
         self.requests: list[str] = []
@@ -108,8 +108,10 @@ class RecordedYahoo(observed_session_class()):  # type: ignore[misc]
             name = f"options-{symbol}.json"
             if not (FIXTURES / name).exists():
                 return 404, {"finance": {"result": None, "error": {"code": "Not Found"}}}
-            status, body = answer_of(name)
             wanted = query.get("date", [None])[0]
+            if wanted is not None and (FIXTURES / f"options-{symbol}-{wanted}.json").exists():
+                return answer_of(f"options-{symbol}-{wanted}.json")
+            status, body = answer_of(name)
             if wanted is not None:
                 options = body["optionChain"]["result"][0].get("options") or [{}]
                 if str(options[0].get("expirationDate")) != wanted:
