@@ -29,7 +29,9 @@ class Switch:
             return 503, "<html><body>Service Unavailable</body></html>"
         if self.pre_market and path == "/v7/finance/options/GLD":
             date = query.get("date", [None])[0]
-            name = "options-GLD.json" if date in (None, "1796342400") else f"options-GLD-{date}.json"
+            name = (
+                "options-GLD.json" if date in (None, "1796342400") else f"options-GLD-{date}.json"
+            )
             return 200, pre_market(answer_of(name)[1])
         return None
 
@@ -46,7 +48,9 @@ def pre_market(body: dict[str, Any]) -> dict[str, Any]:
 
 def yahoo(switch: Switch) -> tuple[YFinanceProvider, RecordedYahoo]:
     session = RecordedYahoo([switch.route])
-    client = YFinanceClient(timeout=20, retries=2, backoff=0.0, sleep=lambda s: None, session=session)
+    client = YFinanceClient(
+        timeout=20, retries=2, backoff=0.0, sleep=lambda s: None, session=session
+    )
     return YFinanceProvider(client), session
 
 

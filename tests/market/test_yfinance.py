@@ -36,7 +36,9 @@ pytestmark = pytest.mark.usefixtures("yahoo")
 def make(routes=None, clock=None):
     session = RecordedYahoo(routes)
     sleeps: list[float] = []
-    client = YFinanceClient(timeout=20, retries=3, backoff=0.5, sleep=sleeps.append, session=session)
+    client = YFinanceClient(
+        timeout=20, retries=3, backoff=0.5, sleep=sleeps.append, session=session
+    )
     provider = YFinanceProvider(client, clock=clock)
     return provider, session, sleeps
 
