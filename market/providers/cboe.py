@@ -38,6 +38,7 @@ import re
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -74,7 +75,8 @@ def urllib_transport(url: str, timeout: float) -> tuple[int, bytes]:
 
 
 def document_url(symbol: str) -> str:
-    return f"{BASE_URL}{'_' if symbol in INDEX_SYMBOLS else ''}{symbol}.json"
+    name = f"_{symbol}" if symbol in INDEX_SYMBOLS else symbol
+    return f"{BASE_URL}{urllib.parse.quote(name, safe='')}.json"
 
 
 class CboeClient:
@@ -112,7 +114,7 @@ class CboeClient:
 
     def _download(self, symbol: str) -> dict[str, Any]:
         url = document_url(symbol)
-        last: Exception | None = None
+        last = ProviderUnavailable(f"cboe {symbol}: no attempt made")
         for attempt in range(self.retries):
             if attempt:
                 delay = self.backoff * 2 ** (attempt - 1) * (1.0 + 0.25 * random.random())  # nosec B311 (retry jitter)
@@ -139,7 +141,6 @@ class CboeClient:
             logger.info(
                 "cboe %s failed (attempt %d/%d): %s", symbol, attempt + 1, self.retries, last
             )
-        assert last is not None
         raise last
 
 
