@@ -342,35 +342,13 @@ class MarketService:
         """
         problems: list[ProviderUnavailable] = []
         for provider in self.providers if providers is None else providers:
-            breaker, stats = self.breakers[provider.name], self._stats[provider.name]
-            if not breaker.allow():
-                problems.append(
-                    CircuitOpen(
-                        f"{provider.name} provider paused after repeated failures; "
-                        f"retry in {breaker.retry_in():.0f}s"
-                    )
-                )
-                continue
             try:
-                value = fetch(provider)
-                problem = implausible(value)
-                if problem:
-                    raise ProviderUnavailable(f"{provider.name} returned unusable data: {problem}")
-            except (InvalidSymbol, UnknownSymbol):
-                breaker.success()  # the provider answered
-                raise
-            except Exception as exc:
-                breaker.failure()
-                stats.last_failure = self.now()
-                stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
-                if not isinstance(exc, ProviderUnavailable):
-                    exc = ProviderUnavailable(f"{provider.name} provider failed: {exc}")
+                value = self._ask(provider, fetch)
+            except ProviderUnavailable as exc:
                 problems.append(exc)
-                logger.warning("market data from %s failed: %s", provider.name, exc)
                 continue
-            breaker.success()
-            stats.last_success = self.last_success = self.now()
-            stats.last_error = self.last_error = None
+            self.last_success = self._stats[provider.name].last_success
+            self.last_error = None
             self.last_provider = provider.name
             return value
         self._failed_fetches += 1
@@ -384,6 +362,35 @@ class MarketService:
         if all(isinstance(p, CircuitOpen) for p in problems):
             raise CircuitOpen(message)
         raise ProviderUnavailable(message)
+
+    def _ask(self, provider: Provider, fetch: Callable[[Provider], V]) -> V:
+        """One provider, behind its breaker: its answer, or ProviderUnavailable/CircuitOpen."""
+        breaker, stats = self.breakers[provider.name], self._stats[provider.name]
+        if not breaker.allow():
+            raise CircuitOpen(
+                f"{provider.name} provider paused after repeated failures; "
+                f"retry in {breaker.retry_in():.0f}s"
+            )
+        try:
+            value = fetch(provider)
+            problem = implausible(value)
+            if problem:
+                raise ProviderUnavailable(f"{provider.name} returned unusable data: {problem}")
+        except (InvalidSymbol, UnknownSymbol):
+            breaker.success()  # the provider answered
+            raise
+        except Exception as exc:
+            breaker.failure()
+            stats.last_failure = self.now()
+            stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            logger.warning("market data from %s failed: %s", provider.name, exc)
+            if isinstance(exc, ProviderUnavailable):
+                raise
+            raise ProviderUnavailable(f"{provider.name} provider failed: {exc}") from exc
+        breaker.success()
+        stats.last_success = self.now()
+        stats.last_error = None
+        return value
 
     def _get(self, kind: str, sym: str, ttl: float, fetch: Callable[[Provider], T]) -> T:
         key = self._key(kind, sym)
@@ -458,7 +465,7 @@ class MarketService:
         best = chain
         for provider in others:
             try:
-                other = self._call(lambda p: p.chain(sym), [provider])
+                other = self._ask(provider, lambda p: p.chain(sym))
             except MarketDataError:
                 continue
             if two_sided_fraction(other) > two_sided_fraction(best):
