@@ -227,3 +227,26 @@ def test_history_through_the_chart_endpoint():
     h = provider.history("QQQ", 10)
     assert h.provider == "yfinance" and len(h.close) == 1  # the recording has one bar
     assert h.dates[0] == np.datetime64("2020-01-02") and h.close[0] == pytest.approx(216.16)
+
+
+def test_one_ticker_per_chain_halves_the_requests():
+    """Side by side on the same recording: a fresh Ticker per expiry (the old way) re-downloads
+    the expiry list each time; one Ticker asks once per expiry."""
+    import yfinance
+
+    provider, ours, _ = make()
+    provider.chain("QQQ")
+    chosen = [r.split("date=")[1].split("&")[0] for r in option_requests(ours) if "date=" in r]
+
+    naive = RecordedYahoo()
+    by_date = {str(v): k for k, v in _expirations(yfinance.Ticker("QQQ", session=naive)).items()}
+    first = min(by_date)
+    for epoch in [first, *chosen]:
+        yfinance.Ticker("QQQ", session=naive).option_chain(by_date[epoch])
+    assert len(option_requests(ours)) == 16
+    assert len(option_requests(naive)) == 1 + 2 * 16 == 33
+
+
+def _expirations(ticker) -> dict[str, int]:
+    ticker.options  # noqa: B018 (downloads the list)
+    return dict(ticker._expirations)
