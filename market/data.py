@@ -56,6 +56,7 @@ class MarketInputs:
     stale: bool = False
     age_s: float = 0.0
     prev_close: float | None = None
+    market_state: str = ""  # the quote's session state ("" = unknown); see market.session
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Quote:
     stale: bool = False
     age_s: float = 0.0
     dividend_yield: float = 0.0
+    market_state: str = ""  # REGULAR, PRE, POST, CLOSED ... ("" = unknown); see market.session
 
     @property
     def day_change(self) -> float | None:
@@ -92,6 +94,7 @@ class Quote:
             "stale": self.stale,
             "age_s": self.age_s,
             "dividend_yield": self.dividend_yield,
+            "market_state": self.market_state,
         }
 
     @classmethod
@@ -107,6 +110,7 @@ class Quote:
             stale=bool(d.get("stale", False)),
             age_s=float(d.get("age_s", 0.0)),
             dividend_yield=float(d.get("dividend_yield", 0.0)),
+            market_state=str(d.get("market_state") or ""),
         )
 
 

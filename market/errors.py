@@ -25,6 +25,12 @@ class UnknownSymbol(MarketDataError):
     code = "unknown_symbol"
 
 
+class NoListedOptions(UnknownSymbol):
+    """The symbol is known (it has a quote) but no options are listed on it."""
+
+    code = "no_listed_options"
+
+
 class ProviderUnavailable(MarketDataError):
     """The provider could not be reached, timed out, or returned unusable data."""
 

@@ -1,4 +1,16 @@
-"""The market data service: a provider behind a cache, a last-good fallback and a circuit breaker.
+"""The market data service: providers behind a cache, a last-good fallback and circuit breakers.
+
+* One provider or an ordered list (``MARKET_DATA_PROVIDER=yfinance,cboe``): every request asks
+  the first provider whose breaker lets it through and fails over to the next when it is
+  unavailable; as soon as the first one's breaker lets a trial call through again and it
+  answers, requests are back on it. Every quote and chain carries the ``provider`` that answered
+  and its ``as_of``/``age_s``; ``health()`` shows each provider's breaker.
+* Market closed: a chain fetched outside the regular session (the provider says so in
+  ``meta["market_state"]``) with almost no two-sided quotes (Yahoo's pre-market chains) is
+  replaced by the last in-session chain, kept without expiry, with its own time; failing that,
+  by another provider's chain that still carries the closing quotes. It is marked
+  ``meta["market_closed"] = True`` and keeps the closed state, so pages say "market closed" and
+  show values as of the close instead of a page of blanks.
 
 * Fresh values come from the cache (``chain_ttl`` for chains, ``quote_ttl`` for quotes); the cache
   is any object with Django's ``get(key)`` / ``set(key, value, timeout)``.
@@ -18,10 +30,10 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -38,12 +50,14 @@ from market.errors import (
 )
 from market.keyedlock import KeyedLock
 from market.providers.base import Provider
+from market.session import MIN_TWO_SIDED, chain_state, is_closed, two_sided_fraction
 
 logger = logging.getLogger(__name__)
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
 T = TypeVar("T", Quote, OptionChain)
+V = TypeVar("V")
 
 _PROBE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="market-health")
 
@@ -130,10 +144,17 @@ class _Entry:
     fetched_at: float  # wall-clock epoch seconds
 
 
+@dataclass
+class _ProviderStats:
+    last_success: float | None = None
+    last_failure: float | None = None
+    last_error: str | None = None
+
+
 class MarketService:
     def __init__(
         self,
-        provider: Provider,
+        provider: Provider | Sequence[Provider],
         cache: CacheLike | None = None,
         *,
         chain_ttl: float = 300.0,
@@ -145,7 +166,13 @@ class MarketService:
         wall_clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.provider = provider
+        self.providers: list[Provider] = (
+            list(provider) if isinstance(provider, Sequence) else [provider]
+        )
+        if not self.providers:
+            raise ValueError("MarketService needs at least one provider")
+        self.provider = self.providers[0]
+        self.name = ",".join(p.name for p in self.providers)
         self.cache = cache
         self.chain_ttl = float(chain_ttl)
         self.quote_ttl = float(quote_ttl)
@@ -153,7 +180,14 @@ class MarketService:
         self.probe_timeout = probe_timeout
         self._probe_future: Future[str | None] | None = None
         self.now = wall_clock
-        self.breaker = CircuitBreaker(failure_threshold, reset_timeout, monotonic)
+        self.breakers = {
+            p.name: CircuitBreaker(failure_threshold, reset_timeout, monotonic)
+            for p in self.providers
+        }
+        self.breaker = self.breakers[self.provider.name]
+        self._stats = {p.name: _ProviderStats() for p in self.providers}
+        self.last_provider: str | None = None
+        self.market_state = ""
         self._memory: dict[str, _Entry] = {}
         self._analytics: dict[tuple[str, str, str, float, str], ChainAnalytics] = {}
         self._lock = threading.Lock()
@@ -169,11 +203,11 @@ class MarketService:
 
     def quote(self, symbol: str) -> Quote:
         sym = normalize_symbol(symbol)
-        return self._get("quote", sym, self.quote_ttl, lambda: self.provider.quote(sym))
+        return self._get("quote", sym, self.quote_ttl, lambda p: p.quote(sym))
 
     def chain(self, symbol: str) -> OptionChain:
         sym = normalize_symbol(symbol)
-        return self._get("chain", sym, self.chain_ttl, lambda: self.provider.chain(sym))
+        return self._get("chain", sym, self.chain_ttl, lambda p: p.chain(sym))
 
     def analytics(
         self, symbol: str, rate: float, style: str = "american"
@@ -202,7 +236,10 @@ class MarketService:
         hit = self._cache_get(key)
         if isinstance(hit, _Entry) and self.now() - hit.fetched_at < self.chain_ttl:
             return hit.value
-        value = self._call(lambda: self.provider.history(sym, days))
+        value = self._call(
+            lambda p: p.history(sym, days),
+            [p for p in self.providers if getattr(p, "has_history", True)],
+        )
         self._cache_set(key, _Entry(value, self.now()), self.chain_ttl)
         return value
 
@@ -216,16 +253,34 @@ class MarketService:
         probe_error = None
         if self.probe_symbol:
             probe_error = self._probe()
-        state = self.breaker.state
         now = self.now()
         age = None if self.last_success is None else round(now - self.last_success, 3)
-        ok = state != OPEN and not self.last_served_stale and probe_error is None
+        providers = []
+        for p in self.providers:
+            breaker, stats = self.breakers[p.name], self._stats[p.name]
+            providers.append(
+                {
+                    "name": p.name,
+                    "breaker": breaker.state,
+                    "consecutive_failures": breaker.failures,
+                    "retry_in_s": round(breaker.retry_in(), 3),
+                    "last_success": None
+                    if stats.last_success is None
+                    else _iso(stats.last_success),
+                    "last_error": stats.last_error,
+                }
+            )
+        usable = any(entry["breaker"] != OPEN for entry in providers)
         return {
-            "ok": ok,
-            "provider": self.provider.name,
-            "breaker": state,
+            "ok": usable and not self.last_served_stale and probe_error is None,
+            "provider": self.name,
+            "serving": self.last_provider,
+            "breaker": self.breaker.state,
             "consecutive_failures": self.breaker.failures,
             "retry_in_s": round(self.breaker.retry_in(), 3),
+            "providers": providers,
+            "market_state": self.market_state or None,
+            "market_open": not is_closed(self.market_state),
             "last_success": None if self.last_success is None else _iso(self.last_success),
             "last_success_age_s": age,
             "stale": self.last_served_stale,
@@ -256,7 +311,7 @@ class MarketService:
             return f"probe of {symbol} still running after {self.probe_timeout:.1f}s"
 
     def _key(self, kind: str, sym: str) -> str:
-        return f"market:{self.provider.name}:{kind}:{sym}"
+        return f"market:{self.name}:{kind}:{sym}"
 
     def _cache_get(self, key: str) -> Any:
         if self.cache is None:
@@ -275,34 +330,69 @@ class MarketService:
         except Exception as exc:
             logger.warning("market cache write failed: %s", exc)
 
-    def _call(self, fetch: Callable[[], Any]) -> Any:
-        if not self.breaker.allow():
+    def _call(
+        self, fetch: Callable[[Provider], V], providers: Sequence[Provider] | None = None
+    ) -> V:
+        """``fetch`` from the first provider that answers, in order (failover).
+
+        A provider whose breaker is open is skipped; a failure counts towards its breaker and
+        the next provider is asked. An input error (invalid/unknown symbol) is an answer: it
+        propagates at once. With every provider failing, ProviderUnavailable (CircuitOpen when
+        every breaker is open) names each one's problem.
+        """
+        problems: list[ProviderUnavailable] = []
+        for provider in self.providers if providers is None else providers:
+            try:
+                value = self._ask(provider, fetch)
+            except ProviderUnavailable as exc:
+                problems.append(exc)
+                continue
+            self.last_success = self._stats[provider.name].last_success
+            self.last_error = None
+            self.last_provider = provider.name
+            return value
+        self._failed_fetches += 1
+        self.last_failure = self.now()
+        if not problems:
+            problems.append(ProviderUnavailable("no provider can answer this request"))
+        self.last_error = "; ".join(str(p) for p in problems)[:300]
+        if len(problems) == 1:
+            raise problems[0]
+        message = "; ".join(str(p) for p in problems)
+        if all(isinstance(p, CircuitOpen) for p in problems):
+            raise CircuitOpen(message)
+        raise ProviderUnavailable(message)
+
+    def _ask(self, provider: Provider, fetch: Callable[[Provider], V]) -> V:
+        """One provider, behind its breaker: its answer, or ProviderUnavailable/CircuitOpen."""
+        breaker, stats = self.breakers[provider.name], self._stats[provider.name]
+        if not breaker.allow():
             raise CircuitOpen(
-                f"{self.provider.name} provider paused after repeated failures; "
-                f"retry in {self.breaker.retry_in():.0f}s"
+                f"{provider.name} provider paused after repeated failures; "
+                f"retry in {breaker.retry_in():.0f}s"
             )
         try:
-            value = fetch()
+            value = fetch(provider)
             problem = implausible(value)
             if problem:
-                raise ProviderUnavailable(f"{self.provider.name} returned unusable data: {problem}")
+                raise ProviderUnavailable(f"{provider.name} returned unusable data: {problem}")
         except (InvalidSymbol, UnknownSymbol):
-            self.breaker.success()  # the provider answered
+            breaker.success()  # the provider answered
             raise
         except Exception as exc:
-            self.breaker.failure()
-            self._failed_fetches += 1
-            self.last_failure = self.now()
-            self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            breaker.failure()
+            stats.last_failure = self.now()
+            stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            logger.warning("market data from %s failed: %s", provider.name, exc)
             if isinstance(exc, ProviderUnavailable):
                 raise
-            raise ProviderUnavailable(f"{self.provider.name} provider failed: {exc}") from exc
-        self.breaker.success()
-        self.last_success = self.now()
-        self.last_error = None
+            raise ProviderUnavailable(f"{provider.name} provider failed: {exc}") from exc
+        breaker.success()
+        stats.last_success = self.now()
+        stats.last_error = None
         return value
 
-    def _get(self, kind: str, sym: str, ttl: float, fetch: Callable[[], T]) -> T:
+    def _get(self, kind: str, sym: str, ttl: float, fetch: Callable[[Provider], T]) -> T:
         key = self._key(kind, sym)
         if ttl <= 0:
             return self._fetch(kind, sym, key, ttl, fetch)
@@ -331,11 +421,18 @@ class MarketService:
             return hit.value.with_staleness(False, now - hit.fetched_at)
         return None
 
-    def _fetch(self, kind: str, sym: str, key: str, ttl: float, fetch: Callable[[], T]) -> T:
+    def _fetch(
+        self, kind: str, sym: str, key: str, ttl: float, fetch: Callable[[Provider], T]
+    ) -> T:
         try:
             value = self._call(fetch)
         except ProviderUnavailable as exc:
             return self._fallback(kind, sym, key, exc)
+        if isinstance(value, OptionChain):
+            value = self._session_chain(sym, key, value)
+            self.market_state = chain_state(value)
+        elif isinstance(value, Quote):
+            self.market_state = value.market_state
         entry = _Entry(value, self.now())
         if ttl > 0:
             self._cache_set(key, entry, ttl)
@@ -345,13 +442,55 @@ class MarketService:
         self.last_served_stale = False
         return value.with_staleness(False, 0.0)
 
-    def _fallback(self, kind: str, sym: str, key: str, exc: ProviderUnavailable) -> Any:
-        """The last good value, marked stale with its age; raises ``exc`` when there is none."""
-        last_key = key + ":last"
-        last = self._cache_get(last_key)
-        mem = self._memory.get(last_key)
+    def _session_chain(self, sym: str, key: str, chain: OptionChain) -> OptionChain:
+        """The chain to show: ``chain`` in session; outside it, the last in-session one.
+
+        A chain with two-sided quotes is remembered as the session's (after the close it still
+        carries the closing quotes). A closed-market chain without them (pre-market: bid = ask
+        = 0) gives way to the remembered chain, else to another provider's chain that has them.
+        """
+        state = chain_state(chain)
+        session_key = key + ":session"
+        if not is_closed(state):
+            self._remember(session_key, chain)
+            return chain
+        if two_sided_fraction(chain) >= MIN_TWO_SIDED:
+            self._remember(session_key, chain)
+            return _closed(chain, state)
+        kept = self._last(session_key)
+        if kept is not None:
+            logger.info("market closed (%s): serving %s's last in-session chain", state, sym)
+            return _closed(kept.value, state)
+        others = [p for p in self.providers if p.name != chain.provider]
+        best = chain
+        for provider in others:
+            try:
+                other = self._ask(provider, lambda p: p.chain(sym))
+            except MarketDataError:
+                continue
+            if two_sided_fraction(other) > two_sided_fraction(best):
+                best = other
+        if best is not chain:
+            self._remember(session_key, best)
+        return _closed(best, state)
+
+    def _remember(self, key: str, value: Any) -> None:
+        entry = _Entry(value, self.now())
+        self._cache_set(key, entry, None)
+        with self._lock:
+            self._memory[key] = entry
+
+    def _last(self, key: str) -> _Entry | None:
+        """The newest of the cache's and this process's copy of a kept value."""
+        last = self._cache_get(key)
+        mem = self._memory.get(key)
         if not isinstance(last, _Entry) or (mem is not None and mem.fetched_at > last.fetched_at):
             last = mem
+        return last
+
+    def _fallback(self, kind: str, sym: str, key: str, exc: ProviderUnavailable) -> Any:
+        """The last good value, marked stale with its age; raises ``exc`` when there is none."""
+        last = self._last(key + ":last")
         if last is None:
             raise exc
         age = self.now() - last.fetched_at
@@ -384,6 +523,11 @@ def implausible(value: Any) -> str | None:
             if np.any(column < 0):  # NaN (no quote) is allowed, negative prices are not
                 return f"a negative {name}"
     return None
+
+
+def _closed(chain: OptionChain, state: str) -> OptionChain:
+    """``chain`` marked as shown while the market is closed (its values are as of its as_of)."""
+    return replace(chain, meta={**chain.meta, "market_state": state, "market_closed": True})
 
 
 def _iso(ts: float) -> str:

@@ -1,6 +1,6 @@
 """Django glue for the market package: one process-wide :class:`MarketService` from settings.
 
-``MARKET_DATA_PROVIDER`` picks the provider (``MARKET_SEED`` for synthetic, ``MARKET_REPLAY_FILE``
+``MARKET_DATA_PROVIDER`` picks the provider, or an ordered failover list such as ``yfinance,cboe`` (``MARKET_SEED`` for synthetic, ``MARKET_REPLAY_FILE``
 for replay); chains are cached for ``CACHE_TTL`` and quotes for ``QUOTE_CACHE_TTL`` seconds in
 Django's default cache. Tests call :func:`reset_market_service` after changing settings.
 """
@@ -12,7 +12,7 @@ import threading
 from django.conf import settings
 from django.core.cache import cache
 
-from market.providers import make_provider
+from market.providers import make_providers
 from market.service import MarketService
 
 _lock = threading.Lock()
@@ -20,14 +20,14 @@ _service: MarketService | None = None
 
 
 def build_market_service() -> MarketService:
-    provider = make_provider(
+    providers = make_providers(
         settings.MARKET_DATA_PROVIDER,
         seed=settings.MARKET_SEED,
         rate=settings.RISK_FREE_RATE,
         replay_file=settings.MARKET_REPLAY_FILE,
     )
     return MarketService(
-        provider,
+        providers,
         cache,
         chain_ttl=settings.CACHE_TTL,
         quote_ttl=settings.QUOTE_CACHE_TTL,

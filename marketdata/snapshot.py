@@ -24,6 +24,7 @@ from django.conf import settings
 
 from market.data import MarketInputs, OptionChain, Quote
 from market.service import MarketService
+from market.session import chain_state, market_status
 from marketdata import service
 
 DAY_COUNT = "ACT/365 to 16:00 America/New_York on the expiry date"
@@ -88,6 +89,7 @@ class Snapshot:
             provider=str(q.provider),
             stale=stale,
             age_s=age,
+            market_state=q.market_state or (chain_state(chain) if chain is not None else ""),
         )
 
     @property
@@ -105,6 +107,7 @@ class Snapshot:
             provider=str(chain.provider),
             stale=bool(chain.stale),
             age_s=float(chain.age_s),
+            market_state=chain_state(chain),
         )
 
 
@@ -134,8 +137,10 @@ def valuation_block(mkt: MarketInputs, chain: OptionChain | None) -> dict[str, A
         "provider": mkt.provider,
         "as_of": mkt.as_of.isoformat(),
         "chain_as_of": chain.as_of.isoformat() if chain is not None else None,
+        "chain_provider": chain.provider if chain is not None else None,
         "stale": mkt.stale,
         "age_s": round(mkt.age_s, 3),
+        **market_status(mkt.market_state),
     }
 
 
@@ -150,6 +155,7 @@ def chain_block(ctx: MarketInputs) -> dict[str, Any]:
         "provider": ctx.provider,
         "stale": ctx.stale,
         "age_s": round(ctx.age_s, 3),
+        **market_status(ctx.market_state),
         "day_count": DAY_COUNT,
         "model": STRATEGY_MODEL,
     }

@@ -31,8 +31,16 @@ class MarketOut(Schema):
     provider: str
     as_of: str = Field(description="Quote timestamp (ISO 8601): the valuation instant")
     chain_as_of: str | None = Field(None, description="Option chain timestamp (ISO 8601)")
+    chain_provider: str | None = Field(None, description="Provider of the option chain")
     stale: bool
     age_s: float
+    market_state: str = Field(
+        "",
+        description="Session state of the data (REGULAR, PRE, POST, POSTPOST, CLOSED; '' unknown)",
+    )
+    market_open: bool = Field(
+        True, description="False outside the regular session: values are as of the close"
+    )
 
 
 class GreeksOut(Schema):

@@ -14,9 +14,16 @@ class InputsOut(Schema):
     rate: float = Field(description="Risk-free rate, continuously compounded decimal")
     div_yield: float = Field(description="Dividend yield, continuously compounded decimal")
     as_of: str = Field(description="Chain timestamp (ISO 8601): the valuation instant")
-    provider: str
+    provider: str = Field(description="Market data provider that answered (yfinance, cboe, ...)")
     stale: bool
     age_s: float
+    market_state: str = Field(
+        "",
+        description="Session state of the data (REGULAR, PRE, POST, POSTPOST, CLOSED; '' unknown)",
+    )
+    market_open: bool = Field(
+        True, description="False outside the regular session: values are as of as_of (the close)"
+    )
     day_count: str
     model: str
 
@@ -38,7 +45,11 @@ class ContractOut(Schema):
     volume: int
     open_interest: int
     spread_pct: float | None = Field(description="(ask − bid) / mid × 100")
-    iv: float | None = Field(description="Implied vol (decimal) from the mid, American model")
+    iv: float | None = Field(
+        description="Implied vol (decimal) from the mid, American model, with t in years to "
+        "16:00 New York on the expiry. Not comparable with Yahoo's impliedVolatility, which "
+        "counts whole days from the current date (up to 2x apart on the last day)"
+    )
     iv_reason: str | None = Field(description="Why there is no IV (null when solved)")
     delta: float | None = Field(description="Per share")
     gamma: float | None = Field(description="Per $1")

@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 
 import environ
 
+from market.providers import PROVIDER_NAMES, parse_provider_list
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-MARKET_DATA_PROVIDERS = ("synthetic", "yfinance", "replay")
 APP_ENVS = ("development", "production", "test")
 SUPPORTED_DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql", "pgsql")
 MIN_SECRET_LENGTH = 50
@@ -198,13 +199,16 @@ def load_config(environ_map: Mapping[str, str]) -> Config:
     if not SYMBOL_RE.match(symbol):
         raise ConfigError(f"DEFAULT_SYMBOL={symbol!r} is not a ticker symbol")
 
-    provider = _read(env, "MARKET_DATA_PROVIDER", "str", "synthetic").strip().lower()
-    if provider not in MARKET_DATA_PROVIDERS:
+    raw_provider = _read(env, "MARKET_DATA_PROVIDER", "str", "synthetic")
+    try:
+        providers = parse_provider_list(raw_provider)  # an ordered failover list: yfinance,cboe
+    except ValueError as exc:
         raise ConfigError(
-            f"MARKET_DATA_PROVIDER={provider!r} must be one of {', '.join(MARKET_DATA_PROVIDERS)}"
-        )
+            f"MARKET_DATA_PROVIDER: {exc}; use one or more of {', '.join(PROVIDER_NAMES)}"
+        ) from None
+    provider = ",".join(providers)
     replay_file = _read(env, "MARKET_REPLAY_FILE", "str", "")
-    if provider == "replay" and not replay_file:
+    if "replay" in providers and not replay_file:
         raise ConfigError(
             "MARKET_REPLAY_FILE must name a snapshot file when MARKET_DATA_PROVIDER=replay"
         )

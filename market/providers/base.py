@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from datetime import date
 from typing import Protocol, runtime_checkable
 
 from market.data import OptionChain, PriceHistory, Quote
@@ -20,3 +22,23 @@ class Provider(Protocol):
     def chain(self, symbol: str) -> OptionChain: ...
 
     def history(self, symbol: str, days: int = 30) -> PriceHistory: ...
+
+
+def clean_bid_ask(bid: float, ask: float) -> tuple[float, float]:
+    """One contract's bid/ask as the chain stores them (nan = no quote).
+
+    Both sides zero or missing: no market (nan, nan). A zero or missing bid with an ask is a real
+    "nobody bids" quote (0, ask). A crossed market or a bid without an offer: (nan, nan).
+    """
+    if (bid == 0 or math.isnan(bid)) and (ask == 0 or math.isnan(ask)):
+        return math.nan, math.nan
+    if (bid == 0 or math.isnan(bid)) and ask > 0:
+        return 0.0, ask
+    if ask < bid or not ask > 0:
+        return math.nan, math.nan
+    return bid, ask
+
+
+def occ_expiry(yymmdd: str) -> date:
+    """The expiry in an OCC option symbol (``GLD261218P00350000`` -> 2026-12-18)."""
+    return date(2000 + int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:6]))

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from market.errors import MarketDataError
-from market.providers import make_provider
+from market.providers import PROVIDER_NAMES, make_provider
 from market.providers.replay import read_snapshots, snapshot_dict, write_snapshots
 from marketdata.service import get_market_service
 
@@ -20,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, help="snapshot file to write")
         parser.add_argument(
             "--provider",
-            choices=("synthetic", "yfinance", "replay"),
+            choices=PROVIDER_NAMES,
             help="record from this provider directly (default: the configured service)",
         )
         parser.add_argument("--append", action="store_true", help="add to an existing file")
