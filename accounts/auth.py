@@ -3,6 +3,10 @@
 ``api_auth`` is the django-ninja auth list of the whole API. Each callback returns the user
 (truthy) or ``None``; the first that answers wins. In production (``settings.LOGIN_REQUIRED``)
 an unauthenticated call gets the API's 401 JSON error.
+
+A session rides on a cookie the browser sends by itself, so an unsafe method (POST, PUT, PATCH,
+DELETE) authenticated by the session must pass Django's CSRF check (token and Origin), exactly
+as a form would. A bearer token is sent on purpose by its holder and needs none.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from ninja.security import HttpBearer
+from ninja.security import SessionAuth as NinjaSessionAuth
+from ninja.utils import check_csrf
 
 from accounts.models import ApiToken
 
@@ -28,11 +34,29 @@ class TokenAuth(HttpBearer):
         return api_token.user
 
 
-def session_auth(request: HttpRequest) -> Any:
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        return user
-    return None
+class CsrfFailed(Exception):
+    """A session-authenticated unsafe request failed the CSRF check (rendered as a JSON 403)."""
+
+
+class SessionAuth(NinjaSessionAuth):
+    """Django's session, with Django's CSRF check on unsafe methods (as django-ninja's own).
+
+    The check runs only when the session holds a logged-in user: an anonymous caller carries
+    no authority a forged request could borrow. A failed check raises rather than falling
+    through to the anonymous callback, which would run the view as the session's user.
+    """
+
+    def __call__(self, request: HttpRequest) -> Any:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return super().__call__(request)
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # check_csrf answers None for safe methods and for a valid token with a same-site Origin.
+        if not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request):
+            raise CsrfFailed
+        return request.COOKIES.get(self.param_name)
 
 
 def anonymous_outside_production(request: HttpRequest) -> Any:
@@ -42,4 +66,4 @@ def anonymous_outside_production(request: HttpRequest) -> Any:
     return getattr(request, "user", None) or AnonymousUser()
 
 
-api_auth = [TokenAuth(), session_auth, anonymous_outside_production]
+api_auth = [TokenAuth(), SessionAuth(csrf=True), anonymous_outside_production]

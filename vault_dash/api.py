@@ -13,7 +13,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 import vault_dash
-from accounts.auth import api_auth
+from accounts.auth import CsrfFailed, api_auth
 
 
 class ApiError(Exception):
@@ -38,7 +38,7 @@ api = NinjaAPI(
     '`{"error": {"code", "message", "field"}}`.',
     urls_namespace="api",
     docs_url="/docs",
-    # Bearer token, session, or anyone outside production (see vault_dash/auth.py).
+    # Bearer token, session (CSRF-checked), or anyone outside production (accounts/auth.py).
     auth=cast(list[Any], api_auth),
 )
 
@@ -66,6 +66,15 @@ def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return api.create_response(
         request, error_body("unauthorized", "authentication required"), status=401
     )
+
+
+@api.exception_handler(CsrfFailed)
+def _csrf_failed(request: HttpRequest, exc: CsrfFailed) -> HttpResponse:
+    message = (
+        "CSRF check failed: a session-authenticated request must send the X-CSRFToken header "
+        "from a page of this site (or use a bearer token)"
+    )
+    return api.create_response(request, error_body("csrf_failed", message), status=403)
 
 
 @api.exception_handler(HttpError)
