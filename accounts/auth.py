@@ -11,11 +11,14 @@ as a form would. A bearer token is sent on purpose by its holder and needs none.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpRequest
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja.security import HttpBearer
 from ninja.security import SessionAuth as NinjaSessionAuth
 from ninja.utils import check_csrf
@@ -67,3 +70,32 @@ def anonymous_outside_production(request: HttpRequest) -> Any:
 
 
 api_auth = [TokenAuth(), SessionAuth(csrf=True), anonymous_outside_production]
+
+
+def docs_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``/api/docs`` and ``/api/openapi.json`` follow the API's own rule: in production only
+    for a logged-in user or a bearer token, unless ``API_DOCS_PUBLIC`` opens them."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if (
+            settings.API_DOCS_PUBLIC
+            or not settings.LOGIN_REQUIRED
+            or is_authenticated_caller(request)
+        ):
+            return view(request, *args, **kwargs)
+        if request.path.endswith(".json"):
+            error = {"code": "unauthorized", "message": "authentication required", "field": None}
+            return JsonResponse({"error": error}, status=401)
+        return redirect_to_login(request.get_full_path())
+
+    return guarded
+
+
+def is_authenticated_caller(request: HttpRequest) -> bool:
+    """A logged-in session or a valid API bearer token (outside django-ninja's auth chain)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return True
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and ApiToken.objects.authenticate(token.strip()) is not None

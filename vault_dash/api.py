@@ -13,7 +13,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 import vault_dash
-from accounts.auth import CsrfFailed, api_auth
+from accounts.auth import CsrfFailed, api_auth, docs_access
 
 
 class ApiError(Exception):
@@ -38,6 +38,8 @@ api = NinjaAPI(
     '`{"error": {"code", "message", "field"}}`.',
     urls_namespace="api",
     docs_url="/docs",
+    # In production the docs and schema need a login too, unless API_DOCS_PUBLIC opens them.
+    docs_decorator=docs_access,
     # Bearer token, session (CSRF-checked), or anyone outside production (accounts/auth.py).
     auth=cast(list[Any], api_auth),
 )

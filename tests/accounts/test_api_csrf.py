@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -41,7 +42,7 @@ def browser(alice) -> Client:
     return client
 
 
-def post(client: Client, **headers: str):
+def post(client: Client, **headers: Any):
     return client.post(URL, BODY, content_type="application/json", **headers)
 
 

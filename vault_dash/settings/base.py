@@ -219,8 +219,13 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = 1 if CONFIG.is_production else 0
 AXES_VERBOSE = False
+# Behind a proxy the client is what a trusted proxy forwarded, never what a client claims.
+AXES_CLIENT_IP_CALLABLE = "accounts.clientip.client_ip"
+TRUSTED_PROXIES = CONFIG.access.trusted_proxies
+# /health details for callers without a login (monitoring); compared in constant time.
+HEALTH_TOKEN = CONFIG.access.health_token
+API_DOCS_PUBLIC = CONFIG.access.api_docs_public
 
 # Content Security Policy (django-csp): no inline script anywhere; the pages load htmx and the
 # live-update script from /static/. Inline style attributes are allowed for the SVG charts.
