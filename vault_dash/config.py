@@ -211,7 +211,8 @@ def _trusted_proxies(values: list[str]) -> tuple[str, ...]:
 
 
 def _oidc_config(env: environ.Env, production: bool) -> OidcConfig | None:
-    issuer = _read(env, "OIDC_ISSUER", "str", "").strip().rstrip("/")
+    # Kept as written: the provider's discovery document must name exactly this issuer.
+    issuer = _read(env, "OIDC_ISSUER", "str", "").strip()
     if not issuer:
         return None
     parts = urlsplit(issuer)

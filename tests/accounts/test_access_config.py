@@ -47,7 +47,7 @@ def test_health_token_must_be_long(env) -> None:
 def test_oidc_config(env) -> None:
     oidc = load_config({**env, **OIDC, "OIDC_PROVIDER_NAME": "Authelia"}).access.oidc
     assert oidc is not None
-    assert oidc.issuer == "https://auth.example.com"  # trailing slash dropped
+    assert oidc.issuer == "https://auth.example.com/"
     assert (oidc.client_id, oidc.provider_name, oidc.create_users) == ("vault", "Authelia", False)
     assert oidc.scopes == "openid email profile" and oidc.sign_algo == "RS256"
     assert OIDC["OIDC_CLIENT_SECRET"] not in repr(load_config({**env, **OIDC}))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import RequestFactory, override_settings
 
@@ -11,7 +13,7 @@ rf = RequestFactory()
 
 
 def ip(remote: str, xff: str | None = None) -> str:
-    meta = {"REMOTE_ADDR": remote}
+    meta: dict[str, Any] = {"REMOTE_ADDR": remote}
     if xff is not None:
         meta["HTTP_X_FORWARDED_FOR"] = xff
     return client_ip(rf.get("/", **meta))
