@@ -32,6 +32,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import SuspiciousOperation
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.views.generic import View
@@ -118,12 +119,6 @@ def provider_metadata() -> ProviderMetadata:
         metadata = fetch_metadata(issuer)
         _cached = (now, issuer, metadata)
         return metadata
-
-
-def forget_metadata() -> None:
-    global _cached
-    with _lock:
-        _cached = None
 
 
 def _is_true(value: Any) -> bool:
@@ -285,6 +280,11 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
             status = getattr(getattr(exc, "response", None), "status_code", None)
             logger.warning("OIDC sign-in failed: provider request error (HTTP %s)", status)
             return _refuse(request, "the provider refused the sign-in")
+        except DatabaseError:
+            raise  # a 503 from DatabaseUnavailableMiddleware, like every other page
+        except Exception as exc:  # a malformed answer (no id_token, a JWKS without kid …)
+            logger.warning("OIDC sign-in failed: %s", type(exc).__name__)
+            return _refuse(request, "the provider's answer could not be used")
         logger.warning("OIDC sign-in refused: %s", reason)
         return _refuse(request, reason)
 

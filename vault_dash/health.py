@@ -12,6 +12,7 @@ is all a load balancer or the deploy's poller needs.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import time
 from collections.abc import Callable
@@ -146,12 +147,17 @@ def may_see_details(request: HttpRequest) -> bool:
         return True
     expected = getattr(settings, "HEALTH_TOKEN", "")
     offered = request.headers.get("X-Health-Token", "")
-    if expected and offered and hmac.compare_digest(offered.encode(), expected.encode()):
+    # Digests of equal length, so the comparison's time says nothing about the token's length.
+    if expected and offered and hmac.compare_digest(_digest(offered), _digest(expected)):
         return True
     try:
         return is_authenticated_caller(request)
     except DatabaseError:
         return False
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()
 
 
 def public_body(body: dict[str, Any]) -> dict[str, Any]:

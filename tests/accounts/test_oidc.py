@@ -48,6 +48,7 @@ class World:
     provider: OidcProvider
     app: AppServer
     creating_app: AppServer  # the same provider, OIDC_CREATE_USERS=true
+    spare_port: int  # a third registered redirect URI, for an app started by one test
 
 
 def _app_env(tmp, port: int, issuer: str, create: bool) -> dict[str, str]:
@@ -66,7 +67,7 @@ def _app_env(tmp, port: int, issuer: str, create: bool) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("oidc")
-    port, creating_port = free_port(), free_port()
+    port, creating_port, spare_port = free_port(), free_port(), free_port()
     spec = {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
@@ -76,8 +77,9 @@ def world(tmp_path_factory) -> Iterator[World]:
     }
     with run_oidc_provider(tmp, spec) as provider:
         # The second app is a second registered redirect URI of the same client.
-        from_client = f"http://127.0.0.1:{creating_port}/oidc/callback/"
-        _add_redirect_uri(provider, from_client)
+        _add_redirect_uris(
+            provider, [f"http://127.0.0.1:{p}/oidc/callback/" for p in (creating_port, spare_port)]
+        )
         # One database for both apps (one migration run); only their settings differ.
         env = _app_env(tmp, port, provider.issuer, create=False)
         creating_env = _app_env(tmp, creating_port, provider.issuer, create=True)
@@ -93,13 +95,13 @@ def world(tmp_path_factory) -> Iterator[World]:
                 check=True,
                 capture_output=True,
             )
-            yield World(provider, app, creating_app)
+            yield World(provider, app, creating_app, spare_port)
 
 
-def _add_redirect_uri(provider: OidcProvider, uri: str) -> None:
+def _add_redirect_uris(provider: OidcProvider, uris: list[str]) -> None:
     code = (
         "from oidc_provider.models import Client; c = Client.objects.get(client_id="
-        f"{CLIENT_ID!r}); c.redirect_uris = c.redirect_uris + [{uri!r}]; c.save()"
+        f"{CLIENT_ID!r}); c.redirect_uris = c.redirect_uris + {uris!r}; c.save()"
     )
     env = app_env({"PROVIDER_DATA_DIR": str(provider.data_dir), "PROVIDER_SITE_URL": provider.url})
     env["DJANGO_SETTINGS_MODULE"] = "tests.support.oidc_provider.settings"
@@ -285,6 +287,18 @@ def test_an_unreachable_provider_is_a_message_not_a_500(world):
         browser = requests.Session()
         response = browser.get(f"{app.url}/oidc/authenticate/", timeout=30)
         assert refusal(response) == "the provider cannot be reached."
+
+
+def test_a_wrong_client_secret_is_a_message_and_stays_out_of_the_log(world):
+    env = _app_env(world.app.env["DATA_DIR"], world.spare_port, world.provider.issuer, False)
+    wrong_secret = "not-the-registered-secret-4711"
+    env["OIDC_CLIENT_SECRET"] = wrong_secret
+    with run_app_server(env, migrate=False) as app:
+        browser, response = sign_in(app, "alice.idp")
+        assert refusal(response) == "the provider refused the sign-in."
+        assert signed_in_as(browser, app) is None
+        assert "provider request error (HTTP 400)" in app.log()
+        assert wrong_secret not in app.log()
 
 
 def test_the_client_secret_never_reaches_the_log(world):

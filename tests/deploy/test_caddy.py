@@ -12,6 +12,7 @@ import contextlib
 import gzip
 import http.client
 import json
+import os
 import re
 import subprocess
 import sys
@@ -237,3 +238,37 @@ def test_login_lockout_is_per_client_behind_the_proxy(layout) -> None:
         assert attacker.login(PASSWORD, **{"X-Forwarded-For": forged}) == 429, forged
     direct = LoopbackBrowser("127.0.0.2", gunicorn_address)
     assert direct.login(PASSWORD, **{"X-Forwarded-For": "198.51.100.9"}) == 429
+
+
+def test_the_images_daphne_takes_no_forwarded_address_from_a_client(layout, tmp_path) -> None:
+    """The image's server (deploy/entrypoint.sh serve) leaves X-Forwarded-For to the app's
+    TRUSTED_PROXIES rule: a client talking to it directly cannot rotate its address."""
+    _, gunicorn_log, _ = layout
+    port = free_port()
+    env = app_env({"DATA_DIR": str(gunicorn_log.parent), "TRUSTED_PROXIES": "127.0.0.1"})
+    env.update(
+        {
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "APP_BIND_ADDRESS": "127.0.0.1",
+            "APP_PORT": str(port),
+            "SKIP_MIGRATIONS": "1",
+        }
+    )
+    with (tmp_path / "entrypoint.log").open("wb") as log:
+        process = subprocess.Popen(
+            ["/bin/sh", str(ROOT / "deploy" / "entrypoint.sh"), "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health/live", 60, process)
+        client = LoopbackBrowser("127.0.0.4", f"127.0.0.1:{port}")
+        statuses = [
+            client.login("wrong password", **{"X-Forwarded-For": f"198.51.100.{n}"})
+            for n in range(5)
+        ]
+    finally:
+        stop_process(process)
+    assert statuses == [200, 200, 200, 200, 429]
