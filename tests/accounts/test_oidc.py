@@ -231,9 +231,12 @@ def test_a_bad_or_replayed_state_is_refused(world):
     parts = urlsplit(callback)
     query = parse_qs(parts.query)
     forged = urlunsplit(parts._replace(query=urlencode({**query, "state": "forged"}, doseq=True)))
-    response = finish(browser, forged)
-    assert "not started here" in refusal(response)
+    assert "not started here" in refusal(finish(browser, forged))
     assert signed_in_as(browser, world.app) is None
+    # The genuine answer still works once; the same callback a second time is refused.
+    assert urlsplit(finish(browser, callback).url).path == "/"
+    assert signed_in_as(browser, world.app) == "alice"
+    assert "already used" in refusal(finish(browser, callback))
     # A callback opened in another browser (no session holding its state) is refused too.
     stranger = requests.Session()
     assert "did not sign you in" in refusal(finish(stranger, callback))

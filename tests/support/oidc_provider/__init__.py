@@ -40,7 +40,7 @@ def run_oidc_provider(tmp: Path, spec: dict[str, Any]) -> Iterator[OidcProvider]
     env = app_env({"PROVIDER_DATA_DIR": str(data_dir), "PROVIDER_SITE_URL": url})
     env["DJANGO_SETTINGS_MODULE"] = "tests.support.oidc_provider.settings"
     subprocess.run(
-        [sys.executable, "-m", "tests.support.oidc_provider.setup"],
+        [sys.executable, "-m", "tests.support.oidc_provider.prepare"],
         input=json.dumps(spec).encode(),
         cwd=ROOT,
         env=env,

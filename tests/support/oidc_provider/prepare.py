@@ -1,4 +1,4 @@
-"""Prepare the provider's database: ``python -m tests.support.oidc_provider.setup < spec.json``.
+"""Prepare the provider's database: ``python -m tests.support.oidc_provider.prepare < spec.json``.
 
 The spec (on stdin, so no secret appears on a command line) names the client and the users::
 
