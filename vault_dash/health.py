@@ -25,6 +25,8 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest
 
 import vault_dash
+from accounts.auth import is_authenticated_caller
+from accounts.clientip import is_direct_loopback
 
 STARTED_AT = time.monotonic()
 
@@ -140,9 +142,6 @@ def may_see_details(request: HttpRequest) -> bool:
     """Loopback callers (not through a proxy), ``X-Health-Token`` holders, and logged-in users
     or API-token holders. Checked in that order: the first two need no database, which may be
     the very thing that is down."""
-    from accounts.auth import is_authenticated_caller
-    from accounts.clientip import is_direct_loopback
-
     if is_direct_loopback(request):
         return True
     expected = getattr(settings, "HEALTH_TOKEN", "")
