@@ -21,7 +21,9 @@ case "$command" in
     if [ "${SKIP_MIGRATIONS:-0}" != "1" ]; then
       python -m deploy.migrate
     fi
-    exec python -m daphne --proxy-headers \
+    # No --proxy-headers: daphne would take X-Forwarded-For from any client; the app reads it
+    # from TRUSTED_PROXIES only (accounts/clientip.py).
+    exec python -m daphne \
       -b "${APP_BIND_ADDRESS:-0.0.0.0}" -p "${APP_PORT:-8000}" \
       vault_dash.asgi:application
     ;;

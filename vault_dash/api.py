@@ -13,7 +13,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 import vault_dash
-from accounts.auth import api_auth
+from accounts.auth import CsrfFailed, api_auth, docs_access
 from core.api_errors import ApiError, error_body
 from portfolio.api import router as portfolio_router
 from strategies.api import options_router, strategies_router
@@ -25,7 +25,9 @@ api = NinjaAPI(
     '`{"error": {"code", "message", "field"}}`.',
     urls_namespace="api",
     docs_url="/docs",
-    # Bearer token, session, or anyone outside production (see vault_dash/auth.py).
+    # In production the docs and schema need a login too, unless API_DOCS_PUBLIC opens them.
+    docs_decorator=docs_access,
+    # Bearer token, session (CSRF-checked), or anyone outside production (accounts/auth.py).
     auth=cast(list[Any], api_auth),
 )
 
@@ -53,6 +55,15 @@ def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return api.create_response(
         request, error_body("unauthorized", "authentication required"), status=401
     )
+
+
+@api.exception_handler(CsrfFailed)
+def _csrf_failed(request: HttpRequest, exc: CsrfFailed) -> HttpResponse:
+    message = (
+        "CSRF check failed: a session-authenticated request must send the X-CSRFToken header "
+        "from a page of this site (or use a bearer token)"
+    )
+    return api.create_response(request, error_body("csrf_failed", message), status=403)
 
 
 @api.exception_handler(HttpError)

@@ -8,10 +8,11 @@ one-line message naming the variable; the settings module turns that into a clea
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,6 +46,29 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class OidcConfig:
+    """OpenID Connect sign-in (docs/authentication.md); present only when OIDC_ISSUER is set."""
+
+    issuer: str
+    client_id: str
+    client_secret: str = field(repr=False)  # never in a repr, a log line or a traceback
+    provider_name: str
+    create_users: bool
+    scopes: str
+    sign_algo: str
+
+
+@dataclass(frozen=True)
+class AccessConfig:
+    """Who may see what beyond the login: health details, API docs, proxies, OIDC."""
+
+    health_token: str = field(repr=False)
+    api_docs_public: bool
+    trusted_proxies: tuple[str, ...]
+    oidc: OidcConfig | None
+
+
+@dataclass(frozen=True)
 class Config:
     app_env: str
     app_name: str
@@ -75,6 +99,7 @@ class Config:
     websocket_publisher: str
     websocket_channel_layer: str
     websocket_redis_prefix: str
+    access: AccessConfig
 
     @property
     def is_production(self) -> bool:
@@ -165,6 +190,71 @@ def _production_problems(cfg: Config, raw_secret: str) -> list[str]:
     elif "*" in cfg.allowed_hosts:
         problems.append("ALLOWED_HOSTS must list host names, not '*'")
     return problems
+
+
+MIN_HEALTH_TOKEN_LENGTH = 24
+OIDC_SIGN_ALGOS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def _trusted_proxies(values: list[str]) -> tuple[str, ...]:
+    networks = []
+    for value in (v.strip() for v in values):
+        if not value:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(value, strict=False)))
+        except ValueError:
+            raise ConfigError(
+                f"TRUSTED_PROXIES entry {value!r} is not an IP address or CIDR network"
+            ) from None
+    return tuple(networks)
+
+
+def _oidc_config(env: environ.Env, production: bool) -> OidcConfig | None:
+    # Kept as written: the provider's discovery document must name exactly this issuer.
+    issuer = _read(env, "OIDC_ISSUER", "str", "").strip()
+    if not issuer:
+        return None
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"OIDC_ISSUER={issuer!r} is not an http(s) URL")
+    if production and parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ConfigError("OIDC_ISSUER must be an https:// URL in production")
+    client_id = _read(env, "OIDC_CLIENT_ID", "str", "").strip()
+    client_secret = _read(env, "OIDC_CLIENT_SECRET", "str", "").strip()
+    if not client_id or not client_secret:
+        raise ConfigError("OIDC_ISSUER is set: OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are required")
+    algo = _read(env, "OIDC_SIGN_ALGO", "str", "RS256").strip().upper()
+    if algo not in OIDC_SIGN_ALGOS:
+        raise ConfigError(f"OIDC_SIGN_ALGO={algo!r} must be one of {', '.join(OIDC_SIGN_ALGOS)}")
+    scopes = _read(env, "OIDC_SCOPES", "str", "openid email profile").split()
+    if "openid" not in scopes or "email" not in scopes:
+        raise ConfigError("OIDC_SCOPES must include openid and email")
+    name = _read(env, "OIDC_PROVIDER_NAME", "str", "").strip() or "single sign-on"
+    return OidcConfig(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=client_secret,
+        provider_name=name[:60],
+        create_users=_read(env, "OIDC_CREATE_USERS", "bool", False),
+        scopes=" ".join(scopes),
+        sign_algo=algo,
+    )
+
+
+def _access_config(env: environ.Env, production: bool) -> AccessConfig:
+    health_token = _read(env, "HEALTH_TOKEN", "str", "").strip()
+    if health_token and len(health_token) < MIN_HEALTH_TOKEN_LENGTH:
+        raise ConfigError(
+            f"HEALTH_TOKEN is too short (need at least {MIN_HEALTH_TOKEN_LENGTH} random characters)"
+        )
+    return AccessConfig(
+        health_token=health_token,
+        api_docs_public=_read(env, "API_DOCS_PUBLIC", "bool", False),
+        trusted_proxies=_trusted_proxies(_read(env, "TRUSTED_PROXIES", "list", [])),
+        oidc=_oidc_config(env, production),
+    )
 
 
 def load_config(environ_map: Mapping[str, str]) -> Config:
@@ -287,6 +377,7 @@ def load_config(environ_map: Mapping[str, str]) -> Config:
         websocket_publisher=publisher,
         websocket_channel_layer=layer,
         websocket_redis_prefix=redis_prefix,
+        access=_access_config(env, production),
     )
 
     if production:

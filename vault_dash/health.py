@@ -3,11 +3,17 @@
 Each check returns ``{"ok": bool, "backend": str, "latency_ms": float, ...}`` and never raises.
 The overall status is ``error`` when the database is down (nothing works without it),
 ``degraded`` when anything else is (the app still serves, e.g. without cache), else ``ok``.
+
+The checks' details (backends, latencies, error texts naming hosts and ports) go only to
+callers who may see them (:func:`may_see_details`); anyone else gets the status alone, which
+is all a load balancer or the deploy's poller needs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from typing import Any, cast
@@ -15,9 +21,12 @@ from typing import Any, cast
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import DatabaseError, connection
+from django.http import HttpRequest
 
 import vault_dash
+from accounts.auth import is_authenticated_caller
+from accounts.clientip import is_direct_loopback
 
 STARTED_AT = time.monotonic()
 
@@ -127,3 +136,29 @@ def health_report() -> tuple[dict[str, Any], int]:
         "checks": checks,
     }
     return body, http_status
+
+
+def may_see_details(request: HttpRequest) -> bool:
+    """Loopback callers (not through a proxy), ``X-Health-Token`` holders, and logged-in users
+    or API-token holders. Checked in that order: the first two need no database, which may be
+    the very thing that is down."""
+    if is_direct_loopback(request):
+        return True
+    expected = getattr(settings, "HEALTH_TOKEN", "")
+    offered = request.headers.get("X-Health-Token", "")
+    # Digests of equal length, so the comparison's time says nothing about the token's length.
+    if expected and offered and hmac.compare_digest(_digest(offered), _digest(expected)):
+        return True
+    try:
+        return is_authenticated_caller(request)
+    except DatabaseError:
+        return False
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()
+
+
+def public_body(body: dict[str, Any]) -> dict[str, Any]:
+    """What an anonymous caller learns: the status, nothing about the infrastructure."""
+    return {"status": body["status"]}

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
+from accounts import views as account_views
 from vault_dash import views
 from vault_dash.api import api
 
@@ -15,12 +15,11 @@ urlpatterns = [
     path("health/live", views.health_live, name="health-live"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
-    path(
-        f"{prefix}login/",
-        auth_views.LoginView.as_view(template_name="registration/login.html"),
-        name="login",
-    ),
-    path(f"{prefix}logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(f"{prefix}login/", account_views.LoginView.as_view(), name="login"),
+    path(f"{prefix}logout/", account_views.LogoutView.as_view(), name="logout"),
     path(prefix, include("portfolio.urls")),
     path(prefix, include("strategies.urls")),
 ]
+
+if account_views.oidc_enabled():
+    urlpatterns.insert(0, path(f"{prefix}oidc/", include("accounts.urls")))

@@ -6,13 +6,15 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from vault_dash.health import STARTED_AT, health_report
+from vault_dash.health import STARTED_AT, health_report, may_see_details, public_body
 
 
 @never_cache
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
     body, status = health_report()
+    if not may_see_details(request):
+        body = public_body(body)
     return JsonResponse(body, status=status)
 
 

@@ -10,13 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import http.client
 import json
+import os
 import re
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from http.cookies import SimpleCookie
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import websockets
@@ -24,7 +29,7 @@ from websockets.typing import Origin
 
 from tests.conftest import _require
 from tests.support.caddy import CADDYFILE, caddy_binary, caddy_env
-from tests.support.server import run_app_server, stop_process, wait_for_http
+from tests.support.server import app_env, run_app_server, stop_process, wait_for_http
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.slow
@@ -79,17 +84,34 @@ def run_caddy(caddy: str, tmp: Path, ws_port: int, http_port: int) -> Iterator[s
         log.close()
 
 
+USER, PASSWORD = "alice", "correct horse battery staple"
+
+
+def create_user(env: dict[str, str]) -> None:
+    # The password travels in the environment, never on a command line.
+    subprocess.run(
+        [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", USER]
+        + ["--email", "alice@example.com"],
+        cwd=ROOT,
+        env={**app_env(env), "DJANGO_SUPERUSER_PASSWORD": PASSWORD},
+        check=True,
+        capture_output=True,
+    )
+
+
 @pytest.fixture(scope="module")
-def layout(caddy, tmp_path_factory) -> Iterator[tuple[str, Path]]:
-    """(Caddy's host:port, gunicorn's access log) with daphne and gunicorn behind it."""
+def layout(caddy, tmp_path_factory) -> Iterator[tuple[str, Path, str]]:
+    """(Caddy's host:port, gunicorn's access log, gunicorn's own host:port) with daphne and
+    gunicorn behind Caddy; Caddy (on loopback) is the one trusted proxy."""
     tmp = tmp_path_factory.mktemp("caddy")
-    env = {"DATA_DIR": str(tmp), "WEBSOCKET_INTERVAL_SECONDS": "1"}
-    with (
-        run_app_server(env, seed=True) as daphne,
-        run_app_server(env, migrate=False, program="gunicorn") as gunicorn,
-        run_caddy(caddy, tmp, daphne.port, gunicorn.port) as address,
-    ):
-        yield address, gunicorn.log_path
+    env = {"DATA_DIR": str(tmp), "WEBSOCKET_INTERVAL_SECONDS": "1", "TRUSTED_PROXIES": "127.0.0.1"}
+    with run_app_server(env, seed=True) as daphne:
+        create_user(env)
+        with (
+            run_app_server(env, migrate=False, program="gunicorn") as gunicorn,
+            run_caddy(caddy, tmp, daphne.port, gunicorn.port) as address,
+        ):
+            yield address, gunicorn.log_path, f"127.0.0.1:{gunicorn.port}"
 
 
 def get(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
@@ -109,7 +131,7 @@ def logged(log: Path, text: str, within: float = 10) -> bool:
 
 
 def test_http_goes_to_gunicorn_with_the_proxy_headers(layout) -> None:
-    address, gunicorn_log = layout
+    address, gunicorn_log, _ = layout
     status, headers, body = get(f"http://{address}/api/portfolio?symbol=GLD&probe=caddy")
     assert status == 200
     assert json.loads(body)["symbol"] == "GLD"
@@ -121,7 +143,7 @@ def test_http_goes_to_gunicorn_with_the_proxy_headers(layout) -> None:
 
 
 def test_responses_are_compressed_for_clients_that_ask(layout) -> None:
-    address, _ = layout
+    address, _, _ = layout
     status, headers, body = get(
         f"http://{address}/api/options?symbol=GLD", **{"Accept-Encoding": "gzip"}
     )
@@ -131,7 +153,7 @@ def test_responses_are_compressed_for_clients_that_ask(layout) -> None:
 
 
 def test_websocket_goes_through_to_daphne_and_streams_updates(layout) -> None:
-    address, gunicorn_log = layout
+    address, gunicorn_log, _ = layout
 
     async def two_updates() -> list[dict]:
         url = f"ws://{address}/ws/updates?symbol=GLD"
@@ -157,3 +179,96 @@ def test_tested_caddy_is_the_release_the_image_runs(caddy) -> None:
     assert match, "the caddy service's image tag names a minor release"
     version = subprocess.run([caddy, "version"], capture_output=True, text=True, check=True)
     assert version.stdout.startswith(f"v{match.group(1)}."), version.stdout
+
+
+class LoopbackBrowser:
+    """A client with its own loopback address (127.0.0.x), keeping its cookies, so several
+    clients can be told apart through a proxy on one machine."""
+
+    def __init__(self, source_ip: str, target: str) -> None:
+        self.source_ip = source_ip
+        self.host, port = target.rsplit(":", 1)
+        self.port = int(port)
+        self.cookies: SimpleCookie = SimpleCookie()
+
+    def request(
+        self, method: str, path: str, body: str | None = None, **headers: str
+    ) -> tuple[int, str]:
+        conn = http.client.HTTPConnection(
+            self.host, self.port, timeout=30, source_address=(self.source_ip, 0)
+        )
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={m.value}" for k, m in self.cookies.items())
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            for header in response.headers.get_all("Set-Cookie") or []:
+                self.cookies.load(header)
+            return response.status, response.read().decode(errors="replace")
+        finally:
+            conn.close()
+
+    def login(self, password: str, **headers: str) -> int:
+        status, page = self.request("GET", "/login/", **headers)
+        assert status == 200, page[:300]
+        match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert match, "the login form carries a CSRF token"
+        form = {"csrfmiddlewaretoken": match.group(1), "username": USER, "password": password}
+        status, _ = self.request(
+            "POST",
+            "/login/",
+            urlencode(form),
+            **{"Content-Type": "application/x-www-form-urlencoded", **headers},
+        )
+        return status
+
+
+def test_login_lockout_is_per_client_behind_the_proxy(layout) -> None:
+    """Five bad passwords lock that client out, not everyone behind the same Caddy; a forged
+    X-Forwarded-For, through Caddy or straight to the app, does not lift the lock."""
+    address, _, gunicorn_address = layout
+    attacker = LoopbackBrowser("127.0.0.2", address)
+    bystander = LoopbackBrowser("127.0.0.3", address)
+    statuses = [attacker.login("wrong password") for _ in range(5)]
+    assert statuses == [200, 200, 200, 200, 429]
+    assert attacker.login(PASSWORD) == 429  # locked, even with the right password
+    # Another client behind the same proxy still logs in as the same user.
+    assert bystander.login(PASSWORD) == 302
+    for forged in ("127.0.0.99", "203.0.113.50, 127.0.0.3", "127.0.0.1"):
+        assert attacker.login(PASSWORD, **{"X-Forwarded-For": forged}) == 429, forged
+    direct = LoopbackBrowser("127.0.0.2", gunicorn_address)
+    assert direct.login(PASSWORD, **{"X-Forwarded-For": "198.51.100.9"}) == 429
+
+
+def test_the_images_daphne_takes_no_forwarded_address_from_a_client(layout, tmp_path) -> None:
+    """The image's server (deploy/entrypoint.sh serve) leaves X-Forwarded-For to the app's
+    TRUSTED_PROXIES rule: a client talking to it directly cannot rotate its address."""
+    _, gunicorn_log, _ = layout
+    port = free_port()
+    env = app_env({"DATA_DIR": str(gunicorn_log.parent), "TRUSTED_PROXIES": "127.0.0.1"})
+    env.update(
+        {
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "APP_BIND_ADDRESS": "127.0.0.1",
+            "APP_PORT": str(port),
+            "SKIP_MIGRATIONS": "1",
+        }
+    )
+    with (tmp_path / "entrypoint.log").open("wb") as log:
+        process = subprocess.Popen(
+            ["/bin/sh", str(ROOT / "deploy" / "entrypoint.sh"), "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health/live", 60, process)
+        client = LoopbackBrowser("127.0.0.4", f"127.0.0.1:{port}")
+        statuses = [
+            client.login("wrong password", **{"X-Forwarded-For": f"198.51.100.{n}"})
+            for n in range(5)
+        ]
+    finally:
+        stop_process(process)
+    assert statuses == [200, 200, 200, 200, 429]

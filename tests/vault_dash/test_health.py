@@ -11,8 +11,11 @@ from django.core.cache import caches
 from django.db import connection
 from django.test import override_settings
 
+from accounts.models import ApiToken
+from deploy.healthcheck import fetch_status
 from tests.support.server import run_app_server
 from tests.support.services import free_port
+from tests.vault_dash.test_config import STRONG_SECRET
 
 pytestmark = pytest.mark.django_db
 
@@ -120,12 +123,86 @@ def test_resilient_cache_recovers_when_redis_returns(redis_url, fresh_layers, mo
         assert cache.degraded is False
 
 
-def _get_json(url: str) -> tuple[int, dict]:
+def _get_json(url: str, **headers: str) -> tuple[int, dict]:
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+# --- who sees the details ------------------------------------------------------------------
+OUTSIDE = {"REMOTE_ADDR": "203.0.113.7"}
+HEALTH_TOKEN = "h" * 12 + "T0k3n-for-monitoring"
+
+
+def test_anonymous_caller_from_outside_gets_the_status_only(client) -> None:
+    response = client.get("/health", **OUTSIDE)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_a_same_host_proxy_does_not_make_its_clients_local(client) -> None:
+    # Caddy on the same host connects from loopback but says whom it forwards for.
+    for header in ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP"):
+        response = client.get("/health", REMOTE_ADDR="127.0.0.1", **{header: "198.51.100.4"})
+        assert response.json() == {"status": "ok"}, header
+    direct = client.get("/health", REMOTE_ADDR="::1")
+    assert "checks" in direct.json()
+
+
+@override_settings(HEALTH_TOKEN=HEALTH_TOKEN)
+def test_health_token_opens_the_details(client) -> None:
+    right = client.get("/health", HTTP_X_HEALTH_TOKEN=HEALTH_TOKEN, **OUTSIDE)
+    assert set(right.json()["checks"]) == {"database", "cache", "channel_layer", "market_data"}
+    for wrong in (HEALTH_TOKEN[:-1], HEALTH_TOKEN + "x", "", HEALTH_TOKEN.upper()):
+        refused = client.get("/health", HTTP_X_HEALTH_TOKEN=wrong, **OUTSIDE)
+        assert refused.json() == {"status": "ok"}, wrong
+
+
+def test_no_token_configured_means_no_token_accepted(client) -> None:
+    with override_settings(HEALTH_TOKEN=""):
+        response = client.get("/health", HTTP_X_HEALTH_TOKEN="", **OUTSIDE)
+    assert response.json() == {"status": "ok"}
+
+
+def test_logged_in_users_and_api_tokens_see_the_details(client, django_user_model) -> None:
+    alice = django_user_model.objects.create_user("alice", password="correct horse battery")
+    _, plain = ApiToken.issue(alice, "monitor")
+    assert "checks" in client.get("/health", HTTP_AUTHORIZATION=f"Bearer {plain}", **OUTSIDE).json()
+    bad = client.get("/health", HTTP_AUTHORIZATION="Bearer vd_0000_wrong", **OUTSIDE)
+    assert bad.json() == {"status": "ok"}
+    client.force_login(alice)
+    assert "checks" in client.get("/health", **OUTSIDE).json()
+
+
+@pytest.mark.slow
+def test_production_hides_the_database_error_from_anonymous_callers(tmp_path) -> None:
+    """The attack run's finding: the driver's error text (host, port, database) was public."""
+    dead_port = free_port()
+    overrides = {
+        "DATA_DIR": str(tmp_path),
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{dead_port}/vault_secret_name",
+        "APP_ENV": "production",
+        "NICEGUI_STORAGE_SECRET": STRONG_SECRET,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "HEALTH_TOKEN": HEALTH_TOKEN,
+    }
+    with run_app_server(overrides, migrate=False) as server:
+        url = f"{server.url}/health"
+        proxied = {"X-Forwarded-For": "198.51.100.4", "X-Forwarded-Proto": "https"}
+        anon_status, anon_body = _get_json(url, **proxied)
+        token_status, token_body = _get_json(url, **proxied, **{"X-Health-Token": HEALTH_TOKEN})
+        local_status, local_body = _get_json(url)
+        poller = fetch_status(url, 10)  # the deploy's poller: loopback, no proxy, no token
+    assert (anon_status, anon_body) == (503, {"status": "error"})
+    assert "vault_secret_name" not in json.dumps(anon_body)
+    for status, body in ((token_status, token_body), (local_status, local_body)):
+        assert status == 503 and body["status"] == "error"
+        error = body["checks"]["database"]["error"]
+        assert str(dead_port) in error or "vault_secret_name" in error, error
+    assert poller[0] == "error"
 
 
 @pytest.mark.slow

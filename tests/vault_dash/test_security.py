@@ -52,13 +52,11 @@ def test_api_needs_auth_in_production_and_accepts_token_or_session(client, alice
     _, plain = ApiToken.issue(alice, "cron")
     url = "/api/portfolio?symbol=GLD"
     with override_settings(LOGIN_REQUIRED=True):
-        schema = client.get("/api/openapi.json")
         no_auth = client.get(url)
         bad_token = client.get(url, HTTP_AUTHORIZATION="Bearer vd_0000_nottherealtoken")
         with_token = client.get(url, HTTP_AUTHORIZATION=f"Bearer {plain}")
         client.force_login(alice)
         with_session = client.get(url)
-    assert schema.status_code == 200  # the schema describes the API; it holds no data
     for refused in (no_auth, bad_token):
         assert refused.status_code == 401
         assert refused.json()["error"]["code"] == "unauthorized"
@@ -66,6 +64,36 @@ def test_api_needs_auth_in_production_and_accepts_token_or_session(client, alice
         assert accepted.status_code == 200, accepted.content[:200]
         body = accepted.json()
         assert body["symbol"] == "GLD" and body["market"]["spot"] > 0
+
+
+@pytest.mark.parametrize("path", ["/api/openapi.json", "/api/docs"])
+def test_api_docs_need_login_in_production(client, alice, path) -> None:
+    _, plain = ApiToken.issue(alice, "cron")
+    with override_settings(LOGIN_REQUIRED=True, API_DOCS_PUBLIC=False):
+        anonymous = client.get(path)
+        bad_token = client.get(path, HTTP_AUTHORIZATION="Bearer vd_0000_nottherealtoken")
+        with_token = client.get(path, HTTP_AUTHORIZATION=f"Bearer {plain}")
+        client.force_login(alice)
+        with_session = client.get(path)
+    for refused in (anonymous, bad_token):
+        if path.endswith(".json"):
+            assert refused.status_code == 401
+            assert refused.json()["error"]["code"] == "unauthorized"
+        else:
+            assert refused.status_code == 302
+            assert refused["Location"].startswith("/login/?next=/api/docs")
+    assert with_token.status_code == 200 and with_session.status_code == 200
+    if path.endswith(".json"):
+        assert "/api/portfolio" in with_session.json()["paths"]
+
+
+@pytest.mark.parametrize(
+    ("login_required", "docs_public"), [(True, True), (False, False)], ids=["opened", "dev"]
+)
+def test_api_docs_open_by_setting_or_outside_production(client, login_required, docs_public):
+    with override_settings(LOGIN_REQUIRED=login_required, API_DOCS_PUBLIC=docs_public):
+        assert client.get("/api/openapi.json").status_code == 200
+        assert client.get("/api/docs").status_code == 200
 
 
 def test_api_is_open_to_anonymous_outside_production(client) -> None:

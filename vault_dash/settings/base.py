@@ -219,8 +219,26 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = 1 if CONFIG.is_production else 0
 AXES_VERBOSE = False
+# Behind a proxy the client is what a trusted proxy forwarded, never what a client claims.
+AXES_CLIENT_IP_CALLABLE = "accounts.clientip.client_ip"
+TRUSTED_PROXIES = CONFIG.access.trusted_proxies
+# /health details for callers without a login (monitoring); compared in constant time.
+HEALTH_TOKEN = CONFIG.access.health_token
+API_DOCS_PUBLIC = CONFIG.access.api_docs_public
+# Optional OpenID Connect sign-in beside local accounts (accounts/oidc.py, mozilla-django-oidc).
+if CONFIG.access.oidc is not None:
+    AUTHENTICATION_BACKENDS.append("accounts.oidc.OidcBackend")
+    OIDC_ISSUER = CONFIG.access.oidc.issuer
+    OIDC_PROVIDER_NAME = CONFIG.access.oidc.provider_name
+    OIDC_RP_CLIENT_ID = CONFIG.access.oidc.client_id
+    OIDC_RP_CLIENT_SECRET = CONFIG.access.oidc.client_secret
+    OIDC_RP_SIGN_ALGO = CONFIG.access.oidc.sign_algo
+    OIDC_RP_SCOPES = CONFIG.access.oidc.scopes
+    OIDC_CREATE_USER = CONFIG.access.oidc.create_users
+    OIDC_USE_PKCE = True
+    OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the logout at the provider
+    OIDC_TIMEOUT = 10
 
 # Content Security Policy (django-csp): no inline script anywhere; the pages load htmx and the
 # live-update script from /static/. Inline style attributes are allowed for the SVG charts.
