@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from market.calendar import market_date
 from portfolio.models import SYMBOL_VALIDATOR, Portfolio, Position, bump_data_version
 
 COLUMNS = (
@@ -140,7 +141,7 @@ def _row_to_position(
         right=right,
         style=style,
         units_per_share=ups,
-        opened_on=opened or timezone.localdate(),
+        opened_on=opened or market_date(),
         note=get["note"],
     )
     try:
@@ -258,7 +259,7 @@ def import_positions(
     try:
         with transaction.atomic():
             if replace:
-                portfolio.open_positions().update(closed_on=timezone.localdate())
+                portfolio.open_positions().update(closed_on=market_date())
             created = Position.objects.bulk_create(positions)
             Portfolio.objects.filter(pk=portfolio.pk).update(updated_at=timezone.now())
             bump_data_version()

@@ -19,6 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from market.calendar import market_date
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
 from market.models import normalize_symbol
 from portfolio import csvio, services
@@ -60,7 +61,7 @@ def _chosen_date(raw: str | None) -> tuple[date | None, str]:
         d = date.fromisoformat(raw)
     except ValueError:
         return None, f"{raw[:20]!r} is not a date; using 30 days from today."
-    today = timezone.localdate()
+    today = market_date()
     if not today <= d <= today + timedelta(days=3 * 365):
         return None, "The scenario date must be between today and three years out."
     return d, ""

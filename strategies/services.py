@@ -22,8 +22,8 @@ import numpy as np
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.utils import timezone
 
+from market.calendar import market_date
 from market.models import MarketInputs, normalize_symbol
 from strategies import chain as chainlib
 from strategies import hedging
@@ -654,7 +654,7 @@ def adopt(user: Any, data: dict[str, Any]) -> Any:
         raise NotFound("portfolio", "no such portfolio")
     if not may_adopt(user, portfolio):
         raise InvalidInput("portfolio", "you may not change this portfolio", "forbidden")
-    today = timezone.localdate()
+    today = market_date()
     created, updated = [], []
     for lg in data["legs"]:
         exp = date.fromisoformat(lg["expiry"])
