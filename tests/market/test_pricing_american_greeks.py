@@ -173,3 +173,22 @@ def test_never_exercised_short_expiry_matches_bsm_exactly():
     am = american_greeks(100.0, 101.0, t, 0.05, 0.0, 0.2, True)
     eu = bsm(100.0, 101.0, t, 0.05, 0.0, 0.2, True)
     assert np.array_equal(am.delta, eu.delta) and np.array_equal(am.theta, eu.theta)
+
+
+def test_gld_like_puts():
+    """The product's own case: GLD puts (no dividend, r 4 %, vol 10-45 %), S/K 0.5-2."""
+    rng = np.random.default_rng(5)
+    n = 150
+    S = np.full(n, 367.11)
+    K = S / np.exp(rng.uniform(np.log(0.5), np.log(2.0), n))
+    t = np.exp(rng.uniform(np.log(1 / 365), np.log(3.0), n))
+    vol = rng.uniform(0.10, 0.45, n)
+    args = (S, K, t, np.full(n, 0.04), np.zeros(n), vol, np.zeros(n, dtype=bool))
+    refs = [oracle.american_qdfp_greeks(*a) for a in zip(*args, strict=True)]
+    time_value = np.array([x["price"] for x in refs]) - np.maximum(K - S, 0.0)
+    away = (K <= S) | (time_value > 1e-4 * K)
+    err = {f: e[away] for f, e in _errors(args, refs).items()}
+    assert err["delta"].max() < 1e-4 and err["gamma"].max() < 1e-4
+    for f in ("theta", "vega", "rho"):
+        assert np.mean(err[f] < 1e-4) >= 0.97, (f, np.sort(err[f])[-5:])
+        assert err[f].max() < 1e-3, f
