@@ -5,7 +5,7 @@
 * :func:`american` — American exercise by the Andersen–Lake–Offengenbach fixed-point method
   (the algorithm of QuantLib's ``QdFpAmericanEngine``), vectorised across contracts: the early
   exercise boundary is solved on Chebyshev nodes in ``sqrt(tau)`` starting from Li's QD+
-  approximation, with one Jacobi–Newton and several plain fixed-point sweeps of the "FP-B"
+  approximation, with two Jacobi–Newton and two plain fixed-point sweeps of the "FP-B"
   equation, and the early-exercise premium is integrated with tanh-sinh quadrature.
 * :func:`american_lattice` — a binomial lattice (Black–Scholes smoothed, Richardson
   extrapolated), vectorised over contracts; an independent check of :func:`american`.
