@@ -228,6 +228,7 @@ N_FP = 6  # Gauss–Legendre nodes for the fixed-point integrals (after a cosine
 N_PRICE = 48  # tanh-sinh nodes for the early-exercise premium integral
 TS_RANGE = 3.0  # tanh-sinh abscissae u in [-3, 3]: t/T from 2e-14 to 1 - 2e-14
 N_HALLEY = 4  # QD+ Halley iterations for the initial boundary
+N_HALLEY_MORE = 4  # further iterations for the nodes that have not settled
 N_NEWTON = 2  # Jacobi–Newton fixed-point sweeps
 N_NAIVE = 2  # plain fixed-point sweeps
 CHUNK = 512  # contracts per vectorised block (keeps temporaries cache-sized)
@@ -335,29 +336,49 @@ def _qdplus_boundary(
         hs = 0.5 * s2 * inv_v * dq
         dq_inv_v = dq * inv_v
         one_beta = 1.0 + beta
-        x = xmax.copy()
-        for _ in range(N_HALLEY):
+        inv = {
+            "inv_v": inv_v, "c0": c0, "v": v, "dq": dq, "dr": dr, "rdr": rdr, "q": q,
+            "hs": hs, "k1": k1, "i2t": i2t, "qdq": qdq, "beta": beta, "a_rdr": a_rdr,
+            "dq_inv_v": dq_inv_v, "one_beta": one_beta, "xmin": xmin,
+        }  # fmt: skip
+
+        def halley(x: np.ndarray, c: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             xs = np.maximum(x, 1e-300)
-            dp = np.log(xs) * inv_v + c0
-            dm = dp - v
+            dp = np.log(xs) * c["inv_v"] + c["c0"]
+            dm = dp - c["v"]
             Np = ndtr(-dp)
             Nm = ndtr(-dm)
             ph = np.exp(-0.5 * dp * dp) * INV_SQRT_2PI
-            xdq_np = xs * dq * Np
-            npv = dr * Nm - xdq_np
-            theta = rdr * Nm - q * xdq_np - hs * xs * ph
-            charm = -(dq * ph * (k1 - dm * i2t) + qdq * Np)
-            one_m = 1.0 - dq * Np
-            f = one_m * xs - beta * (1.0 - xs - npv) + a_rdr * theta
-            phdv = ph * dq_inv_v
-            fp = one_m * one_beta + phdv + a_rdr * charm
+            xdq_np = xs * c["dq"] * Np
+            npv = c["dr"] * Nm - xdq_np
+            theta = c["rdr"] * Nm - c["q"] * xdq_np - c["hs"] * xs * ph
+            charm = -(c["dq"] * ph * (c["k1"] - dm * c["i2t"]) + c["qdq"] * Np)
+            one_m = 1.0 - c["dq"] * Np
+            f = one_m * xs - c["beta"] * (1.0 - xs - npv) + c["a_rdr"] * theta
+            phdv = ph * c["dq_inv_v"]
+            fp = one_m * c["one_beta"] + phdv + c["a_rdr"] * charm
             gamma = phdv / xs
-            colour = gamma * (q + k1 * dp + (1.0 - dp * dm) * i2t)
-            fpp = gamma * (one_beta - dp * inv_v) + a_rdr * colour
+            colour = gamma * (c["q"] + c["k1"] * dp + (1.0 - dp * dm) * c["i2t"])
+            fpp = gamma * (c["one_beta"] - dp * c["inv_v"]) + c["a_rdr"] * colour
             lf = f * fpp / (fp * fp)
             step = f / fp / (1.0 - 0.5 * lf)
-            x_new = np.maximum(xmin, x - step)
-            x = np.where(np.isfinite(x_new), x_new, x)
+            x_new = np.maximum(c["xmin"], x - step)
+            ok = np.isfinite(x_new)
+            return np.where(ok, x_new, x), np.where(ok, np.abs(x_new - x), 0.0)
+
+        x = xmax.copy()
+        for _ in range(N_HALLEY):
+            x, moved = halley(x, inv)
+        # Short maturities at high vol start far from the root: the few nodes still moving get
+        # more steps (on those nodes only, so the common case costs nothing more).
+        for _ in range(N_HALLEY_MORE):
+            idx = np.nonzero(moved > 1e-6 * x)
+            if idx[0].size == 0:
+                break
+            sub = {k: np.broadcast_to(a, x.shape)[idx] for k, a in inv.items()}
+            x[idx], moved_sub = halley(x[idx], sub)
+            moved = np.zeros_like(x)
+            moved[idx] = moved_sub
         x = np.where(np.isfinite(x) & (x > 0), np.minimum(x, xmax), xmax)
     return x
 

@@ -70,9 +70,10 @@ def test_gamma_theta_vega_within_1e_4_but_for_a_few_deep_in_the_money(grid_error
 
 def test_rho(grid_errors):
     err = grid_errors["rho"]
-    assert np.mean(err < 1e-4) >= 0.8, np.sort(err)[-10:]
-    assert np.mean(err < 1e-3) >= 0.97
-    assert err.max() < 5e-2
+    # the worst are deep in the money and short-dated at high vol: the boundary's accuracy
+    assert np.mean(err < 1e-4) >= 0.85, np.sort(err)[-10:]
+    assert np.mean(err < 1e-3) >= 0.99
+    assert err.max() < 5e-3
 
 
 @pytest.mark.parametrize(
