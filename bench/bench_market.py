@@ -2,10 +2,11 @@
 
     python -m bench market
 
-Prints, for European price+Greeks, American prices, European IV and American IV: our vectorised
-time (best of several runs), QuantLib's per-contract loop time (best of 2 for prices, one run
-for the IV loops) (each contract builds its option, vol surface and
-process, as a per-contract loop does), the speed ratio and the max error against QuantLib.
+Prints, for European price+Greeks, American prices, American price+Greeks, European IV and
+American IV: our vectorised time (best of several runs), QuantLib's per-contract loop time
+(best of 2 for prices, one run for the Greeks and IV loops; each contract builds its option,
+vol surface and process, as a per-contract loop does), the speed ratio and the max error
+against QuantLib.
 QuantLib loops that would take long run on an evenly spaced subsample and are scaled to 5,000
 contracts (said in the output). Also prints the "distance from the floor": the time of our
 price+Greeks kernel over the time of the unavoidable elementwise work on the same arrays
@@ -120,6 +121,59 @@ class QL:
             out[j] = opt.NPV()
         return out
 
+    def american_greeks(self, c: dict[str, np.ndarray], idx: np.ndarray) -> np.ndarray:
+        """Price + the five Greeks per contract by central differences of
+        ``QdFpAmericanEngine(accurateScheme)`` (11 prices each: spot ±h and ±h/2, vol and rate
+        ±, and the time to expiry ± by scaling r, q and vol^2 - QuantLib counts whole days)."""
+        ql = self.ql
+        out = np.empty((idx.size, 6))
+        for j, i in enumerate(idx):
+            spot, r, q, vol = (ql.SimpleQuote(x) for x in (100.0, RATE, DIV, float(c["vol"][i])))
+            rts = ql.YieldTermStructureHandle(
+                ql.FlatForward(self.today, ql.QuoteHandle(r), self.dc)
+            )
+            qts = ql.YieldTermStructureHandle(
+                ql.FlatForward(self.today, ql.QuoteHandle(q), self.dc)
+            )
+            vts = ql.BlackVolTermStructureHandle(
+                ql.BlackConstantVol(self.today, ql.NullCalendar(), ql.QuoteHandle(vol), self.dc)
+            )
+            process = ql.BlackScholesMertonProcess(ql.QuoteHandle(spot), qts, rts, vts)
+            opt = self.option(c["strike"][i], c["days"][i], c["call"][i], True)
+            opt.setPricingEngine(
+                ql.QdFpAmericanEngine(process, ql.QdFpAmericanEngine.accurateScheme())
+            )
+            s0, v0, t = 100.0, float(c["vol"][i]), float(c["t"][i])
+
+            def npv(quote: Any, value: float, base: float, opt: Any = opt) -> float:
+                quote.setValue(value)
+                p = float(opt.NPV())
+                quote.setValue(base)
+                return p
+
+            p0 = float(opt.NPV())
+            h = 1e-2 * v0 * np.sqrt(t) * s0
+            up, dn = npv(spot, s0 + h, s0), npv(spot, s0 - h, s0)
+            up2, dn2 = npv(spot, s0 + h / 2, s0), npv(spot, s0 - h / 2, s0)
+            # Richardson: steps h and h/2 cancel the h^2 error term
+            delta = (4 * (up2 - dn2) / h - (up - dn) / (2 * h)) / 3
+            gamma = (4 * (up2 - 2 * p0 + dn2) / (h / 2) ** 2 - (up - 2 * p0 + dn) / h**2) / 3
+            dv, dr, e = 1e-3 * v0, 1e-4, 1e-3
+            vega = (npv(vol, v0 + dv, v0) - npv(vol, v0 - dv, v0)) / (2 * dv) / 100
+            rho = (npv(r, RATE + dr, RATE) - npv(r, RATE - dr, RATE)) / (2 * dr) / 100
+            later = []
+            for f in (1 + e, 1 - e):  # T f: r, q and vol^2 scaled by f
+                r.setValue(RATE * f)
+                q.setValue(DIV * f)
+                vol.setValue(v0 * np.sqrt(f))
+                later.append(float(opt.NPV()))
+            r.setValue(RATE)
+            q.setValue(DIV)
+            vol.setValue(v0)
+            theta = -(later[0] - later[1]) / (2 * e * t) / 365
+            out[j] = (p0, delta, gamma, theta, vega, rho)
+        return out
+
     def european_iv(
         self, c: dict[str, np.ndarray], idx: np.ndarray, prices: np.ndarray
     ) -> np.ndarray:
@@ -176,7 +230,7 @@ def _line(name: str, ours: float, ql_time: float, scaled_from: int | None, err: 
 
 def main() -> None:
     from market.iv import implied_vol
-    from market.pricing import american, bsm
+    from market.pricing import american, american_greeks, bsm
 
     c = make_chain()
     S, K, T, sig, call = c["spot"], c["strike"], c["t"], c["vol"], c["call"]
@@ -253,6 +307,43 @@ def main() -> None:
             sub.size,
             f"max abs err {err.max():.1e}, max rel (price>0.01) {rel[big].max():.1e}, "
             f"within 1e-4 rel or $0.001: {100 * within:.1f} %",
+        )
+    )
+
+    # ---- American price + Greeks -------------------------------------------------------------
+    american_greeks(S[:50], K[:50], T[:50], RATE, DIV, sig[:50], call[:50])
+    t_ours = _best_time(lambda: american_greeks(S, K, T, RATE, DIV, sig, call), 3)
+    sub = _subsample(n, 200)
+    start = time.perf_counter()
+    ref_g = ql.american_greeks(c, sub)
+    t_ql = (time.perf_counter() - start) * n / sub.size
+    ga = american_greeks(S, K, T, RATE, DIV, sig, call)
+    ours_g = np.stack([ga.price, ga.delta, ga.gamma, ga.theta, ga.vega, ga.rho], axis=1)[sub]
+    # relative error with a floor of 1e-5 of each Greek's natural size (tests/market/oracle.py)
+    sd = sig[sub] * np.sqrt(T[sub])
+    floors = 1e-5 * np.stack(
+        [
+            K[sub],
+            np.ones(sub.size),
+            1 / (S[sub] * sd),
+            (S[sub] * sig[sub] / np.sqrt(T[sub]) + RATE * K[sub] + DIV * S[sub]) / 365,
+            S[sub] * np.sqrt(T[sub]) / 100,
+            (K[sub] + S[sub]) * T[sub] / 100,
+        ],
+        axis=1,
+    )
+    rel_g = np.abs(ours_g - ref_g) / np.maximum(np.abs(ref_g), floors)
+    worst = ", ".join(
+        f"{name} {rel_g[:, k].max():.1e}"
+        for k, name in enumerate(("price", "delta", "gamma", "theta", "vega", "rho"))
+    )
+    print(
+        _line(
+            "American price+Greeks",
+            t_ours,
+            t_ql,
+            sub.size,
+            f"max rel err vs QuantLib central differences: {worst}",
         )
     )
 

@@ -22,6 +22,21 @@ def _aware(as_of: datetime) -> datetime:
     return as_of.replace(tzinfo=UTC) if as_of.tzinfo is None else as_of
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def market_date(at: datetime | None = None) -> date:
+    """The trading calendar's date (New York) at the instant ``at``, by default now.
+
+    The one "today" of the project: positions opened or closed today, the scenario dates a
+    user may pick, and the days to expiry of a chain all count from it. The server's time
+    zone is UTC, whose date runs ahead of New York's every evening (from 19:00 or 20:00 New
+    York time), so ``date.today()`` or ``timezone.localdate()`` would be a day off then.
+    """
+    return _aware(at if at is not None else _utcnow()).astimezone(NEW_YORK).date()
+
+
 @lru_cache(maxsize=4096)
 def expiry_instant(d: date) -> datetime:
     """16:00 New York time on ``d`` as an aware datetime (DST handled by zoneinfo)."""

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from core.numbers import finite
+from market.calendar import market_date
 from market.errors import InvalidSymbol
 
 CONTRACT_MULTIPLIER = 100  # shares per listed equity/ETF option contract
@@ -236,7 +237,7 @@ class OptionChain:
 
     def nearest_expiry(self, as_of: date | None = None) -> date | None:
         """The first listed expiry on or after ``as_of`` (default: the chain's date)."""
-        day = as_of or self.as_of.date()
+        day = as_of or market_date(self.as_of)
         for d in self.expiries:
             if d >= day:
                 return d

@@ -5,8 +5,8 @@
 * :func:`american` — American exercise by the Andersen–Lake–Offengenbach fixed-point method
   (the algorithm of QuantLib's ``QdFpAmericanEngine``), vectorised across contracts: the early
   exercise boundary is solved on Chebyshev nodes in ``sqrt(tau)`` starting from Li's QD+
-  approximation, with one Jacobi–Newton and several plain fixed-point sweeps of the "FP-B"
-  equation, and the early-exercise premium is integrated with Gauss–Legendre quadrature.
+  approximation, with two Jacobi–Newton and two plain fixed-point sweeps of the "FP-B"
+  equation, and the early-exercise premium is integrated with tanh-sinh quadrature.
 * :func:`american_lattice` — a binomial lattice (Black–Scholes smoothed, Richardson
   extrapolated), vectorised over contracts; an independent check of :func:`american`.
 * :func:`price_options` — price + Greeks for either style, with the model name.
@@ -225,10 +225,12 @@ def bsm_price(
 # Accuracy knobs (checked against QuantLib's QdFpAmericanEngine accurate scheme in the tests).
 N_NODES = 8  # Chebyshev (second kind) nodes for the boundary in sqrt(tau)
 N_FP = 6  # Gauss–Legendre nodes for the fixed-point integrals (after a cosine substitution)
-N_PRICE = 32  # Gauss–Legendre nodes for the early-exercise premium integral
+N_PRICE = 48  # tanh-sinh nodes for the early-exercise premium integral
+TS_RANGE = 3.0  # tanh-sinh abscissae u in [-3, 3]: t/T from 2e-14 to 1 - 2e-14
 N_HALLEY = 4  # QD+ Halley iterations for the initial boundary
-N_NEWTON = 1  # Jacobi–Newton fixed-point sweeps
-N_NAIVE = 3  # plain fixed-point sweeps
+N_HALLEY_MORE = 4  # further iterations for the nodes that have not settled
+N_NEWTON = 2  # Jacobi–Newton fixed-point sweeps
+N_NAIVE = 2  # plain fixed-point sweeps
 CHUNK = 512  # contracts per vectorised block (keeps temporaries cache-sized)
 
 
@@ -276,12 +278,17 @@ def _scheme(n: int, l_fp: int, p: int) -> _Scheme:
     zu = (2.0 * s[:, None] * np.sqrt(frac)[None, :] - 1.0).ravel()
     fp_interp = _cheb_matrix(z, zu).T  # (n, n*l)
     # Premium integral over t in [0, T]: t = T sin^2(theta); B at tau = T - t = T cos^2(theta).
-    y, wy = np.polynomial.legendre.leggauss(p)
-    theta = 0.25 * np.pi * (y + 1.0)
-    wtheta = 0.25 * np.pi * wy
-    pr_t = np.sin(theta) ** 2
-    pr_w = wtheta * 2.0 * np.sin(theta) * np.cos(theta)
-    ztau = 2.0 * np.cos(theta) - 1.0
+    # Premium integral over t in [0, T] by tanh-sinh: t/T = (1 + tanh(pi/2 sinh u)) / 2 puts
+    # nodes doubly-exponentially close to both ends, so the thin layer near t = 0 (where the
+    # spot derivatives of the integrand peak for a spot just above the boundary) and the
+    # square-root behaviour of the boundary near t = T are both resolved.
+    hstep = 2.0 * TS_RANGE / (p - 1)
+    u = hstep * np.arange(p) - TS_RANGE
+    sh = np.pi * np.sinh(u)
+    pr_t = 1.0 / (1.0 + np.exp(-sh))  # t / T
+    rem = 1.0 / (1.0 + np.exp(sh))  # tau / T = 1 - t / T, without cancellation
+    pr_w = hstep * 0.5 * np.pi * np.cosh(u) * 2.0 * pr_t * rem
+    ztau = 2.0 * np.sqrt(rem) - 1.0
     pr_interp = _cheb_matrix(z, ztau).T  # (n, p)
     return _Scheme(
         z=z,
@@ -329,29 +336,49 @@ def _qdplus_boundary(
         hs = 0.5 * s2 * inv_v * dq
         dq_inv_v = dq * inv_v
         one_beta = 1.0 + beta
-        x = xmax.copy()
-        for _ in range(N_HALLEY):
+        inv = {
+            "inv_v": inv_v, "c0": c0, "v": v, "dq": dq, "dr": dr, "rdr": rdr, "q": q,
+            "hs": hs, "k1": k1, "i2t": i2t, "qdq": qdq, "beta": beta, "a_rdr": a_rdr,
+            "dq_inv_v": dq_inv_v, "one_beta": one_beta, "xmin": xmin,
+        }  # fmt: skip
+
+        def halley(x: np.ndarray, c: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             xs = np.maximum(x, 1e-300)
-            dp = np.log(xs) * inv_v + c0
-            dm = dp - v
+            dp = np.log(xs) * c["inv_v"] + c["c0"]
+            dm = dp - c["v"]
             Np = ndtr(-dp)
             Nm = ndtr(-dm)
             ph = np.exp(-0.5 * dp * dp) * INV_SQRT_2PI
-            xdq_np = xs * dq * Np
-            npv = dr * Nm - xdq_np
-            theta = rdr * Nm - q * xdq_np - hs * xs * ph
-            charm = -(dq * ph * (k1 - dm * i2t) + qdq * Np)
-            one_m = 1.0 - dq * Np
-            f = one_m * xs - beta * (1.0 - xs - npv) + a_rdr * theta
-            phdv = ph * dq_inv_v
-            fp = one_m * one_beta + phdv + a_rdr * charm
+            xdq_np = xs * c["dq"] * Np
+            npv = c["dr"] * Nm - xdq_np
+            theta = c["rdr"] * Nm - c["q"] * xdq_np - c["hs"] * xs * ph
+            charm = -(c["dq"] * ph * (c["k1"] - dm * c["i2t"]) + c["qdq"] * Np)
+            one_m = 1.0 - c["dq"] * Np
+            f = one_m * xs - c["beta"] * (1.0 - xs - npv) + c["a_rdr"] * theta
+            phdv = ph * c["dq_inv_v"]
+            fp = one_m * c["one_beta"] + phdv + c["a_rdr"] * charm
             gamma = phdv / xs
-            colour = gamma * (q + k1 * dp + (1.0 - dp * dm) * i2t)
-            fpp = gamma * (one_beta - dp * inv_v) + a_rdr * colour
+            colour = gamma * (c["q"] + c["k1"] * dp + (1.0 - dp * dm) * c["i2t"])
+            fpp = gamma * (c["one_beta"] - dp * c["inv_v"]) + c["a_rdr"] * colour
             lf = f * fpp / (fp * fp)
             step = f / fp / (1.0 - 0.5 * lf)
-            x_new = np.maximum(xmin, x - step)
-            x = np.where(np.isfinite(x_new), x_new, x)
+            x_new = np.maximum(c["xmin"], x - step)
+            ok = np.isfinite(x_new)
+            return np.where(ok, x_new, x), np.where(ok, np.abs(x_new - x), 0.0)
+
+        x = xmax.copy()
+        for _ in range(N_HALLEY):
+            x, moved = halley(x, inv)
+        # Short maturities at high vol start far from the root: the few nodes still moving get
+        # more steps (on those nodes only, so the common case costs nothing more).
+        for _ in range(N_HALLEY_MORE):
+            idx = np.nonzero(moved > 1e-6 * x)
+            if idx[0].size == 0:
+                break
+            sub = {k: np.broadcast_to(a, x.shape)[idx] for k, a in inv.items()}
+            x[idx], moved_sub = halley(x[idx], sub)
+            moved = np.zeros_like(x)
+            moved[idx] = moved_sub
         x = np.where(np.isfinite(x) & (x > 0), np.minimum(x, xmax), xmax)
     return x
 
@@ -499,6 +526,67 @@ def _american_put_core(
     return np.where(x <= b_now, intrinsic, value)
 
 
+def _put_premium_spot_derivatives(
+    x: np.ndarray,
+    T: np.ndarray,
+    r: np.ndarray,
+    q: np.ndarray,
+    sig: np.ndarray,
+    H: np.ndarray,
+    xmax: np.ndarray,
+    sch: _Scheme,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Premium of a strike-1 put at spot ``x`` (m,) and its first two derivatives in ``x``.
+
+    The boundary does not depend on spot, so the derivatives are taken under the integral
+    sign: exact derivatives of the same quadrature that gives the price, with no step size.
+    """
+    Hp = H @ sch.pr_interp  # (m, p)
+    t = T[:, None] * sch.pr_t[None, :]
+    rc, qc, sc = r[:, None], q[:, None], sig[:, None]
+    xc = x[:, None]
+    with np.errstate(all="ignore"):
+        v = sc * np.sqrt(t)
+        wts = sch.pr_w[None, :] * T[:, None]
+        a = rc * np.exp(-rc * t) * wts
+        c = qc * np.exp(-qc * t) * wts
+        lb = np.log(xmax)[:, None] - np.sqrt(np.maximum(Hp, 0.0))
+        dp = (np.log(xc) - lb + (rc - qc) * t) / v + 0.5 * v
+        dm = dp - v
+        pdf_p = np.exp(-0.5 * dp * dp) * INV_SQRT_2PI
+        pdf_m = np.exp(-0.5 * dm * dm) * INV_SQRT_2PI
+        n_p = ndtr(-dp)
+        prem = np.einsum("ij,ij->i", a, ndtr(-dm)) - x * np.einsum("ij,ij->i", c, n_p)
+        a_pm = a * pdf_m / v
+        c_pp = c * pdf_p / v
+        d1 = (np.sum(c_pp * xc - a_pm, axis=1)) / x - np.einsum("ij,ij->i", c, n_p)
+        d2 = np.sum(c_pp * (1.0 - dp / v) + a_pm * (1.0 + dm / v) / xc, axis=1) / x
+    return prem, d1, d2
+
+
+def _american_put_core_greeks(
+    x: np.ndarray, T: np.ndarray, r: np.ndarray, q: np.ndarray, sig: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Strike-1 American put at spot ``x`` (m,): value and its first two spot derivatives.
+
+    Exact derivatives of the value :func:`_american_put_core` returns: in the exercise region
+    (at or below today's boundary) the value is ``1 - x``, so slope -1 and curvature 0.
+    """
+    sch = _scheme(N_NODES, N_FP, N_PRICE)
+    H, xmax = _put_boundary(T, r, q, sig, sch)
+    prem, dprem, d2prem = _put_premium_spot_derivatives(x, T, r, q, sig, H, xmax, sch)
+    eur = bsm(x, 1.0, T, r, q, sig, False)
+    intrinsic = np.maximum(1.0 - x, 0.0)
+    b_now = xmax * np.exp(-np.sqrt(np.maximum(H[:, -1], 0.0)))
+    pos = prem > 0
+    cont = eur.price + np.where(pos, prem, 0.0)
+    exercised = (x <= b_now) | ((cont <= intrinsic) & (intrinsic > 0))
+    value = np.where(exercised, intrinsic, cont)
+    delta = np.where(exercised, -1.0, eur.delta + np.where(pos, dprem, 0.0))
+    gamma = np.where(exercised, 0.0, eur.gamma + np.where(pos, d2prem, 0.0))
+    return value, delta, gamma
+
+
 def _to_put_space(
     S: np.ndarray, K: np.ndarray, r: np.ndarray, q: np.ndarray, call: np.ndarray
 ) -> tuple[np.ndarray, ...]:
@@ -615,9 +703,55 @@ def american(
 
 
 # Finite-difference steps for American Greeks.
-_SPOT_STEP = 1e-3  # relative
+_SPOT_STEP = 1e-3  # relative; only for the rare paths (expiry, zero vol, lattice)
 _VOL_STEP = 1e-4  # absolute
 _RATE_STEP = 1e-5  # absolute
+_TIME_STEP = 1e-4  # relative to the time to expiry
+
+
+def _american_spot_greeks(
+    S: np.ndarray,
+    K: np.ndarray,
+    T: np.ndarray,
+    r: np.ndarray,
+    q: np.ndarray,
+    sig: np.ndarray,
+    call: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """American price, delta and gamma (1-d arrays).
+
+    Contracts on the QdFp path get the exact spot derivatives of their price (no bump: a bump
+    is too coarse when sigma sqrt(T) S is small and straddles the exercise boundary deep in the
+    money); the rare paths (expiry, zero vol, the lattice) keep central differences.
+    """
+    rp, qp = np.where(call, q, r), np.where(call, r, q)
+    core = np.isfinite(S + K + T + r + q + sig) & (S > 0) & (K > 0) & (T > 0) & (sig > 0) & (rp > 0)
+    price, delta, gamma = (
+        np.full(S.shape, np.nan),
+        np.full(S.shape, np.nan),
+        np.full(S.shape, np.nan),
+    )
+    idx = np.nonzero(core)[0]
+    for start in range(0, idx.size, CHUNK):
+        i = idx[start : start + CHUNK]
+        c = call[i]
+        # put space (McDonald-Schroder): put V = K P(S/K); call V = S P(K/S) with r, q swapped
+        x = np.where(c, K[i] / S[i], S[i] / K[i])
+        p, dp, d2p = _american_put_core_greeks(x, T[i], rp[i], qp[i], sig[i])
+        price[i] = np.where(c, S[i], K[i]) * p
+        delta[i] = np.where(c, p - x * dp, dp)
+        gamma[i] = np.where(c, x * x * d2p / S[i], d2p / K[i])
+    rest = np.nonzero(~core)[0]
+    if rest.size:
+        h = _SPOT_STEP
+        p3 = _american_prices(
+            S[rest], K[rest], T[rest], r[rest], q[rest], sig[rest], call[rest], spot_bumps=(-h, h)
+        )
+        ds = S[rest] * h
+        price[rest] = p3[:, 0]
+        delta[rest] = (p3[:, 2] - p3[:, 1]) / (2 * ds)
+        gamma[rest] = (p3[:, 2] - 2 * p3[:, 0] + p3[:, 1]) / (ds * ds)
+    return price, delta, gamma
 
 
 def american_greeks(
@@ -631,11 +765,14 @@ def american_greeks(
 ) -> Greeks:
     """American price and Greeks.
 
-    Delta and gamma are central differences in spot on the *same* exercise boundary (the
-    boundary does not depend on spot, so these are differences of a smooth function); theta
-    comes from the Black–Scholes PDE, ``theta = rV - (r-q) S delta - sigma^2 S^2 gamma / 2``
-    (zero where immediate exercise is optimal); vega and rho are central differences of the
-    full vectorised price in vol (±1e-4) and rate (±1e-5).
+    Delta and gamma are exact spot derivatives of the QdFp price (the exercise boundary does
+    not depend on spot, so no bump is needed: a bump is too coarse when sigma sqrt(T) S is
+    small, and straddles the exercise boundary deep in the money, where gamma jumps from 0).
+    Theta is minus the central difference of the price in time to expiry (±1e-4 T), per
+    calendar day, and zero where immediate exercise is optimal: deep in the money the PDE form
+    ``rV - (r-q) S delta - sigma^2 S^2 gamma / 2`` cancels large terms and magnifies the error
+    of gamma. Vega and rho are central differences of the full vectorised price in vol (±1e-4)
+    and rate (±1e-5).
     """
     S, K, T, r, q, sig, c = _arrays(spot, strike, t, rate, div_yield, vol, is_call)
     shape = _shape(spot, strike, t, rate, div_yield, vol, is_call)
@@ -657,42 +794,35 @@ def american_greeks(
             ):
                 arr[rest] = getattr(g, f)
         return Greeks(*(x.reshape(shape) for x in fields))
-    h = _SPOT_STEP
-    p3 = _american_prices(S, K, T, r, q, sig, call, spot_bumps=(-h, h))
-    price, down, up = p3[:, 0], p3[:, 1], p3[:, 2]
-    ds = S * h
-    delta = (up - down) / (2 * ds)
-    gamma = (up - 2 * price + down) / (ds * ds)
+    price, delta, gamma = _american_spot_greeks(S, K, T, r, q, sig, call)
     w = np.where(call, 1.0, -1.0)
     intrinsic = np.maximum(w * (S - K), 0.0)
     exercised = price <= intrinsic * (1 + 1e-12) + 1e-14
-    theta = (r * price - (r - q) * S * delta - 0.5 * sig * sig * S * S * gamma) / DAYS_PER_YEAR
-    theta = np.where(exercised, 0.0, theta)
+    # One vectorised call for every bumped price: vol ±dv, rate ±dr, maturity ±dT.
     dv = np.minimum(_VOL_STEP, 0.5 * sig)
     dv = np.where(dv > 0, dv, _VOL_STEP)
-    both = np.concatenate
-    pv = _american_prices(
-        both([S, S]),
-        both([K, K]),
-        both([T, T]),
-        both([r, r]),
-        both([q, q]),
-        both([sig + dv, np.maximum(sig - dv, 0.0)]),
-        both([call, call]),
-    )[:, 0]
-    m = S.shape[0]
-    vega = (pv[:m] - pv[m:]) / (sig + dv - np.maximum(sig - dv, 0.0)) * 0.01
     dr = _RATE_STEP
-    pr = _american_prices(
-        both([S, S]),
-        both([K, K]),
-        both([T, T]),
-        both([r + dr, r - dr]),
-        both([q, q]),
-        both([sig, sig]),
-        both([call, call]),
-    )[:, 0]
-    rho = (pr[:m] - pr[m:]) / (2 * dr) * 0.01
+    dt = _TIME_STEP * T
+    six = np.concatenate
+    bumped = _american_prices(
+        six([S] * 6),
+        six([K] * 6),
+        six([T, T, T, T, T + dt, T - dt]),
+        six([r, r, r + dr, r - dr, r, r]),
+        six([q] * 6),
+        six([sig + dv, np.maximum(sig - dv, 0.0), sig, sig, sig, sig]),
+        six([call] * 6),
+    )[:, 0].reshape(6, -1)
+    vega = (bumped[0] - bumped[1]) / (sig + dv - np.maximum(sig - dv, 0.0)) * 0.01
+    rho = (bumped[2] - bumped[3]) / (2 * dr) * 0.01
+    # Theta is minus the derivative in calendar time of the very price returned, per day of
+    # 365 (the ACT/365 year of ``t``). Where that derivative does not exist (expired, or a
+    # path priced without a boundary) the Black–Scholes PDE gives it from delta and gamma.
+    with np.errstate(all="ignore"):
+        theta_t = -(bumped[4] - bumped[5]) / (2 * dt) / DAYS_PER_YEAR
+    theta_pde = (r * price - (r - q) * S * delta - 0.5 * sig * sig * S * S * gamma) / DAYS_PER_YEAR
+    theta = np.where((dt > 0) & np.isfinite(theta_t), theta_t, theta_pde)
+    theta = np.where(exercised, 0.0, theta)
     return Greeks(*(x.reshape(shape) for x in (price, delta, gamma, theta, vega, rho)))
 
 

@@ -6,11 +6,11 @@ import datetime as dt
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from ninja import Field as NField
 from ninja import Query, Router, Schema
 
 from core.api_errors import ApiError
+from market.calendar import market_date
 from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
 from portfolio import access, services
@@ -62,7 +62,7 @@ def get_portfolio(request: HttpRequest, q: Query[PortfolioQuery]) -> HttpRespons
     except InvalidSymbol as exc:
         raise ApiError(400, "invalid_symbol", str(exc), "symbol") from None
     if q.date is not None:
-        today = timezone.localdate()
+        today = market_date()
         if not today <= q.date <= today + dt.timedelta(days=365 * MAX_SCENARIO_YEARS):
             raise ApiError(
                 400,

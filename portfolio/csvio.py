@@ -10,6 +10,12 @@ Columns (header row required, any order, case-insensitive)::
 
 ``kind`` may be left empty: a row with a strike/expiry/right is an option, one with
 ``units_per_share`` is physical, anything else underlying shares.
+
+Export neutralises formula injection the OWASP way: a text cell that a spreadsheet would run as
+a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is written
+with a leading apostrophe, which spreadsheets show as literal text. Numbers are written as
+numbers (``-10`` stays ``-10``). Import takes the apostrophe off again, so an export imports
+back unchanged.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from market.calendar import market_date
 from portfolio.models import SYMBOL_VALIDATOR, Portfolio, Position, bump_data_version
 
 COLUMNS = (
@@ -41,6 +48,7 @@ COLUMNS = (
     "note",
 )
 REQUIRED = ("symbol", "quantity", "cost_basis")
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 MAX_BYTES = 1_000_000
 MAX_ROWS = 5_000
 
@@ -60,6 +68,24 @@ class CsvImportError(Exception):
     def __init__(self, errors: list[RowError]) -> None:
         super().__init__("; ".join(str(e) for e in errors[:5]))
         self.errors = errors
+
+
+def neutralise(text: str) -> str:
+    """A text cell a spreadsheet will show as text, never run as a formula.
+
+    Cells that start with an apostrophe get one more, so that :func:`restore` can tell an
+    apostrophe it should take off from one that was there.
+    """
+    if text.startswith(FORMULA_TRIGGERS) or text.startswith("'"):
+        return "'" + text
+    return text
+
+
+def restore(cell: str) -> str:
+    """The inverse of :func:`neutralise`."""
+    if cell.startswith("'") and cell[1:2] and (cell[1] in FORMULA_TRIGGERS or cell[1] == "'"):
+        return cell[1:]
+    return cell
 
 
 def _decimal(raw: str, field: str, line: int, errors: list[RowError]) -> Decimal | None:
@@ -86,7 +112,7 @@ def _row_to_position(
     row: dict[str, str], line: int, portfolio: Portfolio
 ) -> tuple[Position | None, list[RowError]]:
     errors: list[RowError] = []
-    get = {k: (row.get(k) or "").strip() for k in COLUMNS}
+    get = {k: restore((row.get(k) or "").strip()) for k in COLUMNS}
     for name in REQUIRED:
         if not get[name]:
             errors.append(RowError(line, name, "is required"))
@@ -140,7 +166,7 @@ def _row_to_position(
         right=right,
         style=style,
         units_per_share=ups,
-        opened_on=opened or timezone.localdate(),
+        opened_on=opened or market_date(),
         note=get["note"],
     )
     try:
@@ -258,7 +284,7 @@ def import_positions(
     try:
         with transaction.atomic():
             if replace:
-                portfolio.open_positions().update(closed_on=timezone.localdate())
+                portfolio.open_positions().update(closed_on=market_date())
             created = Position.objects.bulk_create(positions)
             Portfolio.objects.filter(pk=portfolio.pk).update(updated_at=timezone.now())
             bump_data_version()
@@ -269,23 +295,27 @@ def import_positions(
 
 
 def export_positions(portfolio: Portfolio, out: io.TextIOBase | Any) -> int:
-    writer = csv.writer(out, lineterminator="\n")
+    # RFC 4180 line ends: the writer then also quotes a cell holding a lone carriage return,
+    # which a reader would otherwise take for the end of the row
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     n = 0
     for p in portfolio.open_positions().order_by("symbol", "kind", "expiry", "strike", "right"):
+        # numbers and dates are written by us (digits, "-" and "."); text cells may hold
+        # anything a user typed
         writer.writerow(
             [
-                p.symbol,
-                p.kind,
+                neutralise(p.symbol),
+                neutralise(p.kind),
                 f"{p.quantity.normalize():f}",
                 f"{p.cost_basis.normalize():f}",
                 p.expiry.isoformat() if p.expiry else "",
                 f"{p.strike.normalize():f}" if p.strike is not None else "",
-                p.right,
-                p.style if p.is_option else "",
+                neutralise(p.right),
+                neutralise(p.style) if p.is_option else "",
                 f"{p.units_per_share.normalize():f}" if p.units_per_share is not None else "",
                 p.opened_on.isoformat() if p.opened_on else "",
-                p.note,
+                neutralise(p.note),
             ]
         )
         n += 1

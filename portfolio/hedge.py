@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from market import calendar
 from market.data import CONTRACT_MULTIPLIER, MarketInputs
 from market.payoff import KIND_CALL, KIND_PUT, KIND_STOCK, value_at_expiry
 from portfolio.valuation import (
-    NEW_YORK,
     Array,
     PositionIn,
     days_until,
@@ -75,7 +75,7 @@ def hedge_panel(
     warning_days: int = 21,
 ) -> dict[str, Any]:
     as_of = mkt.as_of
-    today = as_of.astimezone(NEW_YORK).date()
+    today = calendar.market_date(as_of)
     spot = mkt.spot
     shares = sum(p.share_equivalents for p in positions if not p.is_option)
     rows = {id(p): r for p, r in zip(positions, valued["positions"], strict=True)}

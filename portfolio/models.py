@@ -25,6 +25,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from market.calendar import market_date
 from market.data import CONTRACT_MULTIPLIER
 from portfolio.valuation import PositionIn
 
@@ -174,7 +175,7 @@ class Position(models.Model):
         blank=True,
         help_text="Physical only: units per share of the symbol (e.g. oz of gold per GLD share).",
     )
-    opened_on = models.DateField(default=timezone.localdate)
+    opened_on = models.DateField(default=market_date)
     closed_on = models.DateField(null=True, blank=True)
     note = models.CharField(max_length=200, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

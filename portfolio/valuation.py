@@ -73,7 +73,7 @@ def year_fraction(as_of: datetime, expiry: date) -> float:
 
 
 def days_until(as_of: datetime, expiry: date) -> int:
-    return (expiry - as_of.astimezone(NEW_YORK).date()).days
+    return (expiry - calendar.market_date(as_of)).days
 
 
 # --- pricing helpers ----------------------------------------------------------------------
@@ -335,7 +335,7 @@ def scenarios(
 ) -> dict[str, Any]:
     """Spot × vol-shift matrix (today) and spot × date matrix (today, next hedge expiry, chosen)."""
     as_of = mkt.as_of
-    today = as_of.astimezone(NEW_YORK).date()
+    today = calendar.market_date(as_of)
     vols = {
         id(p): pick_vol(chain_vols, p.expiry, p.strike, bool(p.is_call), as_of).vol
         for p in positions
@@ -383,8 +383,7 @@ def scenarios(
         "spots": np.round(spots, 4).tolist(),
         "vol_shifts_pts": list(VOL_SHIFTS),
         "dates": [
-            {"label": label, "date": at.astimezone(NEW_YORK).date().isoformat()}
-            for label, at in dates
+            {"label": label, "date": calendar.market_date(at).isoformat()} for label, at in dates
         ],
         "spot_vol": pack(vol_m, [f"{s:+.0f} vol pts" for s in VOL_SHIFTS]),
         "spot_date": pack(date_m, [label for label, _ in dates]),

@@ -19,6 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from core import charts
 from core.htmx import HtmxHttpRequest, wants_partial
+from market.calendar import market_date
 from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
 from portfolio import access, csvio, services
@@ -46,7 +47,7 @@ def _chosen_date(raw: str | None) -> tuple[date | None, str]:
         d = date.fromisoformat(raw)
     except ValueError:
         return None, f"{raw[:20]!r} is not a date; using 30 days from today."
-    today = timezone.localdate()
+    today = market_date()
     if not today <= d <= today + timedelta(days=3 * 365):
         return None, "The scenario date must be between today and three years out."
     return d, ""

@@ -19,8 +19,8 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
+from market.calendar import market_date
 from market.data import CONTRACT_MULTIPLIER
 from strategies.legs import Leg
 from strategies.models import AdoptedHedge
@@ -115,7 +115,7 @@ def _adopt(user: Any, data: dict[str, Any]) -> Adoption:
     done = AdoptedHedge.objects.filter(confirmation=data["nonce"]).first()
     if done is not None:
         return Adoption(done, created=False)
-    today = timezone.localdate()
+    today = market_date()
     created, updated = [], []
     for lg in data["legs"]:
         exp = date.fromisoformat(lg["expiry"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -10,6 +10,7 @@ import factory
 from django.contrib.auth import get_user_model
 from factory.django import DjangoModelFactory
 
+from market.calendar import market_date
 from portfolio.models import Portfolio, PortfolioSnapshot, Position
 
 T = TypeVar("T")
@@ -60,7 +61,7 @@ class PositionFactory(_Typed[Position], DjangoModelFactory[Position]):
     kind = Position.Kind.UNDERLYING
     quantity = Decimal(1000)
     cost_basis = Decimal("180.00")
-    opened_on = factory.LazyFunction(lambda: date.today() - timedelta(days=90))
+    opened_on = factory.LazyFunction(lambda: market_date() - timedelta(days=90))
 
 
 class OptionPositionFactory(PositionFactory):
@@ -69,7 +70,7 @@ class OptionPositionFactory(PositionFactory):
     kind = Position.Kind.OPTION
     quantity = Decimal(10)
     cost_basis = Decimal("3.50")
-    expiry = factory.LazyFunction(lambda: date.today() + timedelta(days=120))
+    expiry = factory.LazyFunction(lambda: market_date() + timedelta(days=120))
     strike = Decimal(180)
     right = Position.Right.PUT
 

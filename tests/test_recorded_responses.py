@@ -18,12 +18,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 
 from market.providers.synthetic import SyntheticProvider
 from market.service import MarketService
 from portfolio.models import Position
 from tests.factories import PortfolioFactory, PositionFactory, UserFactory
+from tests.support.clock import freeze
 from tests.support.market import use_market_service
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ class _FrozenCache:
 
 @pytest.fixture
 def frozen_market(monkeypatch):
-    monkeypatch.setattr(timezone, "now", lambda: NOW)
+    freeze(monkeypatch, NOW)
     svc = MarketService(
         SyntheticProvider(seed=7, rate=0.04, clock=lambda: NOW),
         _FrozenCache(),

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from market.calendar import market_date
 from market.data import OptionChain, PriceHistory, Quote, normalize_symbol
 from market.errors import ProviderUnavailable, UnknownSymbol
 
@@ -123,6 +124,6 @@ class ReplayProvider:
         items = self._load().get(sym)
         if not items:
             raise UnknownSymbol(f"no recorded data for {sym!r}")
-        dates = np.array([np.datetime64(q.as_of.date(), "D") for q, _ in items])
+        dates = np.array([np.datetime64(market_date(q.as_of), "D") for q, _ in items])
         close = np.array([q.spot for q, _ in items])
         return PriceHistory(sym, self.name, dates[-days:], close[-days:])

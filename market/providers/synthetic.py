@@ -26,7 +26,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
-from market.calendar import NEW_YORK, monthly_expiry, previous_trading_day, year_fraction
+from market.calendar import (
+    NEW_YORK,
+    market_date,
+    monthly_expiry,
+    previous_trading_day,
+    year_fraction,
+)
 from market.data import OptionChain, PriceHistory, Quote, normalize_symbol
 from market.errors import ProviderUnavailable, UnknownSymbol
 from market.pricing import american
@@ -204,7 +210,7 @@ class SyntheticProvider:
         sym, spec = self._spec(symbol)
         days = max(1, min(int(days), 3650))
         now = self._tick_time(self.clock())
-        today = (now.astimezone(NEW_YORK).date() - EPOCH).days
+        today = (market_date(now) - EPOCH).days
         first = max(0, today - days)
         with self._lock:
             closes = self._daily_closes(sym, spec, today)
@@ -223,7 +229,7 @@ class SyntheticProvider:
         now = self._tick_time(self.clock())
         spot, _ = self._spot_at(sym, spec, now)
         spot = round(spot, 2)
-        today = now.astimezone(NEW_YORK).date()
+        today = market_date(now)
         expiries = listed_expiries(today, now)
         exp_col: list[np.ndarray] = []
         k_col: list[np.ndarray] = []

@@ -9,7 +9,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from market.calendar import is_trading_day, monthly_expiry, nyse_holidays, year_fraction
+from market.calendar import (
+    is_trading_day,
+    market_date,
+    monthly_expiry,
+    nyse_holidays,
+    year_fraction,
+)
 from market.data import OptionChain, Quote, normalize_symbol
 from market.errors import InvalidSymbol, ProviderUnavailable, UnknownSymbol
 from market.providers import make_provider
@@ -130,3 +136,25 @@ def test_make_provider():
         make_provider("replay")
     with pytest.raises(ValueError):
         make_provider("bloomberg")
+
+
+@pytest.mark.parametrize(
+    ("instant", "day"),
+    [
+        (datetime(2026, 3, 10, 0, 30, tzinfo=UTC), date(2026, 3, 9)),  # EDT: 20:30 the day before
+        (datetime(2026, 7, 1, 3, 59, tzinfo=UTC), date(2026, 6, 30)),
+        (datetime(2026, 7, 1, 4, 0, tzinfo=UTC), date(2026, 7, 1)),  # New York midnight (EDT)
+        (datetime(2026, 1, 15, 4, 59, tzinfo=UTC), date(2026, 1, 14)),
+        (datetime(2026, 1, 15, 5, 0, tzinfo=UTC), date(2026, 1, 15)),  # New York midnight (EST)
+        (datetime(2026, 1, 15, 4, 59), date(2026, 1, 14)),  # naive is UTC
+    ],
+)
+def test_market_date_is_new_yorks_date(instant, day):
+    assert market_date(instant) == day
+
+
+def test_market_date_defaults_to_now(monkeypatch):
+    from market import calendar
+
+    monkeypatch.setattr(calendar, "_utcnow", lambda: datetime(2026, 11, 2, 4, 30, tzinfo=UTC))
+    assert market_date() == date(2026, 11, 1)

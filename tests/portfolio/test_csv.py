@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from portfolio.csvio import CsvImportError, export_positions, import_positions
 from portfolio.models import Position
 from tests.factories import PortfolioFactory, PositionFactory
+from tests.support.clock import freeze
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,9 @@ gld,option,-10,2.10,2026-08-21,220,call,,collar
 """
 
 
-def test_import_writes_every_row():
+def test_import_writes_every_row(monkeypatch):
+    # 01:00 UTC on 7 April is still 6 April in New York: a row without a date opens on that
+    freeze(monkeypatch, datetime(2026, 4, 7, 1, 0, tzinfo=UTC))
     pf = PortfolioFactory()
     created = import_positions(GOOD.encode(), pf)
     assert len(created) == 3
@@ -28,7 +31,7 @@ def test_import_writes_every_row():
     assert rows["GLD"].quantity == 1000 and rows["GLD"].cost_basis == Decimal("180.25")
     assert rows["GLD 2026-08-21 180P"].kind == "option" and rows["GLD 2026-08-21 180P"].right == "P"
     assert rows["GLD 2026-08-21 220C"].quantity == -10
-    assert rows["GLD 2026-08-21 220C"].opened_on == date.today()
+    assert rows["GLD 2026-08-21 220C"].opened_on == date(2026, 4, 6)
 
 
 def test_a_bad_row_is_reported_by_line_and_field_and_nothing_is_written():

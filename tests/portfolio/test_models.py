@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from market.calendar import market_date
 from portfolio.models import Portfolio, Position
 from tests.factories import (
     DemoPortfolioFactory,
@@ -60,7 +61,7 @@ def test_one_open_position_per_instrument():
     with pytest.raises(IntegrityError), transaction.atomic():
         OptionPositionFactory(portfolio=pos.portfolio, expiry=opt.expiry)
     # a closed lot may repeat, and a different strike is a different instrument
-    pos.closed_on = date.today()
+    pos.closed_on = market_date()
     pos.save()
     PositionFactory(portfolio=pos.portfolio)
     OptionPositionFactory(portfolio=pos.portfolio, expiry=opt.expiry, strike=Decimal(170))

@@ -83,10 +83,10 @@ def fake_market(monkeypatch) -> FakeMarket:
 
 @pytest.fixture
 def today_is_as_of(monkeypatch) -> None:
-    """Pin timezone.localdate() so adopted positions open on the quote's day."""
-    from django.utils import timezone
+    """Pin the market calendar's date so adopted positions open on the quote's day."""
+    from market import calendar
 
-    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: AS_OF.date())
+    monkeypatch.setattr(calendar, "_utcnow", lambda: AS_OF)
 
 
 __all__ = ["AS_OF", "EXPIRIES", "SPOT", "timedelta"]

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from market.calendar import market_date
 from market.errors import MarketDataError
 from portfolio.models import Portfolio, Position
 
@@ -85,7 +86,7 @@ class Command(BaseCommand):
             self.stderr.write(f"{message}; run `manage.py seed_demo` again later.")
             return
         # Dates follow the data's clock (replayed or synthetic data may not be "today").
-        today = quote.as_of.date()
+        today = market_date(quote.as_of)
         spot = float(quote.spot)
         expiry, strike, mid = pick_put(chain, spot, today)
         premium = mid if mid is not None else spot * 0.02

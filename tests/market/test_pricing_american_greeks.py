@@ -1,0 +1,195 @@
+"""American Greeks against QuantLib's QdFp engine (accurate scheme), short expiries to LEAPS.
+
+The reference is `oracle.american_qdfp_greeks`: central differences of QuantLib's price with
+steps scaled to each variable, at fractional times to expiry. Errors are relative, with an
+absolute floor of 1e-5 of each Greek's natural size (`oracle.greek_scales`) for Greeks near 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from market.pricing import american, american_greeks, bsm
+from tests.market import oracle
+
+FIELDS = ("delta", "gamma", "theta", "vega", "rho")
+FLOOR = 1e-5
+
+
+def _grid(n: int, seed: int):
+    """Moneyness S/K 0.3-3, T 1 day-3 years (log-uniform, so short expiries are well
+    represented), vol 5-150 %, r 0.5-10 %, q 0-8 %, calls and puts."""
+    rng = np.random.default_rng(seed)
+    spot = np.full(n, 100.0)
+    strike = spot / np.exp(rng.uniform(np.log(0.3), np.log(3.0), n))
+    t = np.exp(rng.uniform(np.log(1 / 365), np.log(3.0), n))
+    vol = rng.uniform(0.05, 1.5, n)
+    r = rng.uniform(0.005, 0.10, n)
+    q = rng.uniform(0.0, 0.08, n)
+    call = rng.random(n) < 0.5
+    return spot, strike, t, r, q, vol, call
+
+
+def _errors(args, refs):
+    ours = american_greeks(*args)
+    scale = oracle.greek_scales(*args[:6])
+    out = {}
+    for f in FIELDS:
+        ref = np.array([x[f] for x in refs])
+        out[f] = np.abs(getattr(ours, f) - ref) / np.maximum(np.abs(ref), FLOOR * scale[f])
+    return out
+
+
+@pytest.fixture(scope="module")
+def grid_errors():
+    args = _grid(240, seed=13)
+    refs = [oracle.american_qdfp_greeks(*a) for a in zip(*args, strict=True)]
+    S, K = args[0], args[1]
+    intrinsic = np.maximum(np.where(args[6], S - K, K - S), 0.0)
+    time_value = np.array([x["price"] for x in refs]) - intrinsic
+    # Within a sliver of the exercise boundary gamma jumps from 0 to ~2rK/(sigma S)^2 and no
+    # approximation of the boundary agrees on which side a spot lies (QuantLib's accurate and
+    # high-precision schemes disagree there on gamma by up to 27 %); that band is checked by
+    # its own test below.
+    away = (intrinsic == 0) | (time_value > 1e-4 * K)
+    assert away.sum() > 180
+    return {f: e[away] for f, e in _errors(args, refs).items()}
+
+
+def test_delta_within_1e_4_everywhere_off_the_boundary(grid_errors):
+    assert grid_errors["delta"].max() < 1e-4
+
+
+@pytest.mark.parametrize("field", ["gamma", "theta", "vega"])
+def test_gamma_theta_vega_within_1e_4_but_for_a_few_deep_in_the_money(grid_errors, field):
+    err = grid_errors[field]
+    assert np.mean(err < 1e-4) >= 0.97, np.sort(err)[-10:]
+    assert err.max() < 1e-3
+
+
+def test_rho(grid_errors):
+    err = grid_errors["rho"]
+    # the worst are deep in the money and short-dated at high vol: the boundary's accuracy
+    assert np.mean(err < 1e-4) >= 0.85, np.sort(err)[-10:]
+    assert np.mean(err < 1e-3) >= 0.99
+    assert err.max() < 5e-3
+
+
+@pytest.mark.parametrize(
+    ("moneyness", "days"),
+    [(m, d) for m in (0.85, 0.95, 1.0, 1.05, 1.2) for d in (1, 2.744, 7)],
+)
+def test_short_expiries(moneyness, days):
+    """Where the spot bump was too coarse (sigma sqrt(T) S small, delta off by 2e-3): delta
+    within 1e-4, the others within 1e-3 (gamma of the in-the-money put at 0.95 is the worst,
+    7e-4: the boundary's approximation, not a step size)."""
+    for call in (True, False):
+        args = (367.11, 367.11 / moneyness, days / 365, 0.04, 0.0, 0.25, call)
+        ref = oracle.american_qdfp_greeks(*args)
+        ours = american_greeks(*args)
+        scale = oracle.greek_scales(*args[:6])
+        for f in FIELDS:
+            got = float(getattr(ours, f))
+            floor = FLOOR * float(scale[f])
+            rel = 1e-4 if f == "delta" else 1e-3
+            assert abs(got - ref[f]) <= max(rel * abs(ref[f]), floor), (f, call, got, ref[f])
+
+
+def test_issue_13_short_expiry_put():
+    # 2026-12-04 349 put, S 367.11, t 0.007518, sigma 0.250384 (delta was -0.0092911)
+    args = (367.11, 349.0, 0.007518, 0.04, 0.0, 0.250384, False)
+    ref = oracle.american_qdfp_greeks(*args)
+    ours = american_greeks(*args)
+    for f in FIELDS:
+        assert float(getattr(ours, f)) == pytest.approx(ref[f], rel=1e-5), f
+
+
+def test_issue_13_deep_in_the_money_put_near_the_boundary():
+    # 2028-01-21 690 put, S 367.11, sigma 0.421298, t 1.139: a time value of $0.0096 on $323,
+    # inside the band above. Gamma was 3 % off; it is the one the issue measured.
+    args = (367.11, 690.0, 1.139, 0.04, 0.0, 0.421298, False)
+    ref = oracle.american_qdfp_greeks(*args)
+    ours = american_greeks(*args)
+    assert float(ours.delta) == pytest.approx(ref["delta"], rel=1e-5)
+    assert float(ours.gamma) == pytest.approx(ref["gamma"], rel=5e-4)
+    assert float(ours.theta) == pytest.approx(ref["theta"], rel=3e-3)
+    assert float(ours.vega) == pytest.approx(ref["vega"], rel=3e-3)
+    assert float(ours.rho) == pytest.approx(ref["rho"], rel=5e-3)
+
+
+def test_exercise_region_is_exactly_linear():
+    """Below the put boundary (above the call's) the value is S - K linear: delta -1 / +1,
+    gamma, theta and vega 0, and the price is intrinsic."""
+    put = american_greeks([100.0, 150.0], 400.0, 1.0, 0.05, 0.0, 0.3, False)
+    assert np.array_equal(put.price, [300.0, 250.0])
+    assert np.array_equal(put.delta, [-1.0, -1.0])
+    assert np.array_equal(put.gamma, [0.0, 0.0])
+    assert np.array_equal(put.theta, [0.0, 0.0])
+    assert np.array_equal(put.vega, [0.0, 0.0])
+    call = american_greeks(400.0, 100.0, 0.5, 0.01, 0.08, 0.3, True)
+    assert float(call.price) == 300.0 and float(call.delta) == 1.0 and float(call.gamma) == 0.0
+
+
+def test_gamma_jumps_to_the_smooth_pasting_limit_at_the_boundary():
+    """Just above the put boundary the PDE with theta -> 0 gives gamma -> 2(rK - qS)/(sigma S)^2;
+    just below, 0. Walk the spot up through the boundary of a deep ITM put."""
+    K, T, r, q, sig = 100.0, 1.0, 0.06, 0.0, 0.3
+    spots = np.linspace(55.0, 80.0, 2001)
+    g = american_greeks(spots, K, T, r, q, sig, False)
+    cont = g.gamma > 0
+    first = np.argmax(cont)
+    assert 0 < first < spots.size - 1 and cont[first:].all() and not cont[:first].any()
+    b = spots[first]
+    limit = 2 * (r * K - q * b) / (sig * b) ** 2
+    assert g.gamma[first] == pytest.approx(limit, rel=2e-2)
+    # smooth pasting: delta is continuous at the boundary (to the boundary's accuracy)
+    assert np.all(g.delta[:first] == -1.0) and g.delta[first] == pytest.approx(-1.0, abs=5e-3)
+
+
+def test_zero_vol_american_is_the_best_deterministic_exercise_time():
+    """With sigma = 0 the holder picks the exercise time t in [0, T] that maximises the
+    discounted payoff w (S e^{-qt} - K e^{-rt}); checked against a brute-force search."""
+    cases = [
+        # S, K, T, r, q, call: exercise now, at expiry, and at an interior optimum
+        (100.0, 120.0, 1.0, 0.05, 0.02, False),
+        (120.0, 100.0, 1.0, 0.01, 0.05, True),
+        (50.0, 100.0, 20.0, 0.02, 0.06, False),  # optimum at t = ln(1.5)/0.04 = 10.1 years
+        (150.0, 100.0, 20.0, 0.06, 0.02, True),
+        (100.0, 105.0, 2.0, 0.03, 0.0, True),  # out of the money forever: 0
+    ]
+    tt = np.linspace(0.0, 1.0, 200_001)
+    for S, K, T, r, q, call in cases:
+        w = 1.0 if call else -1.0
+        brute = np.max(np.maximum(w * (S * np.exp(-q * tt * T) - K * np.exp(-r * tt * T)), 0.0))
+        assert american(S, K, T, r, q, 0.0, call) == pytest.approx(brute, rel=1e-9, abs=1e-12)
+    interior = american(50.0, 100.0, 20.0, 0.02, 0.06, 0.0, False)
+    assert interior == pytest.approx(54.43, abs=0.01)
+    assert interior > max(50.0, 100 * np.exp(-0.4) - 50 * np.exp(-1.2)) + 2.0
+
+
+def test_never_exercised_short_expiry_matches_bsm_exactly():
+    # A call without dividends is European, at every maturity down to one hour.
+    t = np.array([1 / 365 / 24, 1 / 365, 7 / 365])
+    am = american_greeks(100.0, 101.0, t, 0.05, 0.0, 0.2, True)
+    eu = bsm(100.0, 101.0, t, 0.05, 0.0, 0.2, True)
+    assert np.array_equal(am.delta, eu.delta) and np.array_equal(am.theta, eu.theta)
+
+
+def test_gld_like_puts():
+    """The product's own case: GLD puts (no dividend, r 4 %, vol 10-45 %), S/K 0.5-2."""
+    rng = np.random.default_rng(5)
+    n = 150
+    S = np.full(n, 367.11)
+    K = S / np.exp(rng.uniform(np.log(0.5), np.log(2.0), n))
+    t = np.exp(rng.uniform(np.log(1 / 365), np.log(3.0), n))
+    vol = rng.uniform(0.10, 0.45, n)
+    args = (S, K, t, np.full(n, 0.04), np.zeros(n), vol, np.zeros(n, dtype=bool))
+    refs = [oracle.american_qdfp_greeks(*a) for a in zip(*args, strict=True)]
+    time_value = np.array([x["price"] for x in refs]) - np.maximum(K - S, 0.0)
+    away = (K <= S) | (time_value > 1e-4 * K)
+    err = {f: e[away] for f, e in _errors(args, refs).items()}
+    assert err["delta"].max() < 1e-4 and err["gamma"].max() < 1e-4
+    for f in ("theta", "vega", "rho"):
+        assert np.mean(err[f] < 1e-4) >= 0.97, (f, np.sort(err[f])[-5:])
+        assert err[f].max() < 1e-3, f
