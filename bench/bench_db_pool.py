@@ -40,10 +40,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.http_load import wrk
+from bench.http_load import LoadResult, wrk
 from tests.support.postgres import ConnectionProbe, process_tree, scratch_database
 from tests.support.server import stop_process, wait_for_http
 from tests.support.services import free_port, postgres_problem, redis_problem
+from tests.support.sessions import session_cookie
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -56,6 +57,7 @@ WS_CLIENTS = int(os.environ.get("BENCH_DB_WS_CLIENTS", "50"))
 POOL_SIZE = int(os.environ.get("BENCH_DB_POOL_SIZE", "4"))
 GUNICORN_WORKERS = int(os.environ.get("BENCH_GUNICORN_WORKERS", "2"))
 MODES = os.environ.get("BENCH_DB_MODES", "persistent,per-request,pool").split(",")
+# Resolves the logged-in user's portfolio: a session and a user read per request.
 PATH = "/api/portfolio?symbol=GLD"
 
 
@@ -152,12 +154,20 @@ class WebSocketClients:
 
 
 def _sampled_wrk(
-    probe: ConnectionProbe, base: str, kinds: dict[str, list[int]], clients: int, seconds: float
-) -> tuple[dict[str, Peaks], object]:
-    """wrk on ``base`` while sampling the connections of each kind's processes."""
+    probe: ConnectionProbe,
+    base: str,
+    cookie: str,
+    kinds: dict[str, list[int]],
+    clients: int,
+    seconds: float,
+) -> tuple[dict[str, Peaks], LoadResult]:
+    """wrk on ``base`` (logged in) while sampling the connections of each kind's processes."""
     peaks = {kind: Peaks() for kind in kinds}
-    result: list[object] = []
-    runner = threading.Thread(target=lambda: result.append(wrk(base, PATH, clients, seconds)))
+    result: list[LoadResult] = []
+    headers = {"Cookie": cookie}
+    runner = threading.Thread(
+        target=lambda: result.append(wrk(base, PATH, clients, seconds, headers=headers))
+    )
     runner.start()
     while runner.is_alive():
         for kind, pids in kinds.items():
@@ -178,6 +188,8 @@ def run_mode(mode: str) -> None:
         env = _env(mode, url, str(tmp), prefix)
         _manage(env, "migrate", "--noinput", "-v0")
         _manage(env, "seed_demo")
+        # Logged in: every request reads its session and user, as a browser's do.
+        cookie = session_cookie(env)
         daphne_port, gunicorn_port = free_port(), free_port()
         daphne = f"http://127.0.0.1:{daphne_port}"
         gunicorn = f"http://127.0.0.1:{gunicorn_port}"
@@ -209,12 +221,13 @@ def run_mode(mode: str) -> None:
                 peaks, daphne_load = _sampled_wrk(
                     probe,
                     daphne,
+                    cookie,
                     {"daphne": [daphne_proc.pid], "publisher": [pub_proc.pid]},
                     clients,
                     seconds,
                 )
                 gpeaks, gunicorn_load = _sampled_wrk(
-                    probe, gunicorn, {"gunicorn": gunicorn_workers}, clients, seconds
+                    probe, gunicorn, cookie, {"gunicorn": gunicorn_workers}, clients, seconds
                 )
             peaks.update(gpeaks)
     shutil.rmtree(tmp, ignore_errors=True)
@@ -224,8 +237,8 @@ def run_mode(mode: str) -> None:
     loads = {"daphne": daphne_load, "gunicorn": gunicorn_load}
     for kind, peak in peaks.items():
         load = loads.get(kind)
-        rps = f"{load.requests_per_s:8.1f}" if load else f"{'-':>8}"  # type: ignore[attr-defined]
-        errors = f"{load.errors:6d}" if load else f"{ws.errors:6d}"  # type: ignore[attr-defined]
+        rps = f"{load.requests_per_s:8.1f}" if load else f"{'-':>8}"
+        errors = f"{load.errors:6d}" if load else f"{ws.errors:6d}"
         print(
             f"{kind:10} {len(peak.per_process):5d} {peak.worst:9d} {peak.total:8d} {rps} {errors}"
         )

@@ -18,17 +18,19 @@ import pytest
 
 from tests.support.postgres import ConnectionProbe, process_tree, scratch_database
 from tests.support.server import run_app_server
+from tests.support.sessions import session_cookie
 
 POOL_SIZE = 3
 CLIENTS = 16
 SECONDS = 6.0
 
 
-def _hammer(url: str, stop: threading.Event) -> Counter[int]:
+def _hammer(url: str, cookie: str, stop: threading.Event) -> Counter[int]:
     statuses: Counter[int] = Counter()
+    request = urllib.request.Request(url, headers={"Cookie": cookie})  # noqa: S310
     while not stop.is_set():
         try:
-            with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
                 response.read()
                 statuses[response.status] += 1
         except urllib.error.HTTPError as exc:
@@ -51,12 +53,14 @@ def test_daphne_stays_within_its_pool_under_concurrent_requests(postgres_url, tm
             run_app_server(env, seed=True) as server,
             ConnectionProbe(url) as probe,
         ):
+            # Logged in: every request reads its session and user, as a browser's do.
+            cookie = session_cookie(server.env)
             target = f"{server.url}/api/portfolio?symbol=GLD"
             urllib.request.urlopen(target, timeout=60).read()  # noqa: S310 (warm the caches)
             stop = threading.Event()
             peaks: Counter[int] = Counter()
             with ThreadPoolExecutor(CLIENTS) as pool:
-                futures = [pool.submit(_hammer, target, stop) for _ in range(CLIENTS)]
+                futures = [pool.submit(_hammer, target, cookie, stop) for _ in range(CLIENTS)]
                 deadline = time.monotonic() + SECONDS
                 while time.monotonic() < deadline:
                     for pid, count in probe.sample(process_tree(server.process.pid)).items():
