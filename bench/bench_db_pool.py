@@ -211,8 +211,9 @@ def run_mode(mode: str) -> None:
             ConnectionProbe(url) as probe,
         ):
             for base, proc in ((daphne, daphne_proc), (gunicorn, gunicorn_proc)):
-                wait_for_http(f"{base}/health/live", 60, proc)
-                wait_for_http(f"{base}{PATH}", 60, proc)
+                # Generous: three servers start at once on a small machine.
+                wait_for_http(f"{base}/health/live", 240, proc)
+                wait_for_http(f"{base}{PATH}", 240, proc)
             gunicorn_workers = [
                 p for p in process_tree(gunicorn_proc.pid) if p != gunicorn_proc.pid
             ]
