@@ -1,7 +1,7 @@
 """PostgreSQL helpers for the tests and benches: scratch databases, connections per process.
 
 A server's connections are told apart in ``pg_stat_activity`` by their client port: the
-ports of the TCP sockets a process holds (``/proc/<pid>/fd`` → socket inode →
+ports of the TCP sockets to PostgreSQL a process holds (``/proc/<pid>/fd`` → socket inode →
 ``/proc/<pid>/net/tcp``) are matched against ``client_port``. That needs no cooperation from
 the server and separates the workers of one gunicorn.
 """
@@ -63,7 +63,9 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def _local_ports(pid: int) -> set[int]:
+def _local_ports(pid: int, remote_port: int) -> set[int]:
+    """Local ports of ``pid``'s TCP sockets to ``remote_port`` (a local port alone is ambiguous:
+    Linux reuses one for connections to different destinations)."""
     inodes = set()
     with contextlib.suppress(OSError):
         for fd in os.scandir(f"/proc/{pid}/fd"):
@@ -76,7 +78,8 @@ def _local_ports(pid: int) -> set[int]:
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
                 fields = line.split()
-                if fields[9] in inodes:
+                remote = int(fields[2].rsplit(":", 1)[1], 16)
+                if fields[9] in inodes and remote == remote_port:
                     ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
 
@@ -86,9 +89,10 @@ class ConnectionProbe:
 
     def __init__(self, url: str) -> None:
         self._conn = psycopg.connect(libpq(url), autocommit=True, connect_timeout=3)
+        self._server_port = urlsplit(url).port or 5432
 
     def sample(self, pids: Iterable[int]) -> dict[int, int]:
-        ports = {pid: _local_ports(pid) for pid in pids}
+        ports = {pid: _local_ports(pid, self._server_port) for pid in pids}
         rows = self._conn.execute(
             "SELECT client_port FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
