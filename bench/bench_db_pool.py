@@ -234,15 +234,19 @@ def run_mode(mode: str) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     bound = f"≤ {POOL_SIZE}" if mode == "pool" else "unbounded"
     print(f"\nmode {mode} ({bound}), wrk -c {clients} -d {seconds:g}s {PATH}, {WS_CLIENTS} sockets")
-    print(f"{'server':10} {'procs':>5} {'peak/proc':>9} {'peak sum':>8} {'req/s':>8} {'errors':>6}")
+    print(
+        f"{'server':10} {'procs':>5} {'peak/proc':>9} {'peak sum':>8} {'req/s':>8}"
+        f" {'p99 ms':>8} {'errors':>6}"
+    )
     loads = {"daphne": daphne_load, "gunicorn": gunicorn_load}
     for kind, peak in peaks.items():
         load = loads.get(kind)
-        rps = f"{load.requests_per_s:8.1f}" if load else f"{'-':>8}"
-        errors = f"{load.errors:6d}" if load else f"{ws.errors:6d}"
-        print(
-            f"{kind:10} {len(peak.per_process):5d} {peak.worst:9d} {peak.total:8d} {rps} {errors}"
+        figures = (
+            f"{load.requests_per_s:8.1f} {load.p99_ms:8.0f} {load.errors:6d}"
+            if load
+            else f"{'-':>8} {'-':>8} {ws.errors:6d}"
         )
+        print(f"{kind:10} {len(peak.per_process):5d} {peak.worst:9d} {peak.total:8d} {figures}")
     print(f"publisher: {ws.updates} updates delivered to the sockets, {ws.errors} socket errors")
 
 
