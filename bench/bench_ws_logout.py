@@ -63,11 +63,12 @@ class Browser:
 
 async def _round(base: str, browser: Browser) -> tuple[float, int, int | None]:
     from websockets.asyncio.client import connect
+    from websockets.typing import Origin
 
     session = browser.login("bench")
     url = base.replace("http://", "ws://") + "/ws/updates"
     async with connect(
-        url, origin=base, additional_headers={"Cookie": f"sessionid={session}"}
+        url, origin=Origin(base), additional_headers={"Cookie": f"sessionid={session}"}
     ) as ws:
         while json.loads(await ws.recv())["type"] != "portfolio_update":
             pass

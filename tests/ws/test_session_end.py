@@ -172,6 +172,7 @@ def test_valid_session_keys_in_batch(ana, django_user_model, django_assert_max_n
     anonymous = SessionStore()
     anonymous["cart"] = 1
     anonymous.create()
+    assert anonymous.session_key is not None
     with django_assert_max_num_queries(2):
         valid = valid_session_keys({*keys.values(), anonymous.session_key, "no-such-key"})
     assert valid == {keys["ana"], keys["ana2"], keys["bo"]}
