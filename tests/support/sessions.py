@@ -8,11 +8,12 @@ from collections.abc import Mapping
 
 from tests.support.server import ROOT
 
+PASSWORD = "load-test-password-0123456789"
 _CREATE = """
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 user, _ = get_user_model().objects.get_or_create(username={username!r})
-user.set_password("load-test-password-0123456789")
+user.set_password({password!r})
 user.save()
 session = SessionStore()
 session["_auth_user_id"] = str(user.pk)
@@ -30,7 +31,13 @@ def session_cookie(env: Mapping[str, str], username: str = "load") -> str:
     of a logged-in browser does.
     """
     out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", _CREATE.format(username=username)],
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            _CREATE.format(username=username, password=PASSWORD),
+        ],
         cwd=ROOT,
         env=dict(env),
         check=True,
