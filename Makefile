@@ -25,6 +25,9 @@ system-deps:  ## Debian packages the tests drive: Chromium, OpenSSH server
 run: install  ## serve the embedded default on APP_BIND_ADDRESS:APP_PORT (foreground)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	@# Production (APP_ENV here or in .env) serves hashed names from the manifest that
+	@# collectstatic writes; without it every page was a 500. Unchanged files are skipped.
+	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) -m daphne -b $(APP_BIND_ADDRESS) -p $(APP_PORT) vault_dash.asgi:application
 
 publisher: install  ## the standalone publisher for the scaled-out layout

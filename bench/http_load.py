@@ -60,12 +60,21 @@ def parse_wrk(path: str, output: str) -> LoadResult:
     return LoadResult(path, rps, latencies["50"], latencies["99"], errors, total)
 
 
-def wrk(base_url: str, path: str, connections: int, seconds: float, threads: int = 2) -> LoadResult:
+def wrk(
+    base_url: str,
+    path: str,
+    connections: int,
+    seconds: float,
+    threads: int = 2,
+    headers: dict[str, str] | None = None,
+) -> LoadResult:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (tools/system-deps.sh installs it)")
+    header_args = [arg for k, v in (headers or {}).items() for arg in ("-H", f"{k}: {v}")]
     output = subprocess.run(
         [
             "wrk",
+            *header_args,
             "-t",
             str(min(threads, connections)),
             "-c",

@@ -3,7 +3,8 @@
 The consumer does no valuation: it validates what the client asks for, joins one channel-layer
 group per subscribed symbol and forwards the publisher's ready JSON text. Bad input gets an
 ``error`` message and the connection stays open; a flood of bad (or too many) messages closes
-it with 4008; an anonymous client where login is required is closed with 4401.
+it with 4008; an anonymous client where login is required is closed with 4401, and so is a
+logged-in client whose login ends (``portfolio.session_guard``).
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
-from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from portfolio import access, publisher
 from portfolio.models import SYMBOL_RE
+from portfolio.session_guard import session_guard, watch_scope
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
             )
             await self.close(code=CLOSE_AUTH_REQUIRED)
             return
+        watch_scope(self.scope, self.channel_name, self.channel_layer)
         publisher.ensure_embedded_publisher()
 
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
@@ -162,6 +164,7 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
         self._refresher = asyncio.ensure_future(self._refresh_loop())
 
     async def disconnect(self, code: int) -> None:
+        session_guard().forget(self.channel_name)
         if self._refresher is not None:
             self._refresher.cancel()
         for topic in list(getattr(self, "topics", ())):
@@ -292,21 +295,20 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
     async def portfolio_update(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["text"])
 
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        """The session guard found this socket's login over (logout, expiry, password...)."""
+        await self._send_json(
+            {"type": "error", "code": "auth_required", "message": "session ended"}
+        )
+        await self.close(code=CLOSE_AUTH_REQUIRED)
+
     # --- helpers ------------------------------------------------------------------------
 
     async def _refresh_loop(self) -> None:
-        """Keep group membership alive (core layer's group_expiry); re-check the session."""
+        """Keep group membership alive (core layer's group_expiry)."""
         while True:
             await asyncio.sleep(publisher.REFRESH_S)
             try:
-                if settings.LOGIN_REQUIRED and "session" in self.scope:
-                    user = await get_user(self.scope)
-                    if not access.may_view(user):
-                        await self._send_json(
-                            {"type": "error", "code": "auth_required", "message": "session ended"}
-                        )
-                        await self.close(code=CLOSE_AUTH_REQUIRED)
-                        return
                 for topic in list(self.topics):
                     await self.channel_layer.group_add(
                         publisher.group_name(topic), self.channel_name

@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 GROUP_PREFIX = "updates."
 EVENT_TYPE = "portfolio.update"
 
-# Consumers re-join their groups (and re-check their session) this often.
+# Consumers re-join their groups this often (sessions: portfolio/session_guard.py).
 REFRESH_S = 60.0
 # Each server process re-registers the topics it has subscribers for this often; entries live
 # three times longer, so one missed refresh is harmless, a dead server's topics stop being

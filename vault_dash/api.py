@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -17,6 +18,7 @@ from accounts.auth import CsrfFailed, api_auth, docs_access
 from core.api_errors import ApiError, error_body
 from portfolio.api import router as portfolio_router
 from strategies.api import options_router, strategies_router
+from vault_dash.middleware import error_code, too_large_message
 
 api = NinjaAPI(
     title="Vault Dashboard API",
@@ -68,8 +70,23 @@ def _csrf_failed(request: HttpRequest, exc: CsrfFailed) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # django-ninja's "Cannot parse request body", raised from the JSON decoder's error.
+        body = error_body("invalid_json", f"request body is not valid JSON: {exc.__cause__}")
+    else:
+        body = error_body(error_code(exc.status_code), str(exc.message))
+    return api.create_response(request, body, status=exc.status_code)
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return api.create_response(request, error_body("not_found", "not found"), status=404)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return api.create_response(
-        request, error_body("http_error", str(exc.message)), status=exc.status_code
+        request, error_body("payload_too_large", too_large_message()), status=413
     )
 
 

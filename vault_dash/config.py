@@ -79,7 +79,10 @@ class Config:
     secret_key_source: str
     allowed_hosts: list[str]
     database_url: str
+    database_pool_size: int
+    database_pool_timeout: float
     data_dir: Path
+    static_root: Path
     redis_url: str
     default_symbol: str
     cache_ttl: int
@@ -329,6 +332,15 @@ def load_config(environ_map: Mapping[str, str]) -> Config:
             f"DATABASE_URL scheme {scheme!r} is not supported; use sqlite:/// or postgres://"
         )
 
+    pool_size = _read(env, "DATABASE_POOL_SIZE", "int", 4)
+    if not 0 <= pool_size <= 100:
+        raise ConfigError(f"DATABASE_POOL_SIZE={pool_size} must be between 0 and 100")
+    pool_timeout = _read(env, "DATABASE_POOL_TIMEOUT", "float", 10.0)
+    if not 0.1 <= pool_timeout <= 300:
+        raise ConfigError(
+            f"DATABASE_POOL_TIMEOUT={pool_timeout} must be between 0.1 and 300 seconds"
+        )
+
     redis_url = _read(env, "REDIS_URL", "str", "").strip()
     if redis_url and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
         raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
@@ -357,7 +369,12 @@ def load_config(environ_map: Mapping[str, str]) -> Config:
         secret_key_source=source,
         allowed_hosts=allowed_hosts,
         database_url=database_url,
+        database_pool_size=pool_size,
+        database_pool_timeout=pool_timeout,
         data_dir=data_dir,
+        static_root=Path(
+            _read(env, "STATIC_ROOT", "str", str(BASE_DIR / "staticfiles"))
+        ).expanduser(),
         redis_url=redis_url,
         default_symbol=symbol,
         cache_ttl=cache_ttl,

@@ -69,6 +69,10 @@ def test_defaults_are_the_embedded_mode(base_env: dict[str, str], tmp_path: Path
         ("WEBSOCKET_PUBLISHER", "External", "websocket_publisher", "external"),
         ("WEBSOCKET_CHANNEL_LAYER", "core", "websocket_channel_layer", "core"),
         ("WEBSOCKET_REDIS_PREFIX", "vault-staging", "websocket_redis_prefix", "vault-staging"),
+        ("DATABASE_POOL_SIZE", "8", "database_pool_size", 8),
+        ("DATABASE_POOL_SIZE", "0", "database_pool_size", 0),
+        ("DATABASE_POOL_TIMEOUT", "2.5", "database_pool_timeout", 2.5),
+        ("STATIC_ROOT", "/srv/static", "static_root", Path("/srv/static")),
     ],
 )
 def test_each_variable_is_read(base_env, name, value, attribute, expected) -> None:
@@ -106,6 +110,9 @@ def test_cors_origins_are_parsed_and_validated(base_env) -> None:
         ("WEBSOCKET_PUBLISHER", "sometimes"),
         ("WEBSOCKET_CHANNEL_LAYER", "kafka"),
         ("WEBSOCKET_REDIS_PREFIX", "a b"),
+        ("DATABASE_POOL_SIZE", "-1"),
+        ("DATABASE_POOL_SIZE", "many"),
+        ("DATABASE_POOL_TIMEOUT", "0"),
     ],
 )
 def test_bad_values_name_the_variable(base_env, name, value) -> None:

@@ -97,6 +97,37 @@ def test_database_url_selects_postgres(tmp_path) -> None:
     assert data["db"] == "django.db.backends.postgresql"
 
 
+POOL_PROBE = """
+import json, django
+django.setup()
+from django.conf import settings
+db = settings.DATABASES["default"]
+print(json.dumps({"max_age": db["CONN_MAX_AGE"], "pool": db["OPTIONS"].get("pool")}))
+"""
+
+
+@pytest.mark.parametrize(("size", "pool"), [("", 4), ("9", 9), ("0", None)])
+def test_postgres_connections_are_pooled_per_process(tmp_path, size, pool) -> None:
+    env = app_env(
+        {
+            "DATA_DIR": str(tmp_path),
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+            "DATABASE_POOL_TIMEOUT": "7",
+        }
+    )
+    if size:
+        env["DATABASE_POOL_SIZE"] = size
+    result = run_python(env, POOL_PROBE)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    # Never persistent: under daphne a kept connection stays with a dead request thread.
+    assert data["max_age"] == 0
+    if pool is None:
+        assert data["pool"] is None
+    else:
+        assert data["pool"] == {"min_size": 1, "max_size": pool, "timeout": 7.0}
+
+
 @pytest.mark.parametrize(
     ("overrides", "variable"),
     [

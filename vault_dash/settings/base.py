@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so every error under /api/ leaves as JSON, whichever layer made it.
+    "vault_dash.middleware.ApiErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -112,9 +114,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 10, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
-    DATABASES["default"]["CONN_MAX_AGE"] = 60
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _pg_options.setdefault("connect_timeout", 3)
+    # Under daphne every request runs in a thread of its own, so persistent connections
+    # (CONN_MAX_AGE > 0) were left behind one per finished thread: 45 from 4 clients, then
+    # "too many clients". A psycopg pool per process bounds them at DATABASE_POOL_SIZE; a
+    # request waits up to DATABASE_POOL_TIMEOUT for a free one, then gets a 503. Size 0 opens
+    # and closes one connection per request (for an external pooler such as PgBouncer).
+    # Measured in bench/bench_db_pool.py (docs/benchmarks.md#database-connections).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # With a pool: a connection broken by a PostgreSQL restart is replaced, not handed out.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if CONFIG.database_pool_size:
+        _pg_options["pool"] = {
+            "min_size": 1,
+            "max_size": CONFIG.database_pool_size,
+            "timeout": CONFIG.database_pool_timeout,
+        }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and channel layer ------------------------------------------------------------
@@ -293,11 +309,13 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = CONFIG.static_root
 # Embedded runs serve straight from static/ without collectstatic; the image collects at build.
 WHITENOISE_USE_FINDERS = not CONFIG.is_production
 if not CONFIG.is_production:
-    STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns about a missing root otherwise
+    STATIC_ROOT.mkdir(
+        parents=True, exist_ok=True
+    )  # WhiteNoise warns about a missing root otherwise
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
