@@ -66,8 +66,8 @@ def compose(s: DeploySettings, *args: str) -> str:
 
 
 def running_image(remote: Remote) -> str:
-    """The image of the app service's container: '' only when the host has no deployment yet
-    or the service has no container. Anything that cannot be read is a DeployError: the
+    """The image the app service's container runs: '' only when the host has no deployment
+    yet or the service has no running container. Anything that cannot be read is a DeployError: the
     rollback bookkeeping depends on this answer, so it is never a silent empty value.
 
     ``compose ps -q`` (container ids) and ``docker inspect`` exist in every Compose and Docker
@@ -88,15 +88,18 @@ def running_image(remote: Remote) -> str:
     if not ids:
         return ""
     inspected = remote.run(
-        f"docker inspect --format '{{{{.Config.Image}}}}' {q(ids[0])}", changes=False
+        f"docker inspect --format '{{{{.State.Running}}}} {{{{.Config.Image}}}}' {q(ids[0])}",
+        changes=False,
     )
-    image = inspected.stdout.strip()
-    if not inspected.ok or not IMAGE_RE.match(image):
+    running, _, image = inspected.stdout.strip().partition(" ")
+    if not inspected.ok or running not in ("true", "false") or not IMAGE_RE.match(image):
         raise DeployError(
             f"cannot tell which image runs: `docker inspect {ids[0]}` gave "
-            f"{image[:200]!r} (exit {inspected.exit_code}): {_last_line(inspected)}"
+            f"{inspected.stdout.strip()[:200]!r} (exit {inspected.exit_code}): "
+            f"{_last_line(inspected)}"
         )
-    return image
+    # A stopped container (Compose v1 lists those too) runs nothing.
+    return image if running == "true" else ""
 
 
 def _last_line(result: object) -> str:

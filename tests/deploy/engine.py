@@ -130,3 +130,54 @@ def wait_http(url: str, timeout: float = 60, **headers: str) -> float:
             last = str(exc)
         time.sleep(0.1)
     raise AssertionError(f"{url} did not answer 200 within {timeout:g}s ({last})")
+
+
+def remove_project(engine: Engine, project: str) -> None:
+    """Remove every container, volume and network of a compose project (test clean-up)."""
+    label = f"label=com.docker.compose.project={project}"
+    for kind, listing in (
+        ("container", ("ps", "-aq")),
+        ("volume", ("volume", "ls", "-q")),
+        ("network", ("network", "ls", "-q")),
+    ):
+        ids = engine.run(*listing, "--filter", label, check=False).stdout.split()
+        if ids:
+            remove = ("rm", "-f", "-v") if kind == "container" else (kind, "rm")
+            engine.run(*remove, *ids, check=False, timeout=120)
+
+
+@dataclass
+class Registry:
+    """Debian's docker-registry (distribution 2.8) on a loopback port, storage in a temp dir."""
+
+    address: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_registry(directory: Path, port: int) -> Registry:
+    binary = shutil.which("docker-registry")
+    assert binary, "docker-registry is missing (bash tools/container-engine.sh installs it)"
+    config = directory / "registry.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {directory / 'storage'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    log = (directory / "registry.log").open("wb")
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    registry = Registry(f"127.0.0.1:{port}", process)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v2/", timeout=30)
+    except AssertionError:
+        registry.stop()
+        raise
+    return registry

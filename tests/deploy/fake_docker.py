@@ -14,7 +14,7 @@ and for ``login`` a hash of what arrived on stdin — never the password itself)
   answers 503 ``status=error``. With ``FAKE_DOCKER_UP_GATE`` set, ``up`` waits until that file
   exists, like a slow start.
 - ``compose ... ps [-q]`` (``-q``: the running "container" id, ``fake-<pid>``) and
-  ``inspect --format {{.Config.Image}} ID``, ``logs``, ``down``. ``compose ps --format`` is
+  ``inspect --format '{{.State.Running}} {{.Config.Image}}' ID``, ``logs``, ``down``. ``compose ps --format`` is
   refused, as Compose v1 refuses it. ``FAKE_DOCKER_PS_FAILS`` makes ``compose ps`` fail, to
   show that an unknown running image stops the flow. ``FAKE_DOCKER_START_DELAY`` (seconds)
   holds the app back after ``up``, like a slow start.
@@ -222,7 +222,7 @@ def main(argv: list[str]) -> int:
         if state is None or argv[-1] != f"fake-{state['pid']}":
             print(f"Error: No such object: {argv[-1]}", file=sys.stderr)
             return 1
-        print(state["image"])
+        print(f"true {state['image']}")
         return 0
     if command == "image" and argv[1:2] == ["rm"]:
         print(f"Untagged: {argv[-1]}")
