@@ -34,9 +34,9 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# 1. Debian packages: the engine, compose, the local registry the deploy tests pull from,
-#    mmdebstrap for the base image and nginx for tests/deploy/test_nginx.py.
-packages=(docker.io docker-compose containerd runc iptables mmdebstrap docker-registry nginx-light)
+# 1. Debian packages: the engine, compose, the local registry the deploy tests pull from and
+#    mmdebstrap for the base image.
+packages=(docker.io docker-compose containerd runc iptables mmdebstrap docker-registry)
 needed=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || needed+=("$pkg")
