@@ -45,7 +45,8 @@ def healthy_after(engine: Engine, name: str, port: int, started: float) -> float
 
 def start_times(engine: Engine, *command: str) -> tuple[float, float]:
     """(first start, restart) seconds to healthy, medians of RUNS."""
-    first, again = [], []
+    first: list[float] = []
+    again: list[float] = []
     for _ in range(RUNS):
         name, port = f"vault-ci-bench-{secrets.token_hex(3)}", free_port()
         entrypoint = ["--entrypoint", "sh"] if command else []

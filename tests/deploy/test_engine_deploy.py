@@ -107,6 +107,11 @@ def test_deploy_upgrade_broken_rollback_and_the_read_only_tasks(
     d = engine_env(server, tmp_path, images["v1"])
     project = d.env["COMPOSE_PROJECT_NAME"]
     try:
+        bootstrap = d.fab("bootstrap")
+        assert bootstrap.returncode == 0, bootstrap.output
+        assert "docker: 20." in bootstrap.stdout or "docker: 2" in bootstrap.stdout
+        assert "docker-compose: 1." in bootstrap.stdout
+
         first = d.fab("deploy")
         assert first.returncode == 0, first.output
         body = health_body(d.app_port)

@@ -145,7 +145,7 @@ http {{
                 time.sleep(0.1)
         yield http_port, https_port, context
     finally:
-        stop_process(process)  # type: ignore[arg-type]
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")
