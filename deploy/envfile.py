@@ -62,7 +62,14 @@ APP_VARIABLES: tuple[str, ...] = (
     "CADDY_EMAIL",
     "CADDY_HTTP_UPSTREAM",
     "CADDY_WS_UPSTREAM",
+    "CADDY_BIND_ADDRESS",
+    "CADDY_HTTP_PORT",
+    "CADDY_HTTPS_PORT",
     "WEB_CONCURRENCY",
+    # images replacing the official ones (CI builds them from Debian packages)
+    "REDIS_IMAGE",
+    "POSTGRES_IMAGE",
+    "CADDY_IMAGE",
 )
 
 # Names whose values are secret whatever they contain; URL-valued variables are checked for an

@@ -26,31 +26,58 @@ def _run(
     dry_run: bool = False,
     accept_any_host_key: bool = False,
     require_image: bool = False,
+    stop_at_first_failure: bool = True,
 ) -> None:
+    """Run ``action`` on DEPLOY_HOST, or on each DEPLOY_HOSTS entry in turn.
+
+    With several hosts, a deploy or rollback stops at the first host that fails (that host
+    has already been rolled back by the flow; the hosts after it are not touched). Read-only
+    tasks visit every host and fail at the end if any failed.
+    """
     try:
-        deploy_settings = settings.load(
+        targets = settings.load_all(
             require_image=require_image, require_host_keys=not accept_any_host_key
         )
     except settings.SettingsError as exc:
         raise Exit(str(exc), code=2) from None
-    remote = flow.make_remote(
-        deploy_settings, dry_run=dry_run, accept_any_host_key=accept_any_host_key
-    )
-    try:
-        with remote:
-            summary = action(remote)
-    except DeployError as exc:
-        sys.stdout.flush()
-        raise Exit(remote.reporter.redact(f"FAILED: {exc}"), code=1) from None
-    if summary:
-        remote.reporter.say(summary)
+    failures: list[str] = []
+    for number, deploy_settings in enumerate(targets, start=1):
+        remote = flow.make_remote(
+            deploy_settings, dry_run=dry_run, accept_any_host_key=accept_any_host_key
+        )
+        label = f"host {number}/{len(targets)} {deploy_settings.target}"
+        if len(targets) > 1:
+            remote.reporter.step(label)
+        try:
+            with remote:
+                summary = action(remote)
+        except DeployError as exc:
+            sys.stdout.flush()
+            message = remote.reporter.redact(f"FAILED: {exc}")
+            if len(targets) == 1:
+                raise Exit(message, code=1) from None
+            failures.append(f"{label}: {message}")
+            if stop_at_first_failure:
+                done = ", ".join(t.target for t in targets[: number - 1]) or "none"
+                untouched = ", ".join(t.target for t in targets[number:]) or "none"
+                raise Exit(
+                    f"{failures[-1]}\nstopped at {deploy_settings.target}; "
+                    f"already done: {done}; not touched: {untouched}",
+                    code=1,
+                ) from None
+            continue
+        if summary:
+            remote.reporter.say(summary)
+    if failures:
+        raise Exit("\n".join(failures), code=1)
 
 
 @task(auto_shortflags=False, help={"dry-run": DRY_RUN_HELP, "accept-any-host-key": HOST_KEY_HELP})
 def deploy(c: Any, dry_run: bool = False, accept_any_host_key: bool = False) -> None:
     """Deploy APP_IMAGE to DEPLOY_USER@DEPLOY_HOST:DEPLOY_PATH; roll back if unhealthy.
 
-    Takes the remote lock, writes the .env (mode 0600) and compose files, logs in to the
+    With DEPLOY_HOSTS, one host at a time, each gated on its health; the first failure is
+    rolled back on its host and the hosts after it are left alone. Takes the remote lock, writes the .env (mode 0600) and compose files, logs in to the
     registry (password on stdin), pulls, `docker compose up -d --remove-orphans`, polls
     HEALTHCHECK_URL until DEPLOY_TIMEOUT. On failure restores the previous image and exits 1.
     """
@@ -66,9 +93,12 @@ def deploy(c: Any, dry_run: bool = False, accept_any_host_key: bool = False) -> 
     },
 )
 def rollback(
-    c: Any, image: str = "", dry_run: bool = False, accept_any_host_key: bool = False
+    c: Any, image: str | None = None, dry_run: bool = False, accept_any_host_key: bool = False
 ) -> None:
-    """Put an earlier successful image back, keeping the current .env otherwise."""
+    """Put an earlier successful image back, keeping the current .env otherwise.
+
+    Waits DEPLOY_ROLLBACK_TIMEOUT; if the image is not healthy, restores the one before.
+    """
     _run(
         lambda r: flow.rollback(r, image), dry_run=dry_run, accept_any_host_key=accept_any_host_key
     )
@@ -77,7 +107,7 @@ def rollback(
 @task(auto_shortflags=False, help={"accept-any-host-key": HOST_KEY_HELP})
 def health(c: Any, accept_any_host_key: bool = False) -> None:
     """Check HEALTHCHECK_URL on the host (and EXTERNAL_HEALTHCHECK_URL from here); exit 1 if not ok."""
-    _run(flow.health, accept_any_host_key=accept_any_host_key)
+    _run(flow.health, accept_any_host_key=accept_any_host_key, stop_at_first_failure=False)
 
 
 @task(
@@ -89,7 +119,11 @@ def health(c: Any, accept_any_host_key: bool = False) -> None:
 )
 def status(c: Any, lines: int = 10, accept_any_host_key: bool = False) -> None:
     """Show the running and last successful image, the lock, containers and recent deploys."""
-    _run(lambda r: flow.status(r, lines), accept_any_host_key=accept_any_host_key)
+    _run(
+        lambda r: flow.status(r, lines),
+        accept_any_host_key=accept_any_host_key,
+        stop_at_first_failure=False,
+    )
 
 
 @task(
@@ -102,7 +136,11 @@ def status(c: Any, lines: int = 10, accept_any_host_key: bool = False) -> None:
 )
 def logs(c: Any, tail: int = 200, service: str = "", accept_any_host_key: bool = False) -> None:
     """Print the last container log lines of the app service (secrets redacted)."""
-    _run(lambda r: flow.logs(r, tail, service), accept_any_host_key=accept_any_host_key)
+    _run(
+        lambda r: flow.logs(r, tail, service),
+        accept_any_host_key=accept_any_host_key,
+        stop_at_first_failure=False,
+    )
 
 
 @task(auto_shortflags=False, help={"dry-run": DRY_RUN_HELP, "accept-any-host-key": HOST_KEY_HELP})

@@ -48,8 +48,7 @@ def now() -> str:
 def compose(s: DeploySettings, *args: str) -> str:
     """A ``docker compose`` command line for the deployed project (no secrets in it)."""
     parts = [
-        "docker",
-        "compose",
+        *s.compose_command,
         "-p",
         s.compose_project,
         "-f",
@@ -67,17 +66,45 @@ def compose(s: DeploySettings, *args: str) -> str:
 
 
 def running_image(remote: Remote) -> str:
-    """The image the app service runs now, per ``docker compose ps`` ('' when none)."""
+    """The image the app service's container runs: '' only when the host has no deployment
+    yet or the service has no running container. Anything that cannot be read is a DeployError: the
+    rollback bookkeeping depends on this answer, so it is never a silent empty value.
+
+    ``compose ps -q`` (container ids) and ``docker inspect`` exist in every Compose and Docker
+    release, unlike ``compose ps --format``.
+    """
     s = remote.settings
-    probe = (
-        f"[ -f {q(s.remote(s.compose_file))} ] && [ -f {q(s.remote_env_file)} ] || exit 0; "
-        + compose(s, "ps", "--format", "{{.Image}}", s.compose_service)
-    )
-    result = remote.run(probe, changes=False)
-    if not result.ok:
+    if not remote.run(
+        f"[ -f {q(s.remote(s.compose_file))} ] && [ -f {q(s.remote_env_file)} ]", changes=False
+    ).ok:
         return ""
-    images = [line.strip() for line in result.stdout.splitlines() if IMAGE_RE.match(line.strip())]
-    return images[0] if images else ""
+    listed = remote.run(compose(s, "ps", "-q", s.compose_service), changes=False)
+    if not listed.ok:
+        raise DeployError(
+            f"cannot tell which image runs: `compose ps -q {s.compose_service}` failed "
+            f"(exit {listed.exit_code}): {_last_line(listed)}"
+        )
+    ids = listed.stdout.split()
+    if not ids:
+        return ""
+    inspected = remote.run(
+        f"docker inspect --format '{{{{.State.Running}}}} {{{{.Config.Image}}}}' {q(ids[0])}",
+        changes=False,
+    )
+    running, _, image = inspected.stdout.strip().partition(" ")
+    if not inspected.ok or running not in ("true", "false") or not IMAGE_RE.match(image):
+        raise DeployError(
+            f"cannot tell which image runs: `docker inspect {ids[0]}` gave "
+            f"{inspected.stdout.strip()[:200]!r} (exit {inspected.exit_code}): "
+            f"{_last_line(inspected)}"
+        )
+    # A stopped container (Compose v1 lists those too) runs nothing.
+    return image if running == "true" else ""
+
+
+def _last_line(result: object) -> str:
+    stderr = str(getattr(result, "stderr", "")).strip().splitlines()
+    return stderr[-1] if stderr else "no error output"
 
 
 def read_last_image(remote: Remote) -> str:
@@ -389,21 +416,30 @@ def _restore(remote: Remote, image: str, env_text: str | None, compose_text: str
     return f"rolled back to {image}, but it is NOT healthy either ({message})"
 
 
-def rollback(remote: Remote, image: str = "") -> str:
-    """Put an earlier successful image back (default: the one before the current)."""
+def rollback(remote: Remote, image: str | None = None) -> str:
+    """Put an earlier successful image back: ``image``, or by default the one before the
+    current in ``.image_history``. Waits ``DEPLOY_ROLLBACK_TIMEOUT`` for it, as the automatic
+    rollback of a failed deploy does (both bring back a known-good image). If the target is
+    not healthy in time, the image that ran before is restored and DeployError is raised.
+
+    Each rollback drops the image it leaves from the history, so repeated rollbacks walk back
+    one release at a time.
+    """
     s = remote.settings
     r = remote.reporter
+    if image is not None and not image.strip():
+        raise DeployError("--image is empty; leave it out to roll back to the previous image")
     lock = Lock(remote, "rollback")
     lock.acquire()
     try:
         history = read_history(remote)
         current = read_last_image(remote) or running_image(remote)
-        if image:
-            if not IMAGE_RE.match(image):
+        earlier = [i for i in history if i != current]
+        if image is not None:
+            if not IMAGE_RE.match(image.strip()):
                 raise DeployError("--image is not a valid image reference")
-            target = image
+            target = image.strip()
         else:
-            earlier = [i for i in history if i != current]
             if not earlier:
                 raise DeployError(
                     f"no earlier successful image in {s.remote(HISTORY)}; pass --image"
@@ -412,21 +448,38 @@ def rollback(remote: Remote, image: str = "") -> str:
         env_text = remote.read_file(s.remote_env_file)
         if env_text is None:
             raise DeployError(f"{s.remote_env_file} does not exist; deploy first")
+        compose_text = remote.read_file(s.remote(s.compose_file))
         values = envfile.parse(env_text)
         r.step(f"rolling back {s.target} from {current or 'unknown'} to {target}")
         remote.write_file(
             s.remote_env_file, _env_bytes(values, target, "rollback"), "600", "write .env"
         )
-        _login_and_pull(remote, target)
-        _up(remote)
-        if remote.dry_run:
-            return f"would roll back to {target}"
-        healthy, message = poll_health(remote, s.timeout)
-        r.say(message)
+        try:
+            _login_and_pull(remote, target)
+            _up(remote)
+        except DeployError as exc:
+            healthy, message = False, str(exc)
+        else:
+            if remote.dry_run:
+                return f"would roll back to {target}"
+            r.step(f"waiting up to {s.rollback_timeout:g}s for {s.healthcheck_url}")
+            healthy, message = poll_health(remote, s.rollback_timeout)
+            r.say(message)
         if not healthy:
-            _log_line(remote, f"rollback failed image={target} previous={current or '-'}")
-            raise DeployError(f"rollback to {target} is not healthy: {message}")
-        _record_success(remote, target, [i for i in history if i != target])
+            outcome = (
+                _restore(remote, current, env_text, compose_text)
+                if current
+                else "nothing to restore"
+            )
+            _log_line(
+                remote,
+                f"rollback failed image={target} previous={current or '-'} outcome={outcome}",
+            )
+            raise DeployError(
+                f"rollback to {target} failed: {message}; {outcome}. "
+                f"{LAST_IMAGE} still names {current or 'nothing'}."
+            )
+        _record_success(remote, target, earlier)
         _log_line(remote, f"rollback ok image={target} previous={current or '-'}")
         return f"rolled back to {target}"
     finally:
@@ -487,7 +540,7 @@ def bootstrap(remote: Remote) -> str:
         problems.append(f"{s.path} is not writable by {s.user}")
     for what, command in (
         ("docker", "docker version --format '{{.Server.Version}}'"),
-        ("docker compose", "docker compose version --short"),
+        (" ".join(s.compose_command), " ".join(s.compose_command) + " version --short"),
         ("curl", "curl --version"),
     ):
         result = remote.run(command, changes=False)

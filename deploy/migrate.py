@@ -1,10 +1,10 @@
 """Apply Django migrations while holding a lock, so replicas that start together do not race.
 
 PostgreSQL: a session-level advisory lock (shared by every replica of the database, wherever
-it runs). SQLite: an ``flock`` on a file beside the database (replicas share it through the
-data volume). The wait is bounded by ``MIGRATE_LOCK_TIMEOUT`` seconds (default 300); on
-timeout the process exits 1 and the container restarts rather than serving an unmigrated
-schema.
+it runs), after waiting for the server to accept connections. SQLite: an ``flock`` on a file
+beside the database (replicas share it through the data volume). Each wait is bounded by
+``MIGRATE_LOCK_TIMEOUT`` seconds (default 300); on timeout the process exits 1 and the
+container restarts rather than serving an unmigrated schema.
 
     python -m deploy.migrate
 """
@@ -18,6 +18,7 @@ import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 # A fixed 32-bit key for pg_advisory_lock; any other user of advisory locks picks another.
 ADVISORY_KEY = zlib.crc32(b"vault-dash:migrate")
@@ -39,6 +40,27 @@ def _wait(try_lock: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.5)
 
 
+def _wait_for_database(connection: Any, timeout: float) -> None:
+    """A database server started beside the app (compose cannot order the app after a
+    profile's service) may not accept connections yet: wait for it within the same bound."""
+    from django.db import OperationalError
+
+    deadline = time.monotonic() + timeout
+    announced = False
+    while True:
+        try:
+            connection.ensure_connection()
+            return
+        except OperationalError as exc:
+            if time.monotonic() >= deadline:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
+                raise LockTimeout(f"database unreachable after {timeout:g}s: {reason}") from None
+            if not announced:
+                print("migrate: waiting for the database to accept connections", flush=True)
+                announced = True
+            time.sleep(1)
+
+
 def migrate(timeout: float) -> None:
     import django
 
@@ -51,6 +73,7 @@ def migrate(timeout: float) -> None:
         call_command("migrate", interactive=False, verbosity=1)
 
     if connection.vendor == "postgresql":
+        _wait_for_database(connection, timeout)
         with connection.cursor() as cursor:
 
             def try_lock() -> bool:

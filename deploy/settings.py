@@ -24,6 +24,20 @@ HOST_RE = re.compile(r"^[A-Za-z0-9._:\-\[\]]+$")
 USER_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 PATH_RE = re.compile(r"^/[A-Za-z0-9._/\-]*$")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+# Compose v2 (the docker CLI plugin, production) or v1 (`docker-compose`, Debian's package).
+COMPOSE_COMMANDS = (("docker", "compose"), ("docker-compose",))
+# What one entry of DEPLOY_HOSTS may set for its host besides the address.
+HOST_OVERRIDES = frozenset(
+    {
+        "DEPLOY_USER",
+        "DEPLOY_PATH",
+        "COMPOSE_PROJECT_NAME",
+        "APP_PORT",
+        "HEALTHCHECK_URL",
+        "EXTERNAL_HEALTHCHECK_URL",
+        "REMOTE_ENV_FILE",
+    }
+)
 
 
 class SettingsError(ValueError):
@@ -45,6 +59,7 @@ class DeploySettings:
     registry_user: str
     registry_password: str = field(repr=False)
     compose_file: str
+    compose_command: tuple[str, ...]
     compose_service: str
     compose_project: str
     compose_profiles: tuple[str, ...]
@@ -185,6 +200,9 @@ def load(
     compose_file = env.get("COMPOSE_FILE", "").strip() or "docker-compose.deploy.yml"
     if not re.match(r"^[A-Za-z0-9._-]+\.ya?ml$", compose_file):
         errors.append("COMPOSE_FILE must be a file name ending in .yml inside DEPLOY_PATH")
+    compose_command = tuple((env.get("COMPOSE_COMMAND", "").strip() or "docker compose").split())
+    if compose_command not in COMPOSE_COMMANDS:
+        errors.append("COMPOSE_COMMAND must be 'docker compose' or 'docker-compose'")
     service = env.get("COMPOSE_SERVICE", "").strip() or "app"
     project = env.get("COMPOSE_PROJECT_NAME", "").strip() or "vault-dash"
     profiles = tuple(p.strip() for p in env.get("COMPOSE_PROFILES", "").split(",") if p.strip())
@@ -245,6 +263,7 @@ def load(
         registry_user=registry_user,
         registry_password=registry_password,
         compose_file=compose_file,
+        compose_command=compose_command,
         compose_service=service,
         compose_project=project,
         compose_profiles=profiles,
@@ -266,3 +285,61 @@ def _safe_getuser() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def parse_hosts(raw: str) -> list[dict[str, str]]:
+    """DEPLOY_HOSTS: entries separated by commas or new lines, each ``host[:port]`` optionally
+    followed by ``NAME=value`` overrides for that host (names in :data:`HOST_OVERRIDES`).
+
+    Returns one dict of variables per host (DEPLOY_HOST, DEPLOY_PORT when given, overrides).
+    """
+    hosts: list[dict[str, str]] = []
+    errors: list[str] = []
+    for number, entry in enumerate(re.split(r"[,\n]", raw), start=1):
+        words = entry.split()
+        if not words:
+            continue
+        address, overrides = words[0], words[1:]
+        host, port = address, ""
+        match = re.match(r"^(\[[0-9a-fA-F:]+\]|[^:]+)(?::([0-9]+))?$", address)
+        if match is None or not HOST_RE.match(address):
+            errors.append(f"DEPLOY_HOSTS entry {number} is not host[:port]")
+            continue
+        host, port = match.group(1).strip("[]"), match.group(2) or ""
+        values = {"DEPLOY_HOST": host}
+        if port:
+            values["DEPLOY_PORT"] = port
+        for word in overrides:
+            name, sep, value = word.partition("=")
+            if not sep or name not in HOST_OVERRIDES:
+                errors.append(
+                    f"DEPLOY_HOSTS entry {number}: {name!r} is not NAME=value with NAME one of "
+                    + ", ".join(sorted(HOST_OVERRIDES))
+                )
+                continue
+            values[name] = value
+        hosts.append(values)
+    if errors:
+        raise SettingsError("deploy settings are incomplete:\n  - " + "\n  - ".join(errors))
+    return hosts
+
+
+def load_all(
+    env: Mapping[str, str] | None = None,
+    *,
+    require_image: bool = True,
+    require_host_keys: bool = True,
+) -> list[DeploySettings]:
+    """The settings of every target: DEPLOY_HOSTS (in order) or the one DEPLOY_HOST."""
+    env = os.environ if env is None else env
+    raw = env.get("DEPLOY_HOSTS", "")
+    if not raw.strip():
+        return [load(env, require_image=require_image, require_host_keys=require_host_keys)]
+    if env.get("DEPLOY_HOST", "").strip():
+        raise SettingsError(
+            "deploy settings are incomplete:\n  - set DEPLOY_HOST or DEPLOY_HOSTS, not both"
+        )
+    return [
+        load({**env, **host}, require_image=require_image, require_host_keys=require_host_keys)
+        for host in parse_hosts(raw)
+    ]

@@ -16,6 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy.engine import (
+    APP_IMAGE,
+    BASE_IMAGE,
+    SERVICE_IMAGES,
+    Engine,
+    docker_binary,
+    engine_problem,
+)
 from tests.deploy.sshd import ROOT, SSHServer, sshd_problem, start_sshd
 from tests.support import services
 from tests.support.services import free_port
@@ -129,3 +137,41 @@ def make_deploy_env(sshd: SSHServer, tmp_path: Path) -> DeployEnv:
         "GITLAB_USER_LOGIN": "tester",
     }
     return DeployEnv(sshd, deploy_path, env)
+
+
+# -- the real container engine (tests marked `engine`) ---------------------------------------
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Engine tests build images and start containers: they run only when asked for with a
+    marker expression naming them (`-m engine`, as .ci/run's engine step does)."""
+    if "engine" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("engine") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    from tests.conftest import _require
+
+    _require("container engine", engine_problem())
+    docker = docker_binary()
+    assert docker is not None
+    return Engine(docker)
+
+
+@pytest.fixture(scope="session")
+def app_image(engine: Engine) -> str:
+    """The app image, built once per session from the working tree on the local base."""
+    engine.build(ROOT, APP_IMAGE, f"PYTHON_IMAGE={BASE_IMAGE}")
+    return APP_IMAGE
+
+
+@pytest.fixture(scope="session")
+def service_images(engine: Engine) -> dict[str, str]:
+    """The Redis, PostgreSQL and Caddy stand-ins of deploy/images/ (built once, cached)."""
+    for variable, tag in SERVICE_IMAGES.items():
+        name = variable.removesuffix("_IMAGE").lower()
+        engine.build(ROOT / "deploy" / "images" / name, tag, f"BASE_IMAGE={BASE_IMAGE}")
+    return dict(SERVICE_IMAGES)

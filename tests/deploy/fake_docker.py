@@ -13,7 +13,11 @@ and for ``login`` a hash of what arrived on stdin — never the password itself)
   name contains ``broken`` starts the app against an unreachable database, so ``/health``
   answers 503 ``status=error``. With ``FAKE_DOCKER_UP_GATE`` set, ``up`` waits until that file
   exists, like a slow start.
-- ``compose ... ps [--format {{.Image}}]``, ``logs``, ``down``.
+- ``compose ... ps [-q]`` (``-q``: the running "container" id, ``fake-<pid>``) and
+  ``inspect --format '{{.State.Running}} {{.Config.Image}}' ID``, ``logs``, ``down``. ``compose ps --format`` is
+  refused, as Compose v1 refuses it. ``FAKE_DOCKER_PS_FAILS`` makes ``compose ps`` fail, to
+  show that an unknown running image stops the flow. ``FAKE_DOCKER_START_DELAY`` (seconds)
+  holds the app back after ``up``, like a slow start.
 """
 
 from __future__ import annotations
@@ -115,11 +119,15 @@ def up(env_file: str) -> int:
         env["DATABASE_URL"] = "postgres://broken@127.0.0.1:9/broken?connect_timeout=1"
         env["SKIP_MIGRATIONS"] = "1"
     DATA_DIR.mkdir(parents=True, exist_ok=True)
+    delay = os.environ.get("FAKE_DOCKER_START_DELAY", "")
+    command = ["/bin/sh", str(APP_ROOT / "deploy" / "entrypoint.sh"), "serve"]
+    if delay:
+        command = ["/bin/sh", "-c", f'sleep {float(delay)}; exec "$0" "$@"', *command]
     log = (STATE / "app.log").open("ab")
     log.write(f"--- fake container for {image}\n".encode())
     log.flush()
     process = subprocess.Popen(
-        ["/bin/sh", str(APP_ROOT / "deploy" / "entrypoint.sh"), "serve"],
+        command,
         cwd=APP_ROOT,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -159,10 +167,16 @@ def compose(args: list[str]) -> int:
         return up(env_file)
     record(["docker", "compose", *args])
     if command == "ps":
-        state = running()
+        if os.environ.get("FAKE_DOCKER_PS_FAILS"):
+            print("fake docker compose: cannot connect to the engine", file=sys.stderr)
+            return 1
         if "--format" in rest:
+            print("No such option: --format", file=sys.stderr)
+            return 1
+        state = running()
+        if "-q" in rest:
             if state is not None:
-                print(state["image"])
+                print(f"fake-{state['pid']}")
             return 0
         print("NAME            IMAGE   STATUS")
         if state is not None:
@@ -202,6 +216,13 @@ def main(argv: list[str]) -> int:
         print("28.0.0-fake")
         return 0
     if command in ("info", "logout"):
+        return 0
+    if command == "inspect":
+        state = running()
+        if state is None or argv[-1] != f"fake-{state['pid']}":
+            print(f"Error: No such object: {argv[-1]}", file=sys.stderr)
+            return 1
+        print(f"true {state['image']}")
         return 0
     if command == "image" and argv[1:2] == ["rm"]:
         print(f"Untagged: {argv[-1]}")

@@ -2,8 +2,9 @@
 
 Generated host and client keys, ``AuthorizedKeysFile`` and everything else under one temp
 directory. A ``ForceCommand`` wrapper logs every command line the client sends (so tests can
-prove no secret was ever on one), puts the fake ``docker`` first in ``PATH`` and runs the
-command with ``/bin/sh -c``. The login user is the one running the tests.
+prove no secret was ever on one), puts the fake ``docker`` first in ``PATH`` (unless
+``fake_docker=False``: then the host's real engine answers) and runs the command with
+``/bin/sh -c``. The login user is the one running the tests.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ class SSHServer:
                 self.process.wait()
 
 
-def start_sshd(base: Path) -> SSHServer:
+def start_sshd(base: Path, *, fake_docker: bool = True) -> SSHServer:
     base.mkdir(parents=True, exist_ok=True)
     user = getpass.getuser()
     host_key = base / "ssh_host_ed25519_key"
@@ -152,7 +153,8 @@ def start_sshd(base: Path) -> SSHServer:
         "#!/bin/sh\n"
         f"printf '%s{COMMAND_SEPARATOR.encode('unicode_escape').decode()}' "
         f'"$SSH_ORIGINAL_COMMAND" >> {base / "commands.log"}\n'
-        f"export PATH={bin_dir}:/usr/local/bin:/usr/bin:/bin\n"
+        f"export PATH={str(bin_dir) + ':' if fake_docker else ''}"
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
         f"export FAKE_DOCKER_STATE={state} FAKE_APP_ROOT={ROOT} "
         f"FAKE_APP_PYTHON={sys.executable} FAKE_DATA_DIR={data_dir}\n"
         f"[ -f {base / 'session.env'} ] && . {base / 'session.env'}\n"

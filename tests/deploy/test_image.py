@@ -35,7 +35,7 @@ def test_hadolint_is_clean() -> None:
 def test_dockerfile_shape() -> None:
     stages = re.findall(r"^FROM\s+(\S+)\s+AS\s+(\w+)", DOCKERFILE, re.M)
     assert [name for _, name in stages] == ["build", "runtime"]
-    assert "ARG PYTHON_IMAGE=python:3.12-slim" in DOCKERFILE
+    assert "ARG PYTHON_IMAGE=python:3.12-slim-trixie\n" in DOCKERFILE
     assert "uv sync --frozen --no-default-groups" in DOCKERFILE
     assert "manage.py collectstatic --noinput" in DOCKERFILE
     assert re.search(r"^USER 10001:10001$", DOCKERFILE, re.M)
@@ -73,7 +73,13 @@ def test_entrypoint_is_executable_posix_sh() -> None:
     assert os.access(entrypoint, os.X_OK)
     assert entrypoint.read_text().startswith("#!/bin/sh\n")
     subprocess.run(["sh", "-n", str(entrypoint)], check=True)
-    assert "exec python -m daphne" in entrypoint.read_text()
+    assert "exec python -m deploy.serve" in entrypoint.read_text()
+    assert "--no-control-socket" in entrypoint.read_text()
+
+
+def test_dockerfile_needs_no_remote_frontend() -> None:
+    """BuildKit fetches a `# syntax=` frontend image from a registry: offline builds fail."""
+    assert not re.search(r"^#\s*syntax\s*=", DOCKERFILE, re.M | re.I)
 
 
 def _migrate_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -171,3 +177,19 @@ def test_postgres_migrations_use_an_advisory_lock(postgres_url: str, tmp_path: P
             conn.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_KEY])
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"pg_advisory_lock {ADVISORY_KEY}" in done.stderr
+
+
+@pytest.mark.slow
+def test_migrate_waits_for_an_unreachable_database_then_gives_up(tmp_path: Path) -> None:
+    unreachable = "postgres://nobody@127.0.0.1:9/none?connect_timeout=1"
+    done = subprocess.run(
+        [sys.executable, "-m", "deploy.migrate"],
+        cwd=ROOT,
+        env=_migrate_env(tmp_path, DATABASE_URL=unreachable, MIGRATE_LOCK_TIMEOUT="2"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "waiting for the database to accept connections" in done.stdout
+    assert "database unreachable after 2s" in done.stderr

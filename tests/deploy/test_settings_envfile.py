@@ -239,3 +239,52 @@ def test_every_variable_the_compose_file_reads_reaches_the_env_file() -> None:
     set_by_flow = {"APP_IMAGE", "REMOTE_ENV_FILE"}
     assert used - set_by_flow <= set(envfile.APP_VARIABLES), used - set(envfile.APP_VARIABLES)
     assert {"CADDY_HTTP_UPSTREAM", "CADDY_WS_UPSTREAM", "WEB_CONCURRENCY"} <= used
+
+
+def test_deploy_hosts_entries_and_their_overrides() -> None:
+    from deploy.settings import SettingsError, parse_hosts
+
+    hosts = parse_hosts(
+        "web1.example.com, 10.0.0.6:2222 DEPLOY_PATH=/srv/b APP_PORT=8001\n[::1]:22"
+    )
+    assert hosts == [
+        {"DEPLOY_HOST": "web1.example.com"},
+        {
+            "DEPLOY_HOST": "10.0.0.6",
+            "DEPLOY_PORT": "2222",
+            "DEPLOY_PATH": "/srv/b",
+            "APP_PORT": "8001",
+        },
+        {"DEPLOY_HOST": "::1", "DEPLOY_PORT": "22"},
+    ]
+    with pytest.raises(SettingsError, match="NICEGUI_STORAGE_SECRET"):
+        parse_hosts("a.example.com NICEGUI_STORAGE_SECRET=x")
+    with pytest.raises(SettingsError, match="entry 2 is not host"):
+        parse_hosts("a.example.com,bad!host")
+
+
+def test_load_all_gives_each_host_its_settings() -> None:
+    from deploy.settings import SettingsError, load_all
+
+    env = dict(base_env())
+    env.pop("DEPLOY_HOST")
+    env["DEPLOY_HOSTS"] = (
+        "a.example.com,b.example.com:2200 COMPOSE_PROJECT_NAME=vault-b APP_PORT=8001"
+    )
+    first, second = load_all(env)
+    assert (first.host, first.port, first.compose_project) == ("a.example.com", 22, "vault-dash")
+    assert (second.host, second.port, second.compose_project) == ("b.example.com", 2200, "vault-b")
+    assert second.env_values["APP_PORT"] == "8001"
+    assert second.healthcheck_url == "http://127.0.0.1:8001/health"
+    with pytest.raises(SettingsError, match="not both"):
+        load_all({**env, "DEPLOY_HOST": "c.example.com"})
+
+
+def test_compose_command_is_one_of_the_two_compose_clis() -> None:
+    from deploy.settings import SettingsError, load
+
+    assert load(base_env()).compose_command == ("docker", "compose")
+    v1 = load({**base_env(), "COMPOSE_COMMAND": "docker-compose"})
+    assert v1.compose_command == ("docker-compose",)
+    with pytest.raises(SettingsError, match="COMPOSE_COMMAND"):
+        load({**base_env(), "COMPOSE_COMMAND": "rm -rf /"})

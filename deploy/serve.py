@@ -1,0 +1,45 @@
+"""``serve``: apply migrations under the lock, then run daphne in the same process.
+
+One interpreter instead of two (``python -m deploy.migrate`` then ``python -m daphne``): Django
+and the app are imported once, which is most of the container's start-to-healthy time.
+
+    python -m deploy.serve          # what deploy/entrypoint.sh runs for `serve`
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from deploy import migrate
+
+
+def daphne_args() -> list[str]:
+    # No --proxy-headers: daphne would take X-Forwarded-For from any client; the app reads it
+    # from TRUSTED_PROXIES only (accounts/clientip.py).
+    return [
+        "-b",
+        os.environ.get("APP_BIND_ADDRESS", "0.0.0.0"),  # nosec B104 - inside the container
+        "-p",
+        os.environ.get("APP_PORT", "8000"),
+        "vault_dash.asgi:application",
+    ]
+
+
+def main() -> int:
+    if os.environ.get("SKIP_MIGRATIONS", "0") != "1":
+        status = migrate.main()
+        if status != 0:
+            return status
+        from django.db import connections
+
+        # The migration connection belongs to this thread; the server opens its own.
+        connections.close_all()
+    from daphne.cli import CommandLineInterface
+
+    CommandLineInterface().run(daphne_args())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
