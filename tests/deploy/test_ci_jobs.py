@@ -166,7 +166,9 @@ def test_supported_versions_are_declared_once_and_agree() -> None:
 
 
 def test_the_jobs_run_the_production_python() -> None:
-    image = re.search(r"^ARG PYTHON_IMAGE=python:(3\.\d+)-", (ROOT / "Dockerfile").read_text(), re.M)
+    image = re.search(
+        r"^ARG PYTHON_IMAGE=python:(3\.\d+)-", (ROOT / "Dockerfile").read_text(), re.M
+    )
     assert image, "Dockerfile pins its Python image"
     production = image.group(1)
     python = load()[".python"]
