@@ -190,9 +190,7 @@ def test_ci_run_tests_every_supported_version() -> None:
 
 
 def test_the_lock_is_current_for_every_supported_version() -> None:
-    done = subprocess.run(
-        [*_uv(), "lock", "--check"], cwd=ROOT, capture_output=True, text=True
-    )
+    done = subprocess.run([*_uv(), "lock", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     export = subprocess.run(
         [*_uv(), "export", "--frozen", "--no-hashes", "--all-extras"],
