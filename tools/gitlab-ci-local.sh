@@ -6,10 +6,11 @@
 #   tools/gitlab-ci-local.sh pipeline FILE    writes the pipeline the jobs run from to FILE
 #   tools/gitlab-ci-local.sh run JOB...       runs the jobs one after the other
 #
-# A shell executor has no `image:` and no `services:`. The pipeline it runs is .gitlab-ci.yml
-# without them (with `image:` left in, gitlab-ci-local 4.65.1 would also set CI_PROJECT_DIR to
-# the image's /builds/... path on this machine, and the uv cache would land there), and the variables the jobs read to reach the services point at this machine's PostgreSQL and
-# Redis instead: TEST_REDIS_URL, TEST_POSTGRES_URL and POSTGRES_DATABASE_URL, taken from the
+# A shell executor has no `image:` and no `services:`, so the pipeline it runs is .gitlab-ci.yml
+# without them. (With `image:` left in and --force-shell-executor, gitlab-ci-local 4.65.1 sets
+# CI_PROJECT_DIR to the image's /builds/... path, and the uv cache would land there.) The
+# variables the jobs read to reach the services point at this machine's PostgreSQL and Redis
+# instead: TEST_REDIS_URL, TEST_POSTGRES_URL and POSTGRES_DATABASE_URL, taken from the
 # environment when set. UV_PYTHON points at this machine's Python 3.12 (the image's Python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
