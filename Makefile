@@ -19,7 +19,7 @@ install: uv-bootstrap  ## runtime dependencies only (keeps dev tools if present)
 install-dev: uv-bootstrap  ## runtime + dev + deploy groups, exactly as locked
 	$(UV) sync --frozen --all-extras
 
-system-deps:  ## Debian packages the tests drive: Chromium, OpenSSH server
+system-deps:  ## Debian packages the tests drive: Chromium, OpenSSH, redis-server, PostgreSQL
 	bash tools/system-deps.sh
 
 run: install  ## serve the embedded default on APP_BIND_ADDRESS:APP_PORT (foreground)

@@ -56,14 +56,14 @@ def floor_and_cap(
     strikes = sorted({float(p.strike) for p in legs if p.strike is not None})
     down = np.array(sorted({0.0, spot, *[k for k in strikes if k <= spot]}))
     vals = _payoff(shares, legs, down)
-    fmin = float(vals.min())
+    fmin = float(np.min(vals))
     at = float(down[np.flatnonzero(np.isclose(vals, fmin, rtol=1e-12, atol=1e-6))].max())
     slope_inf = shares + sum(p.quantity * CONTRACT_MULTIPLIER for p in legs if p.is_call)
     if slope_inf > 1e-9:
         return fmin, at, None, None
     up = np.array(sorted({spot, *[k for k in strikes if k >= spot]}))
     uvals = _payoff(shares, legs, up)
-    cmax = float(uvals.max())
+    cmax = float(np.max(uvals))
     cap_at = float(up[np.flatnonzero(np.isclose(uvals, cmax, rtol=1e-12, atol=1e-6))].min())
     return fmin, at, cmax, cap_at
 
