@@ -27,7 +27,9 @@ from portfolio.models import Portfolio, PortfolioSnapshot
 
 logger = logging.getLogger(__name__)
 
-PANELS = ("kpis", "positions", "hedge", "history", "scenarios")
+# "live" is every panel that shows market-dependent numbers, from one valuation, as
+# out-of-band swaps: what static/js/live.js asks for after each WebSocket update.
+PANELS = ("kpis", "positions", "hedge", "history", "scenarios", "live")
 SUGGESTED_SYMBOLS = ("GLD", "IAU", "SLV", "SPY")
 HISTORY_DAYS = 30
 
@@ -64,14 +66,26 @@ def _history_chart(portfolio: Portfolio | None, symbol: str) -> Any:
     if not rows:
         return charts.line_chart([], title="Portfolio value")
     xs = [r[0] for r in rows]
-    return charts.line_chart(
-        [charts.Series("Value", xs, [r[1] for r in rows])],
+    title = (
+        f"Portfolio value ($), last {HISTORY_DAYS} days ({len(rows)} snapshot"
+        f"{'' if len(rows) == 1 else 's'})"
+    )
+    series = [charts.Series("Value", xs, [r[1] for r in rows])]
+    svg = charts.line_chart(
+        series,
         x_kind="time",
-        title=f"Portfolio value, last {HISTORY_DAYS} days ({len(rows)} snapshot"
-        f"{'' if len(rows) == 1 else 's'})",
+        title=title,
         hlines=[(rows[-1][2], "cost")],
         element_id="history-chart",
     )
+    table = charts.series_table(
+        series,
+        caption=title,
+        x_title="Time (UTC)",
+        x_format=lambda t: t.strftime("%Y-%m-%d %H:%M"),
+        y_format=lambda v: f"${v:,.0f}",
+    )
+    return charts.figure(svg, table)
 
 
 def _scenario_maps(result: dict[str, Any]) -> dict[str, Any]:
@@ -80,27 +94,72 @@ def _scenario_maps(result: dict[str, Any]) -> dict[str, Any]:
         return {}
     cols = [f"{m:+.0f}%" for m in sc["spot_moves_pct"]]
     mid = len(cols) // 2
+    vol_title = "Change in value today ($): spot move × IV shift"
     vol = charts.heat_map(
         sc["spot_vol"]["rows"],
         cols,
         sc["spot_vol"]["change"],
         fmt=_compact_signed,
-        title="Change in value today: spot move × IV shift",
+        title=vol_title,
         col_title="spot move",
         highlight=(sc["vol_shifts_pts"].index(0.0), mid),
         element_id="heatmap-spot-vol",
     )
+    date_title = "Change in value ($): spot move × date"
     dates = charts.heat_map(
         sc["spot_date"]["rows"],
         cols,
         sc["spot_date"]["change"],
         fmt=_compact_signed,
-        title="Change in value: spot move × date",
+        title=date_title,
         col_title="spot move",
         highlight=(0, mid),
         element_id="heatmap-spot-date",
     )
-    return {"heat_spot_vol": vol, "heat_spot_date": dates}
+    money = _signed_dollars
+    return {
+        "heat_spot_vol": charts.figure(
+            vol,
+            charts.heat_table(
+                sc["spot_vol"]["rows"],
+                cols,
+                sc["spot_vol"]["change"],
+                fmt=money,
+                caption=vol_title,
+                corner="IV shift ↓ · spot move →",
+            ),
+        ),
+        "heat_spot_date": charts.figure(
+            dates,
+            charts.heat_table(
+                sc["spot_date"]["rows"],
+                cols,
+                sc["spot_date"]["change"],
+                fmt=money,
+                caption=date_title,
+                corner="Date ↓ · spot move →",
+            ),
+        ),
+    }
+
+
+def _signed_dollars(v: float) -> str:
+    s = f"${abs(v):,.0f}"
+    return s if s == "$0" else ("\u2212" if v < 0 else "+") + s
+
+
+def _expiry_rows(hedge: dict[str, Any]) -> list[dict[str, Any]]:
+    """The hedge-expiry rows with the puts that expire on each date beside those still in force.
+
+    The API's ``put_contracts`` per expiry counts the long puts alive through that date (the
+    hedge ratio's basis), so on a date where 13 expire and 20 more run longer it says 33: the
+    page shows both, the expiring count being the step between consecutive rows.
+    """
+    rows = [dict(e) for e in hedge.get("expiries") or []]
+    for i, row in enumerate(rows):
+        later = rows[i + 1]["put_contracts"] if i + 1 < len(rows) else 0.0
+        row["expiring_puts"] = row["put_contracts"] - later
+    return rows
 
 
 def _compact_signed(v: float) -> str:
@@ -171,6 +230,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "query": urlencode(query),
         "history_chart": _history_chart(portfolio, symbol) if symbol else None,
         "can_edit": portfolio is not None and portfolio.can_edit(request.user),
+        "expiry_rows": _expiry_rows(result["hedge"]) if result else [],
         **(_scenario_maps(result) if result else {}),
     }
     template = "portfolio/dashboard.html"
