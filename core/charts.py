@@ -355,8 +355,8 @@ def series_table(
 def figure(svg: SafeString, table: SafeString, summary: str = "Show the data as a table") -> SafeString:
     """A chart in its scroll box with its data table folded underneath."""
     return format_html(
-        '<div class="chart-box">{}</div><details class="chart-data"><summary>{}</summary>'
-        '<div class="scroll">{}</div></details>',
+        '<div class="chart-box" tabindex="0">{}</div><details class="chart-data"><summary>{}</summary>'
+        '<div class="scroll" tabindex="0">{}</div></details>',
         svg,
         summary,
         table,

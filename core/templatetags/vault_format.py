@@ -23,6 +23,7 @@ MINUS = "\u2212"
 
 # Pricing-model ids (market.pricing, portfolio.valuation) in words; the id goes in a tooltip.
 MODEL_NAMES = {
+    "american": "American",
     "american-qdfp": "American (QD+ approximation)",
     "american-binomial-bbsr": "American (binomial tree)",
     "bsm": "European (Black–Scholes–Merton)",
@@ -219,3 +220,21 @@ def legs_label(legs: Any) -> str:
         side = "buy" if q > 0 else "sell"
         parts.append(f"{side} {abs(q):g} {lg['kind']} {strike(lg.get('strike'))}")
     return " · ".join(parts) or "shares only"
+
+
+@register.filter
+def contracts(v: Any) -> str:
+    """A contract count without its sign (the side is said in words beside it)."""
+    x = finite(v)
+    return DASH if x is None else f"{abs(x):,g}"
+
+
+@register.filter
+def leg_premium(leg: Any) -> str:
+    """What one option leg costs or brings in: price × contracts × 100, in words."""
+    from market.data import CONTRACT_MULTIPLIER
+
+    price, qty = finite(getattr(leg, "price", None)), finite(getattr(leg, "quantity", None))
+    if price is None or qty is None:
+        return DASH
+    return paid_received(price * qty * CONTRACT_MULTIPLIER)

@@ -33,7 +33,10 @@
     indicator.setAttribute("data-state", state);
     indicator.textContent = text;
     indicator.title = "Live updates: " + text;
-    document.body.classList.toggle("is-stale", state !== "live");
+    // Values are marked stale once the connection is lost, not while it is being set up.
+    if (state !== "connecting") {
+      document.body.classList.toggle("is-stale", state !== "live");
+    }
   }
 
   function wanted() {

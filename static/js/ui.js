@@ -7,12 +7,13 @@
   "use strict";
 
   // --- theme --------------------------------------------------------------------------------
-  var KEY = "vault-theme";
+  var KEY = "theme"; // shared with the Django admin toggle (light / dark / auto)
   var picker = document.getElementById("theme-select");
   if (picker) {
     picker.closest("label").hidden = false;
     try {
-      picker.value = window.localStorage.getItem(KEY) || "";
+      var saved = window.localStorage.getItem(KEY);
+      picker.value = saved === "light" || saved === "dark" ? saved : "";
     } catch (err) {
       picker.value = "";
     }
@@ -24,11 +25,7 @@
         document.documentElement.removeAttribute("data-theme");
       }
       try {
-        if (v) {
-          window.localStorage.setItem(KEY, v);
-        } else {
-          window.localStorage.removeItem(KEY);
-        }
+        window.localStorage.setItem(KEY, v || "auto");
       } catch (err) {
         /* not remembered, still applied */
       }
