@@ -224,7 +224,6 @@ def line_chart(
     return mark_safe("".join(out))  # nosec B308, B703
 
 
-
 def heat_map(
     rows: Sequence[str],
     cols: Sequence[str],
@@ -352,7 +351,9 @@ def series_table(
     return mark_safe("".join(out))  # nosec B308, B703: every cell is escaped
 
 
-def figure(svg: SafeString, table: SafeString, summary: str = "Show the data as a table") -> SafeString:
+def figure(
+    svg: SafeString, table: SafeString, summary: str = "Show the data as a table"
+) -> SafeString:
     """A chart in its scroll box with its data table folded underneath."""
     return format_html(
         '<div class="chart-box" tabindex="0">{}</div><details class="chart-data"><summary>{}</summary>'

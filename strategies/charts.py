@@ -176,7 +176,13 @@ def smile_figure(
 def term_figure(points: Sequence[tuple[Any, float, float]]) -> SafeString:
     """ATM implied volatility by expiry, with the points as a table."""
     table = series_table(
-        [Series("ATM IV (%)", [f"{p[0]} ({p[1]:.0f} d)" for p in points], [p[2] * 100 for p in points])],
+        [
+            Series(
+                "ATM IV (%)",
+                [f"{p[0]} ({p[1]:.0f} d)" for p in points],
+                [p[2] * 100 for p in points],
+            )
+        ],
         caption="ATM IV term structure",
         x_title="Expiry (days)",
         x_format=str,

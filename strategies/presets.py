@@ -88,7 +88,10 @@ def presets(chain: Any, expiry: date | None, spot: float, shares: float) -> list
                 "collar",
                 "Collar",
                 "protective put about 5% below spot, call sold about 5% above",
-                (_leg("buy", "P", put95[0], expiry, qty), _leg("sell", "C", call105[0], expiry, qty)),
+                (
+                    _leg("buy", "P", put95[0], expiry, qty),
+                    _leg("sell", "C", call105[0], expiry, qty),
+                ),
             ),
         )
         out.insert(

@@ -363,7 +363,11 @@ def builder_view(request: HtmxHttpRequest) -> HttpResponse:
                 "preset": p,
                 "query": urlencode(
                     [*base.items(), ("include_holding", "1")]
-                    + [(k, leg[k]) for leg in p.legs for k in ("side", "right", "strike", "expiry", "qty")]
+                    + [
+                        (k, leg[k])
+                        for leg in p.legs
+                        for k in ("side", "right", "strike", "expiry", "qty")
+                    ]
                 ),
             }
             for p in presets.presets(sc.chain, preset_expiry, mk.ctx.spot, holding)

@@ -31,8 +31,16 @@ def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("pages")
     with run_app_server({"DATA_DIR": str(data)}, seed=True) as srv:
         subprocess.run(
-            [sys.executable, "manage.py", "createsuperuser", "--noinput",
-             "--username", ADMIN_USER, "--email", "e2e@example.invalid"],
+            [
+                sys.executable,
+                "manage.py",
+                "createsuperuser",
+                "--noinput",
+                "--username",
+                ADMIN_USER,
+                "--email",
+                "e2e@example.invalid",
+            ],
             cwd=ROOT,
             env={**srv.env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD},
             check=True,
@@ -86,7 +94,9 @@ def pages(server) -> dict[str, tuple[str, bool]]:
 
 @pytest.mark.parametrize("scheme", ["dark", "light"])
 @pytest.mark.parametrize("size", ["phone", "desktop"])
-def test_every_page_fits_reads_and_passes_axe(server, browser, pages, logged_in_state, size, scheme):
+def test_every_page_fits_reads_and_passes_axe(
+    server, browser, pages, logged_in_state, size, scheme
+):
     viewport = PHONE if size == "phone" else DESKTOP
     problems: list[str] = []
     for name, (path, login) in pages.items():
@@ -121,7 +131,11 @@ def test_every_page_fits_reads_and_passes_axe(server, browser, pages, logged_in_
 
 def test_navigation_marks_the_current_page(server, browser):
     page = browser.new_page(viewport=DESKTOP)
-    for path, label in (("/", "Portfolio"), ("/options/", "Options"), ("/strategies/", "Strategies")):
+    for path, label in (
+        ("/", "Portfolio"),
+        ("/options/", "Options"),
+        ("/strategies/", "Strategies"),
+    ):
         page.goto(f"{server.url}{path}")
         current = page.locator('.mainnav a[aria-current="page"]')
         assert current.count() == 1
@@ -155,7 +169,9 @@ def test_chain_shows_one_side_at_a_time_on_a_phone(server, browser):
 
 
 def test_theme_choice_is_remembered_and_shared_with_the_admin(server, browser, logged_in_state):
-    context = browser.new_context(viewport=DESKTOP, color_scheme="dark", storage_state=logged_in_state)
+    context = browser.new_context(
+        viewport=DESKTOP, color_scheme="dark", storage_state=logged_in_state
+    )
     page = context.new_page()
     page.goto(f"{server.url}/")
     dark_bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
