@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 from datetime import date, timedelta
@@ -205,7 +206,6 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         except Exception:  # best effort: history must not break the page
             logger.warning("could not record a portfolio snapshot", exc_info=True)
     snap = services.snapshot_from_result(result) if result else None
-    portfolios = list(Portfolio.objects.visible_to(request.user))
     query = {"symbol": symbol or raw_symbol[:20]}
     if portfolio is not None and request.GET.get("portfolio"):
         query["portfolio"] = str(portfolio.pk)
@@ -213,9 +213,11 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         query["date"] = chosen.isoformat()
     context: dict[str, Any] = {
         "portfolio": portfolio,
-        "portfolios": portfolios,
+        # Callables are resolved by the template only where used: a panel refresh (every live
+        # update of every open page) then runs none of these queries.
+        "portfolios": functools.cache(lambda: list(Portfolio.objects.visible_to(request.user))),
         "symbol": symbol or raw_symbol[:20],
-        "symbols": _symbols(portfolio, symbol),
+        "symbols": functools.cache(lambda: _symbols(portfolio, symbol)),
         "result": result,
         "snap": snap,
         "error": error,
@@ -228,7 +230,9 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             )
         ),
         "query": urlencode(query),
-        "history_chart": _history_chart(portfolio, symbol) if symbol else None,
+        "history_chart": functools.cache(lambda: _history_chart(portfolio, symbol))
+        if symbol
+        else None,
         "can_edit": portfolio is not None and portfolio.can_edit(request.user),
         "expiry_rows": _expiry_rows(result["hedge"]) if result else [],
         **(_scenario_maps(result) if result else {}),
