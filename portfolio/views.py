@@ -76,6 +76,7 @@ def _history_chart(portfolio: Portfolio | None, symbol: str) -> Any:
         series,
         x_kind="time",
         title=title,
+        x_title="time (UTC)",
         hlines=[(rows[-1][2], "cost")],
         element_id="history-chart",
     )
