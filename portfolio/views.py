@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
@@ -20,11 +21,12 @@ from django.views.decorators.vary import vary_on_headers
 
 from core import charts
 from core.htmx import HtmxHttpRequest, wants_partial
+from core.memo import SnapshotMemo
 from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
 from portfolio import access, csvio, services
 from portfolio.forms import ImportPositionsForm
-from portfolio.models import Portfolio, PortfolioSnapshot
+from portfolio.models import Portfolio, PortfolioSnapshot, data_version
 
 logger = logging.getLogger(__name__)
 
@@ -236,13 +238,73 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         else None,
         "can_edit": portfolio is not None and portfolio.can_edit(request.user),
         "expiry_rows": _expiry_rows(result["hedge"]) if result else [],
-        **(_scenario_maps(result) if result else {}),
+        "heat_spot_vol": functools.cache(lambda: maps().get("heat_spot_vol")),
+        "heat_spot_date": functools.cache(lambda: maps().get("heat_spot_date")),
     }
-    template = "portfolio/dashboard.html"
+    maps = functools.cache(lambda: _scenario_maps(result) if result else {})
+    part = "dashboard-body"
     if wants_partial(request):
         panel = request.GET.get("panel", "")
-        template += f"#panel-{panel}" if panel in PANELS else "#dashboard-body"
-    return render(request, template, context, status=status)
+        part = f"panel-{panel}" if panel in PANELS else "dashboard-body"
+    template = "portfolio/dashboard.html"
+    if result is None or result["market"]["stale"] or part not in MEMO_PARTS:
+        if wants_partial(request):
+            template += f"#{part}"
+        return render(request, template, context, status=status)
+    html = _fragment(request, part, context, result, portfolio)
+    if wants_partial(request):
+        return HttpResponse(html, status=status)
+    return render(request, template, {**context, "body_html": html}, status=status)
+
+
+# The rendered dashboard body and live panels, kept per market snapshot like the API bodies
+# (portfolio.services): every open page asks for the live panels after each update, and a page
+# view renders two heat maps and their tables; rendering them once per snapshot and state keeps
+# the dashboard's cost near a plain view's. Stale data is never memoised (its age is written out).
+MEMO_PARTS = ("dashboard-body", "panel-live")
+_fragments = SnapshotMemo(64)
+
+
+def _fragment(
+    request: HtmxHttpRequest,
+    part: str,
+    context: dict[str, Any],
+    result: dict[str, Any],
+    portfolio: Portfolio | None,
+) -> str:
+    market = result["market"]
+    version = data_version()  # bumped by every portfolio/position write, in every process
+    if version is None:  # the cache cannot vouch for the portfolio state: render afresh
+        return render_to_string(f"portfolio/dashboard.html#{part}", context, request)
+    key: tuple[Any, ...] = (
+        part,
+        version,
+        request.GET.urlencode(),
+        (portfolio.pk, portfolio.updated_at.isoformat()) if portfolio is not None else None,
+        context["can_edit"],
+    )
+    if part == "dashboard-body":  # it also shows the portfolio menu and the value history
+        key += (
+            tuple(Portfolio.objects.visible_to(request.user).values_list("pk", "name", "is_demo")),
+            _history_marker(portfolio, result["symbol"]),
+        )
+    return _fragments.get_or_compute(
+        result["symbol"],
+        (market["as_of"], market["chain_as_of"]),
+        key,
+        lambda: render_to_string(f"portfolio/dashboard.html#{part}", context, request),
+    )
+
+
+def _history_marker(portfolio: Portfolio | None, symbol: str) -> Any:
+    if portfolio is None:
+        return None
+    return (
+        PortfolioSnapshot.objects.filter(portfolio=portfolio, symbol=symbol)
+        .order_by("-taken_at")
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 def _editable(request: HttpRequest, pk: int) -> Portfolio:

@@ -220,3 +220,33 @@ def test_error_pages_are_styled_and_navigable(client, fake_market):
 def test_navigation_marks_the_current_page(client, fake_market, demo, url):
     html = client.get(url).content.decode()
     assert re.findall(r'<a href="[^"]*" aria-current="page">([^<]+)</a>', html) == ["Portfolio"]
+
+
+def test_rendered_body_is_reused_per_snapshot_and_dropped_on_a_write(
+    client, fake_market, demo, url, monkeypatch
+):
+    from portfolio import views
+
+    renders: list[str] = []
+    real = views.render_to_string
+
+    def counting(name, *args, **kwargs):
+        renders.append(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(views, "render_to_string", counting)
+    first = client.get(url).content.decode()
+    again = client.get(url).content.decode()
+    assert renders == ["portfolio/dashboard.html#dashboard-body"]  # rendered once
+    body = re.search(r'<div id="dashboard-body".*', first, re.S)
+    assert body and body.group(0)[:2000] in again
+    shares = demo.positions.get(kind="underlying")
+    shares.quantity = 1234
+    shares.save()  # bumps the data version: the memo must not serve the old table
+    html = client.get(url).content.decode()
+    assert len(renders) == 2 and "+1,234" in html
+    # Another user with another portfolio never gets this body.
+    other = PortfolioFactory(owner=UserFactory())
+    client.force_login(other.owner)
+    mine = client.get(url).content.decode()
+    assert other.name in mine and "+1,234" not in mine
