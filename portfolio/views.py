@@ -283,27 +283,21 @@ def _fragment(
         (portfolio.pk, portfolio.updated_at.isoformat()) if portfolio is not None else None,
         context["can_edit"],
     )
-    if part == "dashboard-body":  # it also shows the portfolio menu and the value history
+    if part == "dashboard-body":
+        # It also lists the user's portfolios (fixed by who they are and the data version)
+        # and the value history, which gains a point at most once per snapshot interval: the
+        # chart may lag its newest point by less than one interval.
+        interval = services.snapshot_interval().total_seconds()
         key += (
-            tuple(Portfolio.objects.visible_to(request.user).values_list("pk", "name", "is_demo")),
-            _history_marker(portfolio, result["symbol"]),
+            getattr(request.user, "pk", None),
+            getattr(request.user, "is_staff", False),
+            int(timezone.now().timestamp() // interval),
         )
     return _fragments.get_or_compute(
         result["symbol"],
         (market["as_of"], market["chain_as_of"]),
         key,
         lambda: render_to_string(f"portfolio/dashboard.html#{part}", context, request),
-    )
-
-
-def _history_marker(portfolio: Portfolio | None, symbol: str) -> Any:
-    if portfolio is None:
-        return None
-    return (
-        PortfolioSnapshot.objects.filter(portfolio=portfolio, symbol=symbol)
-        .order_by("-taken_at")
-        .values_list("pk", flat=True)
-        .first()
     )
 
 
