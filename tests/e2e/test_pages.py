@@ -186,3 +186,25 @@ def test_theme_choice_is_remembered_and_shared_with_the_admin(server, browser, l
     admin_bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert admin_bg == light_bg  # the admin wears the dashboard's palette
     context.close()
+
+
+def test_builder_works_from_the_keyboard(server, browser):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(f"{server.url}/strategies/builder/?symbol=GLD")
+    page.focus("#preset-protective_put")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#leg-0")
+    wait_for_htmx_idle(page)
+    debit = page.inner_text("#m-debit")
+    # Change the side with the keyboard: the form re-renders and the focus stays on the control.
+    page.focus("#leg-0-side")
+    page.keyboard.press("ArrowDown")
+    page.wait_for_selector("#leg-0-side option[value=sell][selected]", state="attached")
+    wait_for_htmx_idle(page)
+    assert page.evaluate("document.activeElement.id") == "leg-0-side"
+    assert page.inner_text("#m-debit") != debit
+    assert "credit" in page.inner_text("#m-debit")  # selling the put brings premium in
+    page.focus("#add-leg")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#leg-1")
+    page.close()
