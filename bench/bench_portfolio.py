@@ -6,6 +6,10 @@ installed, else an asyncio/httpx client) in alternating rounds of one run, so th
 load affects both alike. Prints throughput and p99 latency as ratios (targets: ≥ 0.8×, ≤ 1.5×).
 
     python -m bench portfolio   # BENCH_SECONDS=4 BENCH_ROUNDS=3 BENCH_CONNECTIONS=16 to tune
+
+With ``BENCH_PAGE=dashboard`` it compares the dashboard page ``/`` instead, against the bare view
+padded to the page's size (``/bench/bare?size=N``), on daphne and on gunicorn (2 workers), at
+``BENCH_CONNECTIONS`` (50 for the issue-16 target of ≥ 0.5×).
 """
 
 from __future__ import annotations
@@ -25,7 +29,42 @@ API_PATH = "/api/portfolio?symbol=GLD"
 BARE_PATH = "/bench/bare"
 
 
+def _rounds(base: str, paths: dict[str, str]) -> dict[str, tuple[float, float]]:
+    """Alternating wrk rounds of each path; medians of (req/s, p99 ms)."""
+    for path in paths.values():  # warm-up
+        wrk(base, path, CONNECTIONS, 1)
+    results: dict[str, list[tuple[float, float]]] = {k: [] for k in paths}
+    names = list(paths)
+    for i in range(ROUNDS):
+        for name in names if i % 2 == 0 else names[::-1]:
+            result = wrk(base, paths[name], CONNECTIONS, SECONDS)
+            if result.errors:
+                raise RuntimeError(f"{result.path}: {result.errors} errors during the run")
+            results[name].append((result.requests_per_s, result.p99_ms))
+            print(f"  {name:9s}: {result.requests_per_s:8.0f} req/s   p99 {result.p99_ms:7.2f} ms")
+    return {
+        k: (statistics.median(r for r, _ in v), statistics.median(p for _, p in v))
+        for k, v in results.items()
+    }
+
+
+def dashboard() -> None:
+    for server, workers in (("daphne", 1), ("gunicorn", 2)):
+        with serve(server, workers=workers) as (base, _):
+            size = warm(base, "/")
+            bare = f"{BARE_PATH}?size={size}"
+            warm(base, bare)
+            print(f"{server} ({workers} process(es)), {CONNECTIONS} connections, page {size} B")
+            med = _rounds(base, {"dashboard": "/", "bare": bare})
+            ratio = med["dashboard"][0] / med["bare"][0]
+            verdict = "OK" if ratio >= 0.5 else "MISSED"
+            print(f"  {server}: throughput ratio {ratio:.2f}x (target >= 0.5x) {verdict}")
+
+
 def main() -> None:
+    if os.environ.get("BENCH_PAGE") == "dashboard":
+        dashboard()
+        return
     with tempfile.TemporaryDirectory() as tmp:
         bare_file = Path(tmp) / "bare.json"
         with serve("daphne", extra_env={"BENCH_BARE_FILE": str(bare_file)}) as (base, _):

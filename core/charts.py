@@ -15,12 +15,27 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 PALETTE = ("#d4af37", "#5fa8ff", "#3fb950", "#f85149", "#c297ff", "#d29922")
-GRID = "#2a3543"
-AXIS = "#8b98a8"
+# Text is drawn at FONT_UNITS user units (static/css/app.css); an SVG drawn narrower than
+# width × MIN_TEXT_PX / FONT_UNITS would shrink it below 11 px, so it gets that min-width and
+# scrolls inside its box (.chart-box) on a phone instead.
+FONT_UNITS = 13
+MIN_TEXT_PX = 11
+# Strongest heat-map tint: text on the most intense cell keeps a 4.5:1 contrast in both themes.
+HEAT_MAX_OPACITY = 0.62
+
+
+def _svg_open(kind: str, element_id: str, width: float, height: float, label: str) -> str:
+    ident = f' id="{escape(element_id)}"' if element_id else ""
+    min_w = math.ceil(width * MIN_TEXT_PX / FONT_UNITS)
+    return (
+        f'<svg class="{kind}"{ident} viewBox="0 0 {width} {height}" role="img" '
+        f'style="min-width:{min_w}px" aria-label="{label}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{label}</title>'
+    )
 
 
 @dataclass(frozen=True)
@@ -107,12 +122,7 @@ def line_chart(
     ]
     xs = [p[0] for ps in pts for p in ps] + [_num(x) for x, _ in vlines]
     ys = [p[1] for ps in pts for p in ps] + [y for y, _ in hlines]
-    ident = f' id="{escape(element_id)}"' if element_id else ""
-    label = escape(title or "chart")
-    head = (
-        f'<svg class="chart"{ident} viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{label}" xmlns="http://www.w3.org/2000/svg"><title>{label}</title>'
-    )
+    head = _svg_open("chart", element_id, width, height, escape(title or "chart"))
     if not xs or not ys:
         # built from escaped parts
         return mark_safe(  # nosec B308, B703
@@ -140,7 +150,7 @@ def line_chart(
     for y in yt:
         out.append(
             f'<line x1="{left}" x2="{left + pw}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" '
-            f'stroke="{GRID}" stroke-width="1"/>'
+            f'class="grid" stroke-width="1"/>'
             f'<text x="{left - 6}" y="{sy(y) + 4:.1f}" text-anchor="end">'
             f"{escape(y_format(y))}</text>"
         )
@@ -154,19 +164,19 @@ def line_chart(
     for x in xticks:
         out.append(
             f'<line x1="{sx(x):.1f}" x2="{sx(x):.1f}" y1="{top}" y2="{top + ph}" '
-            f'stroke="{GRID}" stroke-width="0.5"/>'
+            f'class="grid" stroke-width="0.5"/>'
             f'<text x="{sx(x):.1f}" y="{top + ph + 16}" text-anchor="middle">'
             f"{escape(fmt(x))}</text>"
         )
     out.append(
-        f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + ph}" stroke="{AXIS}"/>'
-        f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" stroke="{AXIS}"/>'
+        f'<line x1="{left}" x2="{left}" y1="{top}" y2="{top + ph}" class="axis"/>'
+        f'<line x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}" class="axis"/>'
     )
     for y, text in hlines:
         if y0 <= y <= y1:
             out.append(
                 f'<line x1="{left}" x2="{left + pw}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" '
-                f'stroke="{AXIS}" stroke-dasharray="4 3"/>'
+                f'class="axis" stroke-dasharray="4 3"/>'
                 f'<text x="{left + pw - 4}" y="{sy(y) - 4:.1f}" text-anchor="end">'
                 f"{escape(text)}</text>"
             )
@@ -174,7 +184,7 @@ def line_chart(
         x = _num(xv)
         out.append(
             f'<line x1="{sx(x):.1f}" x2="{sx(x):.1f}" y1="{top}" y2="{top + ph}" '
-            f'stroke="{AXIS}" stroke-dasharray="4 3"/>'
+            f'class="axis" stroke-dasharray="4 3"/>'
             f'<text x="{sx(x) + 4:.1f}" y="{top + 12}">{escape(text)}</text>'
         )
     for i, (s, ps) in enumerate(zip(series, pts, strict=True)):
@@ -198,7 +208,7 @@ def line_chart(
                 f'<rect x="{lx}" y="{top + 4}" width="10" height="3" fill="{color}"/>'
                 f'<text x="{lx + 14}" y="{top + 9}">{escape(s.name)}</text>'
             )
-            lx += 24 + 7 * len(s.name)
+            lx += 26 + 8 * len(s.name)
     if x_title:
         out.append(
             f'<text x="{left + pw / 2}" y="{height - 4}" text-anchor="middle">'
@@ -212,12 +222,6 @@ def line_chart(
     out.append("</svg>")
     # every interpolated text is escaped
     return mark_safe("".join(out))  # nosec B308, B703
-
-
-def _mix(a: str, b: str, t: float) -> str:
-    ca = [int(a[i : i + 2], 16) for i in (1, 3, 5)]
-    cb = [int(b[i : i + 2], 16) for i in (1, 3, 5)]
-    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(ca, cb, strict=True))
 
 
 def heat_map(
@@ -240,16 +244,11 @@ def heat_map(
         abs(float(v) - center) for r in values for v in r if v is not None and math.isfinite(v)
     ]
     scale = max(finite) if finite else 1.0
-    left = max(70, 7 * max((len(r) for r in rows), default=0) + 12)
+    left = max(76, 8 * max((len(r) for r in rows), default=0) + 14)
     top = 40 if title else 24
     width = left + cell_w * len(cols) + 8
     height = top + cell_h * len(rows) + (22 if col_title else 6)
-    ident = f' id="{escape(element_id)}"' if element_id else ""
-    label = escape(title or "heat map")
-    out = [
-        f'<svg class="chart heatmap"{ident} viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{label}" xmlns="http://www.w3.org/2000/svg"><title>{label}</title>'
-    ]
+    out = [_svg_open("chart heatmap", element_id, width, height, escape(title or "heat map"))]
     if title:
         out.append(f'<text x="{left}" y="14" class="title">{escape(title)}</text>')
     for j, c in enumerate(cols):
@@ -264,19 +263,21 @@ def heat_map(
         )
         for j, v in enumerate(values[i] if i < len(values) else []):
             x = left + cell_w * j
+            # Colours come from the theme (app.css): rect.pos / rect.neg tinted by opacity.
             if v is None or not math.isfinite(v):
-                fill, text = "#1d2632", "—"
+                kind, opacity, text = "none", 1.0, "—"
             else:
                 t = min(abs(v - center) / scale, 1.0) if scale else 0.0
-                fill = _mix("#1d2632", "#3fb950" if v >= center else "#f85149", 0.15 + 0.75 * t)
+                kind = "pos" if v >= center else "neg"
+                opacity = round(0.12 + (HEAT_MAX_OPACITY - 0.12) * t, 3)
                 text = fmt(v)
-            stroke = ' stroke="#d4af37" stroke-width="2"' if highlight == (i, j) else ""
+            mark = " mark" if highlight == (i, j) else ""
             out.append(
                 f'<rect x="{x}" y="{y}" width="{cell_w - 2}" height="{cell_h - 2}" rx="3" '
-                f'fill="{fill}"{stroke}><title>{escape(r)} / {escape(cols[j])}: '
-                f"{escape(text)}</title></rect>"
-                f'<text x="{x + cell_w / 2 - 1}" y="{y + cell_h / 2 + 3}" text-anchor="middle" '
-                f'style="fill:#e6edf3">{escape(text)}</text>'
+                f'class="{kind}{mark}" fill-opacity="{opacity}"><title>{escape(r)} / '
+                f"{escape(cols[j])}: {escape(text)}</title></rect>"
+                f'<text x="{x + cell_w / 2 - 1}" y="{y + cell_h / 2 + 4}" text-anchor="middle" '
+                f'class="cell">{escape(text)}</text>'
             )
     if col_title:
         out.append(
@@ -288,3 +289,76 @@ def heat_map(
     out.append("</svg>")
     # every interpolated text is escaped
     return mark_safe("".join(out))  # nosec B308, B703
+
+
+# --- the same data as tables: the accessible alternative to every chart ----------------------
+
+
+def heat_table(
+    rows: Sequence[str],
+    cols: Sequence[str],
+    values: Sequence[Sequence[float | None]],
+    *,
+    fmt: Callable[[float], str] = compact,
+    caption: str,
+    corner: str,
+) -> SafeString:
+    """The heat map's cells as a table with row and column headers."""
+    out = [f"<table><caption>{escape(caption)}</caption><thead><tr>"]
+    out.append(f'<th scope="col">{escape(corner)}</th>')
+    out += [f'<th scope="col">{escape(c)}</th>' for c in cols]
+    out.append("</tr></thead><tbody>")
+    for i, r in enumerate(rows):
+        out.append(f'<tr><th scope="row">{escape(r)}</th>')
+        for v in values[i] if i < len(values) else []:
+            ok = v is not None and math.isfinite(v)
+            out.append(f"<td>{escape(fmt(v)) if ok and v is not None else '—'}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return mark_safe("".join(out))  # nosec B308, B703: every cell is escaped
+
+
+def series_table(
+    series: Sequence[Series],
+    *,
+    caption: str,
+    x_title: str,
+    x_format: Callable[[Any], str] = lambda v: f"{v:,.2f}",
+    y_format: Callable[[float], str] = lambda v: f"{v:,.2f}",
+    max_rows: int = 25,
+) -> SafeString:
+    """Line-chart data as a table: one row per x (every n-th when there are many), one column
+    per series. The chart's x values must be shared by its series (true of our charts)."""
+    if not series or not series[0].x:
+        return mark_safe(f"<p>{escape(caption)}: no data.</p>")  # nosec B308, B703
+    xs = list(series[0].x)
+    step = max(1, math.ceil(len(xs) / max_rows))
+    idx = list(range(0, len(xs), step))
+    if idx[-1] != len(xs) - 1:
+        idx.append(len(xs) - 1)
+    out = [f"<table><caption>{escape(caption)}</caption><thead><tr>"]
+    out.append(f'<th scope="col">{escape(x_title)}</th>')
+    out += [f'<th scope="col">{escape(s.name)}</th>' for s in series]
+    out.append("</tr></thead><tbody>")
+    for i in idx:
+        out.append(f'<tr><th scope="row">{escape(x_format(xs[i]))}</th>')
+        for s in series:
+            y = s.y[i] if i < len(s.y) else None
+            ok = y is not None and math.isfinite(float(y))
+            out.append(f"<td>{escape(y_format(float(y))) if ok and y is not None else '—'}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return mark_safe("".join(out))  # nosec B308, B703: every cell is escaped
+
+
+def figure(
+    svg: SafeString, table: SafeString, summary: str = "Show the data as a table"
+) -> SafeString:
+    """A chart in its scroll box with its data table folded underneath."""
+    return format_html(
+        '<div class="chart-box" tabindex="0">{}</div><details class="chart-data"><summary>{}</summary>'
+        '<div class="scroll" tabindex="0">{}</div></details>',
+        svg,
+        summary,
+        table,
+    )

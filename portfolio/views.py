@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 from datetime import date, timedelta
@@ -12,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
@@ -19,16 +21,19 @@ from django.views.decorators.vary import vary_on_headers
 
 from core import charts
 from core.htmx import HtmxHttpRequest, wants_partial
+from core.memo import SnapshotMemo
 from market.calendar import market_date
 from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
 from portfolio import access, csvio, services
 from portfolio.forms import ImportPositionsForm
-from portfolio.models import Portfolio, PortfolioSnapshot
+from portfolio.models import Portfolio, PortfolioSnapshot, data_version
 
 logger = logging.getLogger(__name__)
 
-PANELS = ("kpis", "positions", "hedge", "history", "scenarios")
+# "live" is every panel that shows market-dependent numbers, from one valuation, as
+# out-of-band swaps: what static/js/live.js asks for after each WebSocket update.
+PANELS = ("kpis", "positions", "hedge", "history", "scenarios", "live")
 SUGGESTED_SYMBOLS = ("GLD", "IAU", "SLV", "SPY")
 HISTORY_DAYS = 30
 
@@ -65,14 +70,27 @@ def _history_chart(portfolio: Portfolio | None, symbol: str) -> Any:
     if not rows:
         return charts.line_chart([], title="Portfolio value")
     xs = [r[0] for r in rows]
-    return charts.line_chart(
-        [charts.Series("Value", xs, [r[1] for r in rows])],
+    title = (
+        f"Portfolio value ($), last {HISTORY_DAYS} days ({len(rows)} snapshot"
+        f"{'' if len(rows) == 1 else 's'})"
+    )
+    series = [charts.Series("Value", xs, [r[1] for r in rows])]
+    svg = charts.line_chart(
+        series,
         x_kind="time",
-        title=f"Portfolio value, last {HISTORY_DAYS} days ({len(rows)} snapshot"
-        f"{'' if len(rows) == 1 else 's'})",
+        title=title,
+        x_title="time (UTC)",
         hlines=[(rows[-1][2], "cost")],
         element_id="history-chart",
     )
+    table = charts.series_table(
+        series,
+        caption=title,
+        x_title="Time (UTC)",
+        x_format=lambda t: t.strftime("%Y-%m-%d %H:%M"),
+        y_format=lambda v: f"${v:,.0f}",
+    )
+    return charts.figure(svg, table)
 
 
 def _scenario_maps(result: dict[str, Any]) -> dict[str, Any]:
@@ -81,27 +99,72 @@ def _scenario_maps(result: dict[str, Any]) -> dict[str, Any]:
         return {}
     cols = [f"{m:+.0f}%" for m in sc["spot_moves_pct"]]
     mid = len(cols) // 2
+    vol_title = "Change in value today ($): spot move × IV shift"
     vol = charts.heat_map(
         sc["spot_vol"]["rows"],
         cols,
         sc["spot_vol"]["change"],
         fmt=_compact_signed,
-        title="Change in value today: spot move × IV shift",
+        title=vol_title,
         col_title="spot move",
         highlight=(sc["vol_shifts_pts"].index(0.0), mid),
         element_id="heatmap-spot-vol",
     )
+    date_title = "Change in value ($): spot move × date"
     dates = charts.heat_map(
         sc["spot_date"]["rows"],
         cols,
         sc["spot_date"]["change"],
         fmt=_compact_signed,
-        title="Change in value: spot move × date",
+        title=date_title,
         col_title="spot move",
         highlight=(0, mid),
         element_id="heatmap-spot-date",
     )
-    return {"heat_spot_vol": vol, "heat_spot_date": dates}
+    money = _signed_dollars
+    return {
+        "heat_spot_vol": charts.figure(
+            vol,
+            charts.heat_table(
+                sc["spot_vol"]["rows"],
+                cols,
+                sc["spot_vol"]["change"],
+                fmt=money,
+                caption=vol_title,
+                corner="IV shift ↓ · spot move →",
+            ),
+        ),
+        "heat_spot_date": charts.figure(
+            dates,
+            charts.heat_table(
+                sc["spot_date"]["rows"],
+                cols,
+                sc["spot_date"]["change"],
+                fmt=money,
+                caption=date_title,
+                corner="Date ↓ · spot move →",
+            ),
+        ),
+    }
+
+
+def _signed_dollars(v: float) -> str:
+    s = f"${abs(v):,.0f}"
+    return s if s == "$0" else ("\u2212" if v < 0 else "+") + s
+
+
+def _expiry_rows(hedge: dict[str, Any]) -> list[dict[str, Any]]:
+    """The hedge-expiry rows with the puts that expire on each date beside those still in force.
+
+    The API's ``put_contracts`` per expiry counts the long puts alive through that date (the
+    hedge ratio's basis), so on a date where 13 expire and 20 more run longer it says 33: the
+    page shows both, the expiring count being the step between consecutive rows.
+    """
+    rows = [dict(e) for e in hedge.get("expiries") or []]
+    for i, row in enumerate(rows):
+        later = rows[i + 1]["put_contracts"] if i + 1 < len(rows) else 0.0
+        row["expiring_puts"] = row["put_contracts"] - later
+    return rows
 
 
 def _compact_signed(v: float) -> str:
@@ -147,7 +210,6 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         except Exception:  # best effort: history must not break the page
             logger.warning("could not record a portfolio snapshot", exc_info=True)
     snap = services.snapshot_from_result(result) if result else None
-    portfolios = list(Portfolio.objects.visible_to(request.user))
     query = {"symbol": symbol or raw_symbol[:20]}
     if portfolio is not None and request.GET.get("portfolio"):
         query["portfolio"] = str(portfolio.pk)
@@ -155,9 +217,11 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         query["date"] = chosen.isoformat()
     context: dict[str, Any] = {
         "portfolio": portfolio,
-        "portfolios": portfolios,
+        # Callables are resolved by the template only where used: a panel refresh (every live
+        # update of every open page) then runs none of these queries.
+        "portfolios": functools.cache(lambda: list(Portfolio.objects.visible_to(request.user))),
         "symbol": symbol or raw_symbol[:20],
-        "symbols": _symbols(portfolio, symbol),
+        "symbols": functools.cache(lambda: _symbols(portfolio, symbol)),
         "result": result,
         "snap": snap,
         "error": error,
@@ -170,15 +234,72 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             )
         ),
         "query": urlencode(query),
-        "history_chart": _history_chart(portfolio, symbol) if symbol else None,
+        "history_chart": functools.cache(lambda: _history_chart(portfolio, symbol))
+        if symbol
+        else None,
         "can_edit": portfolio is not None and portfolio.can_edit(request.user),
-        **(_scenario_maps(result) if result else {}),
+        "expiry_rows": _expiry_rows(result["hedge"]) if result else [],
+        "heat_spot_vol": functools.cache(lambda: maps().get("heat_spot_vol")),
+        "heat_spot_date": functools.cache(lambda: maps().get("heat_spot_date")),
     }
-    template = "portfolio/dashboard.html"
+    maps = functools.cache(lambda: _scenario_maps(result) if result else {})
+    part = "dashboard-body"
     if wants_partial(request):
         panel = request.GET.get("panel", "")
-        template += f"#panel-{panel}" if panel in PANELS else "#dashboard-body"
-    return render(request, template, context, status=status)
+        part = f"panel-{panel}" if panel in PANELS else "dashboard-body"
+    template = "portfolio/dashboard.html"
+    if result is None or result["market"]["stale"] or part not in MEMO_PARTS:
+        if wants_partial(request):
+            template += f"#{part}"
+        return render(request, template, context, status=status)
+    html = _fragment(request, part, context, result, portfolio)
+    if wants_partial(request):
+        return HttpResponse(html, status=status)
+    return render(request, template, {**context, "body_html": html}, status=status)
+
+
+# The rendered dashboard body and live panels, kept per market snapshot like the API bodies
+# (portfolio.services): every open page asks for the live panels after each update, and a page
+# view renders two heat maps and their tables; rendering them once per snapshot and state keeps
+# the dashboard's cost near a plain view's. Stale data is never memoised (its age is written out).
+MEMO_PARTS = ("dashboard-body", "panel-live")
+_fragments = SnapshotMemo(64)
+
+
+def _fragment(
+    request: HtmxHttpRequest,
+    part: str,
+    context: dict[str, Any],
+    result: dict[str, Any],
+    portfolio: Portfolio | None,
+) -> str:
+    market = result["market"]
+    version = data_version()  # bumped by every portfolio/position write, in every process
+    if version is None:  # the cache cannot vouch for the portfolio state: render afresh
+        return render_to_string(f"portfolio/dashboard.html#{part}", context, request)
+    key: tuple[Any, ...] = (
+        part,
+        version,
+        request.GET.urlencode(),
+        (portfolio.pk, portfolio.updated_at.isoformat()) if portfolio is not None else None,
+        context["can_edit"],
+    )
+    if part == "dashboard-body":
+        # It also lists the user's portfolios (fixed by who they are and the data version)
+        # and the value history, which gains a point at most once per snapshot interval: the
+        # chart may lag its newest point by less than one interval.
+        interval = services.snapshot_interval().total_seconds()
+        key += (
+            getattr(request.user, "pk", None),
+            getattr(request.user, "is_staff", False),
+            int(timezone.now().timestamp() // interval),
+        )
+    return _fragments.get_or_compute(
+        result["symbol"],
+        (market["as_of"], market["chain_as_of"]),
+        key,
+        lambda: render_to_string(f"portfolio/dashboard.html#{part}", context, request),
+    )
 
 
 def _editable(request: HttpRequest, pk: int) -> Portfolio:

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils.safestring import SafeString
 
-from core.charts import Series, heat_map, line_chart
+from core.charts import Series, figure, heat_map, heat_table, line_chart, series_table
 
 
 def _money(v: float) -> str:
@@ -58,22 +58,53 @@ def payoff_chart(
     )
 
 
+def payoff_figure(
+    payoff: dict[str, Any],
+    spot: float,
+    breakevens: Sequence[float] = (),
+    element_id: str = "payoff-chart",
+) -> SafeString:
+    """The payoff chart with its data as a table underneath."""
+    grid = payoff["grid"]
+    series = [Series("At expiry", grid, payoff["expiry_pnl"])]
+    for c in payoff["curves"]:
+        label = "Today" if c["days"] == 0 else f"{c['date']} (+{c['days']:.0f} d)"
+        series.append(Series(label, grid, c["pnl"]))
+    table = series_table(
+        series,
+        caption="P&L ($) by price of the underlying",
+        x_title="Underlying price ($)",
+        y_format=lambda v: f"{v:,.0f}",
+    )
+    return figure(payoff_chart(payoff, spot, breakevens, element_id), table)
+
+
 def pnl_heat_map(payoff: dict[str, Any], element_id: str = "pnl-heatmap") -> SafeString:
     hm = payoff["heatmap"]
     rows = [f"{p:,.2f}" for p in hm["prices"]][::-1]
     values = [list(r) for r in hm["pnl"]][::-1]
     cols = [d[5:] for d in hm["dates"]]
-    return heat_map(
+    title = "P&L ($): price × date"
+    svg = heat_map(
         rows,
         cols,
         values,
         fmt=_money,
-        title="P&L: price × date",
-        row_title="price",
+        title=title,
+        row_title="price ($)",
         col_title="date (MM-DD)",
         element_id=element_id,
         cell_w=64,
     )
+    table = heat_table(
+        rows,
+        list(hm["dates"]),
+        values,
+        fmt=lambda v: f"{v:,.0f}",
+        caption=title,
+        corner="Price ($) ↓ · date →",
+    )
+    return figure(svg, table)
 
 
 def smile_chart(
@@ -81,6 +112,7 @@ def smile_chart(
     calls: Sequence[float | None],
     puts: Sequence[float | None],
     spot: float,
+    title: str = "IV smile",
 ) -> SafeString:
     def pct(xs: Sequence[float | None]) -> list[float | None]:
         return [x * 100 if x is not None and math.isfinite(x) else None for x in xs]
@@ -94,7 +126,7 @@ def smile_chart(
             Series("Call IV (OTM)", strikes, pct(otm_c), color="#5fa8ff"),
             Series("Put IV (OTM)", strikes, pct(otm_p), color="#d4af37"),
         ],
-        title="IV smile",
+        title=title,
         x_title="Strike ($)",
         y_title="IV (%)",
         y_format=lambda v: f"{v:.0f}%",
@@ -116,3 +148,45 @@ def term_chart(points: Sequence[tuple[Any, float, float]]) -> SafeString:
         element_id="iv-term",
         height=240,
     )
+
+
+def smile_figure(
+    strikes: Sequence[float],
+    calls: Sequence[float | None],
+    puts: Sequence[float | None],
+    spot: float,
+    expiry: Any,
+) -> SafeString:
+    """The volatility smile of one expiry, with the IVs as a table."""
+    title = f"IV smile, expiry {expiry}"
+
+    def pct(xs: Sequence[float | None]) -> list[float | None]:
+        return [x * 100 if x is not None and math.isfinite(x) else None for x in xs]
+
+    table = series_table(
+        [Series("Call IV (%)", strikes, pct(calls)), Series("Put IV (%)", strikes, pct(puts))],
+        caption=title,
+        x_title="Strike ($)",
+        y_format=lambda v: f"{v:.1f}",
+        max_rows=60,
+    )
+    return figure(smile_chart(strikes, calls, puts, spot, title), table)
+
+
+def term_figure(points: Sequence[tuple[Any, float, float]]) -> SafeString:
+    """ATM implied volatility by expiry, with the points as a table."""
+    table = series_table(
+        [
+            Series(
+                "ATM IV (%)",
+                [f"{p[0]} ({p[1]:.0f} d)" for p in points],
+                [p[2] * 100 for p in points],
+            )
+        ],
+        caption="ATM IV term structure",
+        x_title="Expiry (days)",
+        x_format=str,
+        y_format=lambda v: f"{v:.1f}",
+        max_rows=60,
+    )
+    return figure(term_chart(points), table)

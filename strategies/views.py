@@ -20,7 +20,7 @@ from core.htmx import HtmxHttpRequest, wants_partial
 from market.data import CONTRACT_MULTIPLIER
 from market.errors import MarketDataError, UnknownSymbol
 from portfolio import access
-from strategies import adoption, builder, charts, ranking, services
+from strategies import adoption, builder, charts, presets, ranking, services
 from strategies import chain as chainlib
 from strategies.legs import Candidate
 from strategies.models import AdoptedHedge
@@ -87,9 +87,18 @@ def chain_view(request: HtmxHttpRequest) -> HttpResponse:
     if table:
         exp = date.fromisoformat(table["expiry"])
         ks, calls, puts = chainlib.smile(mk.solved, exp)
-        ctx["smile_svg"] = charts.smile_chart(ks, calls, puts, mk.ctx.spot)
+        ctx["smile_svg"] = charts.smile_figure(ks, calls, puts, mk.ctx.spot, exp)
         spot = mk.ctx.spot
-        rows = [dict(r, atm=(r["strike"] == table["atm_strike"])) for r in table["rows"]]
+        held = _held_contracts(request, symbol, exp)
+        rows = [
+            dict(
+                r,
+                atm=(r["strike"] == table["atm_strike"]),
+                held_call=held.get((r["strike"], "C")),
+                held_put=held.get((r["strike"], "P")),
+            )
+            for r in table["rows"]
+        ]
         # Centred on the money: CHAIN_WINDOW strikes either side of ATM unless all=1.
         if q.get("all") != "1" and rows:
             i_atm = next((i for i, r in enumerate(rows) if r["atm"]), len(rows) // 2)
@@ -98,7 +107,7 @@ def chain_view(request: HtmxHttpRequest) -> HttpResponse:
             rows = rows[lo : i_atm + CHAIN_WINDOW + 1]
         ctx["rows"] = rows
         ctx["spot"] = spot
-    ctx["term_svg"] = charts.term_chart(chainlib.term_structure(mk.solved))
+    ctx["term_svg"] = charts.term_figure(chainlib.term_structure(mk.solved))
     base = {"symbol": symbol}
     if min_oi is not None:
         base["min_oi"] = str(min_oi)
@@ -108,6 +117,22 @@ def chain_view(request: HtmxHttpRequest) -> HttpResponse:
     ctx["api_query"] = urlencode({**base, "expiry": table["expiry"]} if table else base)
     name = f"{template}#chain-body" if wants_partial(request) else template
     return render(request, name, ctx)
+
+
+def _held_contracts(
+    request: HtmxHttpRequest, symbol: str, expiry: date
+) -> dict[tuple[float, str], float]:
+    """Contracts of this expiry held in the portfolio the dashboard shows: (strike, right) →
+    signed quantity, to highlight them in the chain."""
+    portfolio = access.resolve_portfolio(request.user, None)
+    if portfolio is None:
+        return {}
+    held: dict[tuple[float, str], float] = {}
+    for p in portfolio.open_positions().filter(symbol=symbol, expiry=expiry):
+        if p.strike is not None and p.right:
+            key = (float(p.strike), p.right)
+            held[key] = held.get(key, 0.0) + float(p.quantity)
+    return held
 
 
 # --- strategies -----------------------------------------------------------------------------
@@ -148,7 +173,7 @@ def _payoff_view(
     return PayoffView(
         row=row,
         payoff=payoff,
-        chart=charts.payoff_chart(payoff, mk.ctx.spot, row["breakevens"]),
+        chart=charts.payoff_figure(payoff, mk.ctx.spot, row["breakevens"]),
         heat=charts.pnl_heat_map(payoff),
         days=d,
         iv_shift=iv_shift,
@@ -167,6 +192,7 @@ def strategies_view(request: HtmxHttpRequest) -> HttpResponse:
         "symbol": q.get("symbol", settings.DEFAULT_SYMBOL)[:20].upper(),
         "params": _strategy_form(q),
         "rankings": ranking.RANKINGS,
+        "ranking_label": ranking.RANKINGS.get(q.get("rank") or ranking.DEFAULT_RANKING),
         "q": q,
     }
     try:
@@ -198,6 +224,8 @@ def strategies_view(request: HtmxHttpRequest) -> HttpResponse:
         if k in ("symbol", "portfolio", "expiry", "max_cost_pct", "min_floor_pct", "price", "rank")
         and v
     }
+    # ``limit``: how many candidates the table shows (the API's parameter, same meaning).
+    shown = query.limit or TABLE_ROWS
     adoptions = (
         AdoptedHedge.objects.filter(portfolio_id=data["portfolio"]["id"], symbol=symbol)[:10]
         if data["portfolio"]
@@ -206,7 +234,10 @@ def strategies_view(request: HtmxHttpRequest) -> HttpResponse:
     ctx.update(
         data=data,
         adoptions=adoptions,
-        rows=rows[:TABLE_ROWS],
+        rows=rows[:shown],
+        shown=min(shown, len(rows)),
+        more_query=urlencode({**base, "limit": str(shown + TABLE_ROWS)}),
+        all_query=urlencode({**base, "limit": str(len(rows))}),
         compare=[by_id[c] for c in compare_ids],
         compare_ids=compare_ids,
         pv=pv,
@@ -260,6 +291,15 @@ def _builder_legs(q: QueryDict, mk: services.Market, errors: dict[str, str]) -> 
         return []
 
 
+NEAR_STRIKES = 8
+
+
+def _strike_groups(strikes: list[float], spot: float) -> dict[str, list[float]]:
+    """The strikes nearest the money (a short list to pick from first) and all of them."""
+    near = sorted(sorted(strikes, key=lambda k: abs(k - spot))[: 2 * NEAR_STRIKES])
+    return {"near": near, "strikes": strikes}
+
+
 def _strikes(mk: services.Market, exp: date) -> list[float]:
     import numpy as np
 
@@ -295,13 +335,33 @@ def builder_view(request: HtmxHttpRequest) -> HttpResponse:
         mk = services.load_market(symbol)
         legs_in = _builder_legs(q, mk, errors)
         ctx["legs"] = [
-            {"i": i, "leg": lg, "strikes": _strikes(mk, lg.expiry)} for i, lg in enumerate(legs_in)
+            {"i": i, "leg": lg, **_strike_groups(_strikes(mk, lg.expiry), mk.ctx.spot)}
+            for i, lg in enumerate(legs_in)
         ]
         ctx["expiries"] = list(mk.solved.chain.expiries)
         ctx["portfolio"] = portfolio
         ctx["errors"] = errors
         holding = services.holding_shares(portfolio, symbol)
         ctx["holding"] = holding
+        sc = mk.solved
+        preset_expiry = chainlib.default_expiry(tuple(sc.chain.expiries), sc.t_by_expiry)
+        base = {"symbol": symbol, "price": query.price}
+        if query.portfolio:
+            base["portfolio"] = str(query.portfolio)
+        ctx["presets"] = [
+            {
+                "preset": p,
+                "query": urlencode(
+                    [*base.items(), ("include_holding", "1")]
+                    + [
+                        (k, leg[k])
+                        for leg in p.legs
+                        for k in ("side", "right", "strike", "expiry", "qty")
+                    ]
+                ),
+            }
+            for p in presets.presets(sc.chain, preset_expiry, mk.ctx.spot, holding)
+        ]
         if legs_in and not errors:
             built = builder.build(mk, legs_in, query.price, holding if include else 0.0)
             cand = Candidate("Custom", "custom", legs_in[0].expiry, built.legs)

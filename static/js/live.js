@@ -1,12 +1,13 @@
 /*
  * Live dashboard updates over /ws/updates (protocol: docs/websocket.md).
  *
- * Loaded as an external script so a CSP without inline script works. It connects when the page
- * has a connection indicator (#live-conn), follows the symbol/portfolio of the KPI cards
- * (#kpis data-symbol / data-portfolio, which HTMX swaps when the user switches symbol), swaps in
- * the server-rendered KPI cards that each update carries (kpis_html: the same partial the HTTP
- * view renders), updates the hedge panel's live fields, and reconnects with jittered
- * exponential backoff after the server goes away.
+ * Each `portfolio_update` is a signal that new data exists for the symbol the page shows. The
+ * page then asks the server for every market-dependent panel at once (#dashboard-body
+ * data-live-url, `panel=live`): KPIs, hedge, positions, scenarios and the data stamp come back
+ * from ONE valuation as out-of-band swaps, so no two numbers on the page can disagree.
+ * Values that changed flash briefly. When the socket drops, the page says so with a real
+ * countdown to the next attempt and the data's age, marks the values stale, and reconnects with
+ * jittered exponential backoff; links and forms keep working over plain HTTP meanwhile.
  */
 (function () {
   "use strict";
@@ -20,14 +21,22 @@
   var ws = null;
   var attempt = 0;
   var timer = null;
+  var retryAt = 0;
   var stopped = false;
   var following = null; // {symbol, portfolio} the socket is subscribed to
+  var inflight = false;
+  var pending = false;
+  var lastTs = null;
 
   function setState(state, text) {
     indicator.classList.toggle("live", state === "live");
     indicator.setAttribute("data-state", state);
     indicator.textContent = text;
     indicator.title = "Live updates: " + text;
+    // Values are marked stale once the connection is lost, not while it is being set up.
+    if (state !== "connecting") {
+      document.body.classList.toggle("is-stale", state !== "live");
+    }
   }
 
   function wanted() {
@@ -53,21 +62,54 @@
     return proto + "//" + window.location.host + path + query;
   }
 
-  function text(id, value) {
-    var el = document.getElementById(id);
-    if (el && value !== undefined && value !== null) {
-      el.textContent = value;
-    }
+  // --- one refresh of every live panel --------------------------------------------------
+
+  function snapshotValues() {
+    var out = {};
+    document.querySelectorAll("[data-live]").forEach(function (el) {
+      out[el.getAttribute("data-live")] = el.textContent;
+    });
+    return out;
   }
 
-  function fmt(value, places) {
-    if (typeof value !== "number" || !isFinite(value)) {
-      return "\u2014";
-    }
-    return value.toLocaleString("en-US", {
-      minimumFractionDigits: places,
-      maximumFractionDigits: places
+  function markChanged(before) {
+    document.querySelectorAll("[data-live]").forEach(function (el) {
+      var key = el.getAttribute("data-live");
+      if (key in before && before[key] !== el.textContent) {
+        el.classList.remove("changed");
+        void el.offsetWidth; // restart the animation
+        el.classList.add("changed");
+      }
     });
+  }
+
+  function refreshPanels() {
+    var body = document.getElementById("dashboard-body");
+    var url = body && body.getAttribute("data-live-url");
+    if (!url || !window.htmx) {
+      return;
+    }
+    if (inflight) {
+      pending = true; // one more after this one: never a queue of stale requests
+      return;
+    }
+    inflight = true;
+    var before = snapshotValues();
+    window.htmx.ajax("GET", url, { source: body, target: body, swap: "none" }).then(
+      function () {
+        markChanged(before);
+        done();
+      },
+      done
+    );
+  }
+
+  function done() {
+    inflight = false;
+    if (pending) {
+      pending = false;
+      refreshPanels();
+    }
   }
 
   function applyUpdate(msg) {
@@ -75,46 +117,9 @@
     if (!target || msg.symbol !== target.symbol) {
       return; // an update still in flight for the symbol the page just left
     }
-    var kpis = document.getElementById("kpis");
-    if (msg.kpis_html && kpis) {
-      var tpl = document.createElement("template");
-      tpl.innerHTML = msg.kpis_html; // rendered and escaped by Django's template engine
-      var fresh = tpl.content.firstElementChild;
-      if (fresh && fresh.id === "kpis") {
-        fresh.removeAttribute("hx-swap-oob");
-        if (!fresh.getAttribute("data-portfolio")) {
-          fresh.setAttribute("data-portfolio", target.portfolio);
-        }
-        kpis.replaceWith(fresh);
-        if (window.htmx) {
-          window.htmx.process(fresh);
-        }
-      }
-    }
-    var hedge = msg.hedge || {};
-    if (document.getElementById("hedge-ratio")) {
-      text("hedge-ratio", fmt(hedge.hedge_ratio, 2));
-    }
-    var warnings = document.getElementById("hedge-warnings");
-    if (warnings && Array.isArray(hedge.warnings)) {
-      var items = hedge.warnings.map(function (message) {
-        var li = document.createElement("li");
-        li.className = "warn";
-        li.textContent = String(message);
-        return li;
-      });
-      warnings.replaceChildren.apply(warnings, items);
-    }
-    var ts = document.getElementById("data-ts");
-    if (ts && typeof msg.ts === "string") {
-      ts.setAttribute("datetime", msg.ts);
-      ts.textContent = msg.ts.slice(0, 19);
-    }
-    var badge = document.getElementById("stale-badge");
-    if (badge) {
-      badge.hidden = !msg.stale;
-    }
+    lastTs = msg.ts || lastTs;
     indicator.setAttribute("data-last-update", msg.ts || "");
+    refreshPanels();
     document.dispatchEvent(new CustomEvent("vault:update", { detail: msg }));
   }
 
@@ -135,6 +140,31 @@
     }
   }
 
+  // --- lost connection: countdown, data age, stale marks ------------------------------------
+
+  function dataAgeText() {
+    var el = document.getElementById("data-age");
+    var iso = (el && el.getAttribute("data-ts")) || lastTs;
+    var t = iso ? Date.parse(iso) : NaN;
+    if (isNaN(t)) {
+      return "";
+    }
+    var s = Math.max(0, Math.round((Date.now() - t) / 1000));
+    return s < 90 ? s + " s" : s < 5400 ? Math.round(s / 60) + " min" : (s / 3600).toFixed(1) + " h";
+  }
+
+  function tick() {
+    var age = dataAgeText();
+    var ageEl = document.getElementById("data-age");
+    if (ageEl) {
+      ageEl.textContent = age ? age + " old" : "";
+    }
+    if (timer && retryAt) {
+      var left = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
+      setState("offline", "offline · data " + age + " old · reconnecting in " + left + " s");
+    }
+  }
+
   function scheduleReconnect(minimumMs) {
     if (stopped || timer) {
       return;
@@ -144,11 +174,13 @@
     var ceiling = Math.min(MAX_DELAY_MS, 2000 * Math.pow(2, attempt));
     var delay = Math.max(minimumMs || 0, 500 + Math.random() * ceiling);
     attempt += 1;
-    setState("offline", "reconnecting in " + Math.ceil(delay / 1000) + " s");
+    retryAt = Date.now() + delay;
     timer = window.setTimeout(function () {
       timer = null;
+      retryAt = 0;
       connect();
     }, delay);
+    tick();
   }
 
   function connect() {
@@ -197,9 +229,11 @@
     if (!ws && timer) {
       window.clearTimeout(timer);
       timer = null;
+      retryAt = 0;
       attempt = 0;
       connect();
     }
   });
+  window.setInterval(tick, 1000);
   connect();
 })();

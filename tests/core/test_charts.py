@@ -68,9 +68,11 @@ def test_heat_map_colours_by_sign_and_marks_the_highlight():
     root = ET.fromstring(str(svg))
     rects = root.findall(f"{NS}rect")
     assert len(rects) == 4
-    fills = [r.get("fill") for r in rects]
-    red = lambda c: int(c[1:3], 16) > int(c[3:5], 16)  # noqa: E731
-    assert red(fills[0]) and not red(fills[1]) and not red(fills[3])
-    assert rects[3].get("stroke") == "#d4af37"
+    kinds = [(r.get("class") or "").split() for r in rects]
+    assert kinds[0] == ["neg"] and kinds[1] == ["pos"] and kinds[2] == ["none"]
+    assert kinds[3] == ["pos", "mark"]  # the highlighted cell
+    opacity = [float(r.get("fill-opacity") or "nan") for r in rects]
+    assert opacity[3] > opacity[1]  # +10 is tinted stronger than +5
+    assert opacity[0] == max(opacity[:2] + opacity[3:])  # |-10| is the largest magnitude
     assert "—" in [t.text for t in root.iter(f"{NS}text")]
     assert re.search(r"b / \+1: 10", str(svg))

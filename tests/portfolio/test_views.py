@@ -74,7 +74,7 @@ def test_htmx_panel_and_body_partials(client, fake_market, demo, url):
     assert "<html" not in html and "panel-positions" not in html
     resp = client.get(url, {"symbol": "SLV"}, **HX)
     html = resp.content.decode()
-    assert html.lstrip().startswith('<div id="dashboard-body">')
+    assert html.lstrip().startswith('<div id="dashboard-body" ')
     assert 'id="symbol-SLV"' not in html  # slugify lower-cases ids
     assert 'class="active" aria-current="page">SLV<' in html
     # a history-restore request gets the whole page again
@@ -160,3 +160,93 @@ def test_export_respects_ownership(client, demo):
     assert resp.status_code == 200
     assert resp["Content-Type"].startswith("text/csv")
     assert resp.content.decode().count("\n") == 3
+
+
+def test_live_panel_brings_every_number_panel_from_one_valuation(client, fake_market, demo, url):
+    """What live.js asks for after a WebSocket update: one response, every panel, one as_of."""
+    html = client.get(url, {"panel": "live"}, **HX).content.decode()
+    panels = re.findall(
+        r'<section[^>]*id="(panel-[a-z]+)"[^>]*data-ts="([^"]+)"[^>]*hx-swap-oob', html
+    )
+    assert {p for p, _ in panels} == {
+        "panel-kpis",
+        "panel-hedge",
+        "panel-positions",
+        "panel-scenarios",
+    }
+    assert len({ts for _, ts in panels}) == 1
+    assert 'id="data-stamp" hx-swap-oob="true"' in html
+    total = re.search(
+        r'id="positions-total-value" data-live="total-value" data-value="([^"]+)"', html
+    )
+    assert total and float(total.group(1)) == kpi(html, "value")
+    assert "panel-history" not in html  # not market-dependent: left alone
+
+
+def test_hedge_expiry_table_counts_the_puts_that_expire_on_each_date():
+    from portfolio.views import _expiry_rows
+
+    hedge = {
+        "expiries": [
+            {"expiry": "2026-03-20", "put_contracts": 33.0},
+            {"expiry": "2026-06-19", "put_contracts": 20.0},
+        ]
+    }
+    rows = _expiry_rows(hedge)
+    assert [r["expiring_puts"] for r in rows] == [13.0, 20.0]
+    assert [r["put_contracts"] for r in rows] == [33.0, 20.0]  # in force, as the API says
+    assert hedge["expiries"][0] == {"expiry": "2026-03-20", "put_contracts": 33.0}  # untouched
+
+
+def test_error_pages_are_styled_and_navigable(client, fake_market):
+    from django.template.loader import render_to_string
+
+    resp = client.get("/no-such-page/")
+    html = resp.content.decode()
+    assert resp.status_code == 404
+    assert "<h1>Page not found</h1>" in html and 'class="mainnav"' in html
+    # 500 and 503 are rendered without a request (Django's handler; the database middleware).
+    for name, heading in (
+        ("500.html", "Something went wrong"),
+        ("503.html", "Temporarily unavailable"),
+    ):
+        page = render_to_string(name, {"message": "The database is unavailable."})
+        assert f"<h1>{heading}</h1>" in page and 'class="mainnav"' in page
+    assert "The database is unavailable." in render_to_string(
+        "503.html", {"message": "The database is unavailable."}
+    )
+
+
+def test_navigation_marks_the_current_page(client, fake_market, demo, url):
+    html = client.get(url).content.decode()
+    assert re.findall(r'<a href="[^"]*" aria-current="page">([^<]+)</a>', html) == ["Portfolio"]
+
+
+def test_rendered_body_is_reused_per_snapshot_and_dropped_on_a_write(
+    client, fake_market, demo, url, monkeypatch
+):
+    from portfolio import views
+
+    renders: list[str] = []
+    real = views.render_to_string
+
+    def counting(name, *args, **kwargs):
+        renders.append(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(views, "render_to_string", counting)
+    first = client.get(url).content.decode()
+    again = client.get(url).content.decode()
+    assert renders == ["portfolio/dashboard.html#dashboard-body"]  # rendered once
+    body = re.search(r'<div id="dashboard-body".*', first, re.S)
+    assert body and body.group(0)[:2000] in again
+    shares = demo.positions.get(kind="underlying")
+    shares.quantity = 1234
+    shares.save()  # bumps the data version: the memo must not serve the old table
+    html = client.get(url).content.decode()
+    assert len(renders) == 2 and "+1,234" in html
+    # Another user with another portfolio never gets this body.
+    other = PortfolioFactory(owner=UserFactory())
+    client.force_login(other.owner)
+    mine = client.get(url).content.decode()
+    assert other.name in mine and "+1,234" not in mine

@@ -246,3 +246,66 @@ def test_strategies_page_and_api_refuse_the_same_values(client, fake_market, par
     assert page.status_code == api.status_code == 400
     assert api.json()["error"]["field"] == field
     assert field in page.content.decode()
+
+
+def test_candidates_page_in_steps_and_says_how_many_are_shown(client, fake_market) -> None:
+    import re
+
+    from strategies.views import TABLE_ROWS
+
+    html = client.get("/strategies/", {"symbol": "GLD"}).content.decode()
+    found = re.search(r"of (\d+) candidates pass the filters", html)
+    assert found
+    total = int(found.group(1))
+    rows = len(re.findall(r'<tr id="cand-\d+"', html))
+    assert rows == min(TABLE_ROWS, total)
+    assert f"{rows} of {total} candidates shown" in html
+    if total > TABLE_ROWS:
+        more = client.get("/strategies/", {"symbol": "GLD", "limit": str(total)}).content.decode()
+        assert len(re.findall(r'<tr id="cand-\d+"', more)) == total
+        assert f"{total} of {total} candidates shown" in more
+    # Rank keys are shown by their labels.
+    assert ">Cost per point of protection</option>" in html
+
+
+def test_builder_presets_are_sized_and_the_zero_cost_collar_pays_for_itself(
+    client, fake_market
+) -> None:
+    import math
+    import re
+
+    import numpy as np
+
+    from strategies import presets
+
+    chain = fake_market.chain("GLD")
+    spot = float(chain.spot)
+    expiry = EXPIRIES[2]
+    found = {p.key: p for p in presets.presets(chain, expiry, spot, 1000)}
+    assert set(found) == {"protective_put", "collar", "zero_cost_collar", "put_spread"}
+    assert all(leg["qty"] == "10" for p in found.values() for leg in p.legs)
+    put, call = found["zero_cost_collar"].legs
+    m = np.asarray(chain.expiry).astype("datetime64[D]") == np.datetime64(expiry, "D")
+
+    def quote(right: bool, k: float) -> tuple[float, float]:
+        i = np.flatnonzero(m & (np.asarray(chain.is_call) == right) & np.isclose(chain.strike, k))[
+            0
+        ]
+        return float(chain.bid[i]), float(chain.ask[i])
+
+    put_ask = quote(False, float(put["strike"]))[1]
+    gap = abs(quote(True, float(call["strike"]))[0] - put_ask)
+    others = [
+        abs(float(b) - put_ask)
+        for b, k, c in zip(
+            np.asarray(chain.bid)[m],
+            np.asarray(chain.strike)[m],
+            np.asarray(chain.is_call)[m],
+            strict=True,
+        )
+        if c and k > spot and math.isfinite(b)
+    ]
+    assert gap == min(others)  # no listed call pays for the put more exactly
+    assert float(found["protective_put"].legs[0]["strike"]) < spot
+    html = client.get("/strategies/builder/", {"symbol": "GLD"}).content.decode()
+    assert len(re.findall(r'id="preset-[a-z_]+"', html)) == 4

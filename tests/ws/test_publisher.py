@@ -75,7 +75,7 @@ def test_kpi_cards_rendered_from_the_payload():
     )
     assert 'id="kpis"' in html and 'id="kpi-value"' in html
     assert "$1,234,567" in html  # the template's money format, written out
-    assert "-$2,500" in html and "231.46" in html and "2.35 %" in html
+    assert "\u2212$2,500" in html and "231.46" in html and "2.35%" in html
     assert "stale" in html and "no long puts" in html
 
 

@@ -1,0 +1,104 @@
+"""Live updates in a real browser: every panel from one snapshot, marked changes, and an honest
+offline state (countdown, data age, stale marks) when the server goes away."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.browser import wait_for_htmx_idle
+from tests.support.server import run_app_server, stop_process
+
+pytestmark = [pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def ticking_server(tmp_path_factory):
+    env = {"DATA_DIR": str(tmp_path_factory.mktemp("live")), "WEBSOCKET_INTERVAL_SECONDS": "1"}
+    with run_app_server(env, seed=True) as srv:
+        yield srv
+
+
+@pytest.fixture
+def doomed_server(tmp_path):
+    """A server of the test's own, which the test stops."""
+    env = {"DATA_DIR": str(tmp_path / "data"), "WEBSOCKET_INTERVAL_SECONDS": "1"}
+    with run_app_server(env, seed=True) as srv:
+        yield srv
+
+
+def _number(text: str) -> float:
+    return float(text.replace("\u2212", "-").replace("$", "").replace(",", "").split()[0])
+
+
+def test_an_update_refreshes_every_panel_from_one_snapshot(ticking_server, browser):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{ticking_server.url}/")
+    page.wait_for_selector('#live-conn[data-state="live"]', timeout=15_000)
+    first = page.get_attribute("#kpis", "data-ts")
+    # The synthetic market ticks every few seconds; each update re-renders the panels.
+    page.wait_for_function(
+        "(ts) => document.querySelector('#kpis').dataset.ts !== ts", arg=first, timeout=30_000
+    )
+    wait_for_htmx_idle(page)
+    ts = page.get_attribute("#kpis", "data-ts")
+    for panel in ("#panel-kpis", "#panel-hedge", "#panel-positions", "#panel-scenarios"):
+        assert page.get_attribute(panel, "data-ts") == ts, panel
+    assert page.get_attribute("#data-age", "data-ts") == ts
+
+    # The same numbers wherever they appear.
+    kpi_value = float(page.get_attribute("#kpi-value", "data-value") or "nan")
+    total = float(page.get_attribute("#positions-total-value", "data-value") or "nan")
+    assert kpi_value == total
+    assert page.inner_text("#kpi-value .value") == page.inner_text("#positions-total-value")
+    assert page.inner_text("#kpi-hedge-ratio") == page.inner_text("#hedge-ratio")
+    first_floor = page.locator("#hedge-expiries tbody tr").first.locator("td").nth(5)
+    assert page.inner_text("#kpi-floor .value") == first_floor.inner_text()
+    assert re.search(r"\$[\d,]+", page.inner_text("#panel-scenarios p.small"))
+    scen_base = page.inner_text("#panel-scenarios p.small").rsplit("$", 1)[1].rstrip(".")
+    assert _number(scen_base) == pytest.approx(total, abs=0.5)
+    assert errors == []
+    page.close()
+
+
+def test_changed_values_are_marked(ticking_server, browser):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(f"{ticking_server.url}/")
+    page.wait_for_selector('#live-conn[data-state="live"]', timeout=15_000)
+    # A market tick moves the value; the cell that changed flashes.
+    page.wait_for_selector("[data-live].changed", timeout=30_000)
+    page.close()
+
+
+def test_lost_connection_counts_down_and_marks_values_stale(doomed_server, browser):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(f"{doomed_server.url}/")
+    page.wait_for_selector('#live-conn[data-state="live"]', timeout=15_000)
+    stop_process(doomed_server.process)
+    page.wait_for_selector('#live-conn[data-state="offline"]', timeout=15_000)
+    assert page.evaluate("document.body.classList.contains('is-stale')")
+
+    def seconds_left() -> int | None:
+        m = re.search(r"reconnecting in (\d+) s", page.inner_text("#live-conn"))
+        return int(m.group(1)) if m else None
+
+    # Backoff grows: wait for an attempt with a wait long enough to watch it count down.
+    page.wait_for_function(
+        "() => { const m = /reconnecting in (\\d+) s/.exec(document.querySelector('#live-conn').textContent);"
+        " return m && +m[1] >= 3; }",
+        timeout=60_000,
+    )
+    before = seconds_left()
+    page.wait_for_timeout(2100)
+    after = seconds_left()
+    assert before is not None and after is not None and after <= before - 2
+    assert re.search(r"data \d+ (s|min) old", page.inner_text("#live-conn"))
+    assert re.search(r"\d+ (s|min) old", page.inner_text("#data-age"))
+    # The symbol tabs still try HTTP and say so when the server cannot be reached.
+    page.click("#symbol-slv")
+    page.wait_for_selector("#notice:not([hidden])", timeout=10_000)
+    assert "Could not reach the server" in page.inner_text("#notice")
+    page.close()
