@@ -65,7 +65,11 @@ def server_command(program: str, port: int, *, workers: int = 2, quiet: bool = F
     gunicorn (``workers`` sync WSGI workers, HTTP only). ``quiet`` drops gunicorn's access log
     and info lines, as benchmarks want."""
     if program == "daphne":
-        argv = ["daphne", "-b", "127.0.0.1", "-p", str(port), "vault_dash.asgi:application"]
+        # The first WebSocket handshake of a fresh server imports and warms the market data
+        # path; on a loaded 2-core CI machine that passed daphne's 5 s connect timeout and the
+        # socket got a 403. Tests allow 30 s; production keeps daphne's default.
+        argv = ["daphne", "-b", "127.0.0.1", "-p", str(port), "--websocket_connect_timeout", "30"]
+        argv.append("vault_dash.asgi:application")
     elif program == "gunicorn":
         argv = ["gunicorn", "-b", f"127.0.0.1:{port}", "-w", str(workers)]
         argv += ["--log-level", "warning"] if quiet else ["--access-logfile", "-"]
