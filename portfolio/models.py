@@ -30,8 +30,10 @@ from market.data import CONTRACT_MULTIPLIER
 from portfolio.valuation import PositionIn
 
 DATA_VERSION_KEY = "portfolio:data-version"
-SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
-SYMBOL_VALIDATOR = RegexValidator(SYMBOL_RE, "Use an upper-case ticker symbol such as GLD.")
+SYMBOL_PATTERN = r"^[A-Z][A-Z0-9.\-]{0,9}$"
+SYMBOL_RE = re.compile(SYMBOL_PATTERN)
+# The pattern as a string: migrations record the validator, and a compiled one reads as a change.
+SYMBOL_VALIDATOR = RegexValidator(SYMBOL_PATTERN, "Use an upper-case ticker symbol such as GLD.")
 
 
 class PortfolioQuerySet(models.QuerySet["Portfolio"]):

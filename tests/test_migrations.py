@@ -1,0 +1,15 @@
+"""The models and the committed migrations agree: no model change waits for a migration."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+
+@pytest.mark.django_db
+def test_no_model_change_lacks_a_migration(capsys) -> None:
+    try:
+        call_command("makemigrations", "--check", "--dry-run", verbosity=1)
+    except SystemExit as exc:  # makemigrations --check exits 1 when a migration is missing
+        pytest.fail(f"models changed without a migration:\n{capsys.readouterr().out}")
+        raise AssertionError from exc
