@@ -158,7 +158,7 @@ class TradeAdminForm(forms.ModelForm[Trade]):
 
     def _post_clean(self) -> None:
         # The instance holds the form's values only once the model form's own clean has run.
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]
         if not self.errors:
             try:
                 ledger.check(self.instance)

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 
+from portfolio import csvio
 from portfolio.csvio import MAX_BYTES
 
 
@@ -11,11 +12,21 @@ class ImportPositionsForm(forms.Form):
     file = forms.FileField(
         label="CSV file",
         help_text="Columns: symbol, kind, quantity, cost_basis, expiry, strike, right, style, "
-        "units_per_share, opened_on, note (header row required).",
+        "units_per_share, opened_on, note, fees (header row required).",
     )
-    replace = forms.BooleanField(
-        required=False, label="Replace: close the current open positions first"
+    mode = forms.ChoiceField(
+        choices=[
+            (csvio.NEW, "New: every row opens an instrument not held yet"),
+            (csvio.ADD, "Add: each row is a trade on top of what is held (+ buy, − sell)"),
+            (csvio.REPLACE, "Replace: close the open positions at cost first"),
+        ],
+        initial=csvio.NEW,
+        required=False,
+        widget=forms.RadioSelect,
     )
+
+    def clean_mode(self) -> str:
+        return self.cleaned_data.get("mode") or csvio.NEW
 
     def clean_file(self) -> Any:
         f = self.cleaned_data["file"]

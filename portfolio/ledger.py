@@ -63,10 +63,11 @@ EDITABLE_FIELDS = frozenset(AUDITED_FIELDS) - {"source"}
 class LedgerError(Exception):
     """A ledger write refused; ``field`` names the input at fault when there is one."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, trade_id: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.trade_id = trade_id
 
 
 @dataclass(frozen=True)
@@ -276,6 +277,7 @@ def _build(trades: list[Trade], method: str) -> lots.LotBook:
         raise LedgerError(
             f"trade #{exc.trade_id}: {exc}" if exc.trade_id else str(exc).capitalize(),
             "quantity",
+            exc.trade_id,
         ) from None
 
 
@@ -293,7 +295,7 @@ def rebuild(portfolio: Portfolio, instrument: Instrument) -> Position | None:
         [
             Lot(
                 portfolio=portfolio,
-                trade_id=lot.trade_id,
+                trade_id=_saved(lot.trade_id),
                 opened_on=lot.opened_on,
                 quantity=lot.quantity,
                 remaining=lot.remaining,
@@ -307,7 +309,7 @@ def rebuild(portfolio: Portfolio, instrument: Instrument) -> Position | None:
         [
             LotClosure(
                 lot=saved[c.lot_key],
-                trade_id=c.trade_id,
+                trade_id=_saved(c.trade_id),
                 portfolio=portfolio,
                 symbol=instrument.symbol,
                 closed_on=c.closed_on,
@@ -318,6 +320,12 @@ def rebuild(portfolio: Portfolio, instrument: Instrument) -> Position | None:
         ]
     )
     return _sync_position(portfolio, instrument, trades, book)
+
+
+def _saved(trade_id: int | None) -> int:
+    if trade_id is None:  # rebuild reads saved trades only; check() never stores its book
+        raise AssertionError("lot of an unsaved trade")
+    return trade_id
 
 
 def _sync_position(

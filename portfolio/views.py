@@ -200,13 +200,13 @@ def import_positions(request: HttpRequest, pk: int) -> HttpResponse:
             data = form.cleaned_data["file"].read(csvio.MAX_BYTES + 1)
             try:
                 created = csvio.import_positions(
-                    data, portfolio, replace=form.cleaned_data["replace"]
+                    data, portfolio, mode=form.cleaned_data["mode"], user=request.user
                 )
             except csvio.CsvImportError as exc:
                 errors, status = exc.errors, 400
             else:
                 services.clear_memos()
-                messages.success(request, f"Imported {len(created)} position(s).")
+                messages.success(request, f"Imported {len(created)} trade(s).")
                 url = f"{redirect('portfolio:dashboard').url}?portfolio={portfolio.pk}"
                 return redirect(url)
         else:

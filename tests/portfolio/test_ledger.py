@@ -121,6 +121,7 @@ def test_editing_a_trade_rebuilds_and_is_audited():
     assert ledger.realised_pnl(pf) == 50
     entry = TradeAudit.objects.filter(trade_id=buy.pk, change="update").get()
     assert entry.actor == user and entry.reason == "typo"
+    assert entry.before is not None and entry.after is not None
     assert entry.before["price"] == "10.000000" and entry.after["price"] == "10.50"
     with pytest.raises(ledger.LedgerError):
         ledger.change(buy, user, portfolio=None)
@@ -136,6 +137,7 @@ def test_every_write_is_audited_and_the_audit_outlives_the_trade():
     )
     assert changes == [("create", user.pk), ("delete", user.pk)]
     deleted = TradeAudit.objects.get(trade_id=t.pk, change="delete")
+    assert deleted.before is not None
     assert deleted.before["quantity"] == "5.000000" and deleted.after is None
 
 

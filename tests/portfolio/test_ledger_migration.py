@@ -66,7 +66,8 @@ def test_open_positions_become_opening_trades_and_lots():
 
     _migrate(AFTER)
     from portfolio import ledger
-    from portfolio.models import Lot, Position as NewPosition, Trade, TradeAudit
+    from portfolio.models import Lot, Trade, TradeAudit
+    from portfolio.models import Position as NewPosition
 
     trades = {t.symbol + t.kind: t for t in Trade.objects.filter(portfolio_id=pf.pk)}
     assert set(trades) == {"GLDunderlying", "GLDoption"}  # the closed IAU lot is not a trade
