@@ -10,4 +10,17 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("portfolios/<int:pk>/import/", views.import_positions, name="import"),
     path("portfolios/<int:pk>/export.csv", views.export_positions, name="export"),
+    path("portfolios/<int:pk>/trades/", views.trades, name="trades"),
+    path("portfolios/<int:pk>/trades/add/", views.trade_add, name="trade_add"),
+    path("portfolios/<int:pk>/trades/<int:trade_id>/edit/", views.trade_edit, name="trade_edit"),
+    path(
+        "portfolios/<int:pk>/trades/<int:trade_id>/delete/",
+        views.trade_delete,
+        name="trade_delete",
+    ),
+    path(
+        "portfolios/<int:pk>/positions/<int:position_id>/close/",
+        views.position_close,
+        name="position_close",
+    ),
 ]

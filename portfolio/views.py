@@ -1,35 +1,39 @@
-"""The dashboard (full page or one HTMX panel), CSV import/export."""
+"""The dashboard (full page or one HTMX panel), CSV import/export, and the book: trades entered,
+changed, deleted and positions closed through :mod:`portfolio.ledger`."""
 
 from __future__ import annotations
 
 import io
 import logging
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from core import charts
 from core.htmx import HtmxHttpRequest, wants_partial
 from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
-from portfolio import access, csvio, services
-from portfolio.forms import ImportPositionsForm
-from portfolio.models import Portfolio, PortfolioSnapshot
+from portfolio import access, csvio, ledger, services
+from portfolio.forms import ClosePositionForm, ImportPositionsForm, TradeForm
+from portfolio.models import LotClosure, Portfolio, PortfolioSnapshot, Position, Trade
 
 logger = logging.getLogger(__name__)
 
 PANELS = ("kpis", "positions", "hedge", "history", "scenarios")
 SUGGESTED_SYMBOLS = ("GLD", "IAU", "SLV", "SPY")
 HISTORY_DAYS = 30
+TRADES_SHOWN = 500
 
 
 def _portfolio_from(request: HttpRequest, raw: str | None) -> Portfolio | None:
@@ -232,3 +236,135 @@ def export_positions(request: HttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="portfolio-{portfolio.pk}.csv"'
     return response
+
+
+# --- the book: trades, lots and realised P&L --------------------------------------------------
+
+
+def _visible(request: HttpRequest, pk: int) -> Portfolio:
+    portfolio = Portfolio.objects.visible_to(request.user).filter(pk=pk).first()
+    if portfolio is None:
+        raise Http404("no such portfolio")
+    return portfolio
+
+
+def _to_book(portfolio: Portfolio) -> HttpResponse:
+    return redirect("portfolio:trades", pk=portfolio.pk)
+
+
+@require_GET
+@access.data_page
+def trades(request: HttpRequest, pk: int) -> HttpResponse:
+    """The book: open positions, every trade, and the P&L the closed lots realised."""
+    portfolio = _visible(request, pk)
+    can_edit = portfolio.can_edit(request.user)
+    realised = {
+        row["symbol"]: row["total"]
+        for row in LotClosure.objects.filter(portfolio=portfolio)
+        .values("symbol")
+        .annotate(total=Sum("realised"))
+        .order_by("symbol")
+    }
+    context = {
+        "portfolio": portfolio,
+        "can_edit": can_edit,
+        "positions": portfolio.open_positions().order_by("symbol", "kind", "expiry", "strike"),
+        "trades": portfolio.trades.order_by("-traded_on", "-pk")[:TRADES_SHOWN],
+        "trade_count": portfolio.trades.count(),
+        "realised": realised,
+        "realised_total": sum(realised.values(), Decimal(0)),
+        "form": TradeForm(portfolio=portfolio) if can_edit else None,
+    }
+    return render(request, "portfolio/trades.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@access.data_page
+def trade_add(request: HttpRequest, pk: int) -> HttpResponse:
+    portfolio = _editable(request, pk)
+    form = TradeForm(request.POST or None, portfolio=portfolio)
+    if request.method == "POST" and form.is_valid() and form.trade is not None:
+        try:
+            ledger.record(portfolio, request.user, [form.trade])
+        except ledger.LedgerError as exc:  # the book moved since the form's check
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Recorded: {form.trade}.")
+            return _to_book(portfolio)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "portfolio/trade_form.html",
+        {"form": form, "portfolio": portfolio, "trade": None},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@access.data_page
+def trade_edit(request: HttpRequest, pk: int, trade_id: int) -> HttpResponse:
+    portfolio = _editable(request, pk)
+    trade = get_object_or_404(Trade, pk=trade_id, portfolio=portfolio)
+    form = TradeForm(request.POST or None, portfolio=portfolio, instance=trade)
+    if request.method == "POST" and form.is_valid() and form.trade is not None:
+        try:
+            ledger.change(
+                Trade(pk=trade.pk, portfolio=portfolio), request.user, **form.changed_fields()
+            )
+        except ledger.LedgerError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Trade changed; lots and realised P&L recomputed.")
+            return _to_book(portfolio)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "portfolio/trade_form.html",
+        {"form": form, "portfolio": portfolio, "trade": trade},
+        status=status,
+    )
+
+
+@require_POST
+@access.data_page
+def trade_delete(request: HttpRequest, pk: int, trade_id: int) -> HttpResponse:
+    portfolio = _editable(request, pk)
+    trade = get_object_or_404(Trade, pk=trade_id, portfolio=portfolio)
+    try:
+        ledger.delete(trade, request.user)
+    except ledger.LedgerError as exc:
+        messages.error(request, f"Not deleted: {exc.message}")
+    else:
+        messages.success(request, "Trade deleted; lots and realised P&L recomputed.")
+    return _to_book(portfolio)
+
+
+@require_http_methods(["GET", "POST"])
+@access.data_page
+def position_close(request: HttpRequest, pk: int, position_id: int) -> HttpResponse:
+    portfolio = _editable(request, pk)
+    position = get_object_or_404(Position.objects.open(), pk=position_id, portfolio=portfolio)
+    form = ClosePositionForm(request.POST or None, position=position)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            trade = ledger.close_position(
+                position,
+                request.user,
+                quantity=data["quantity"],
+                price=data["price"],
+                fees=data["fees"] or Decimal(0),
+                traded_on=data["traded_on"],
+            )
+        except ledger.LedgerError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"Recorded: {trade}.")
+            return _to_book(portfolio)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "portfolio/position_close.html",
+        {"form": form, "portfolio": portfolio, "position": position},
+        status=status,
+    )
