@@ -429,3 +429,18 @@ def realised_pnl(portfolio: Portfolio, symbol: str | None = None) -> Decimal:
         qs = qs.filter(symbol=symbol)
     total = qs.aggregate(total=Sum("realised"))["total"]
     return total if total is not None else Decimal(0)
+
+
+def realised_block(portfolio: Portfolio, symbol: str) -> dict[str, Any]:
+    """The ``realised`` block of ``/api/portfolio`` (one query)."""
+    rows = dict(
+        LotClosure.objects.filter(portfolio=portfolio)
+        .values("symbol")
+        .annotate(total=Sum("realised"))
+        .values_list("symbol", "total")
+    )
+    return {
+        "lot_method": portfolio.lot_method,
+        "symbol_pnl": float(rows.get(symbol) or 0),
+        "total_pnl": float(sum(rows.values(), Decimal(0))),
+    }

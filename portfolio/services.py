@@ -22,7 +22,7 @@ from core.numbers import json_safe
 from market.data import normalize_symbol
 from market.surface import ChainVols, solve_chain_vols
 from marketdata import snapshot
-from portfolio import access
+from portfolio import access, ledger
 from portfolio import valuation as val
 from portfolio.hedge import hedge_panel
 from portfolio.models import (
@@ -148,6 +148,7 @@ def _compute_value(
         "scenarios": (
             val.scenarios(positions, valued, mkt, cv, chosen_date) if with_scenarios else None
         ),
+        "realised": ledger.realised_block(portfolio, symbol) if portfolio is not None else None,
     }
     return json_safe(result)
 

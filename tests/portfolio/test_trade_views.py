@@ -140,3 +140,27 @@ def test_close_form_refuses_more_than_open(client, owner):
     )
     assert resp.status_code == 400 and "quantity" in resp.context["form"].errors
     assert client.get(reverse("portfolio:position_close", args=[pf.pk, p.pk])).status_code == 200
+
+
+def test_api_portfolio_follows_the_ledger(client, owner, fake_market):
+    """Buy 100 @ 180 ($1), then close 40 @ 190 ($1): the API shows 60 shares costing
+    60 × 180.01 = 10,800.60 and realised 40 × (190 − 180.01) − 1 = 398.60."""
+    pf = PortfolioFactory(owner=owner)
+    client.post(reverse("portfolio:trade_add", args=[pf.pk]), _form())
+    api = f"/api/portfolio?portfolio={pf.pk}&symbol=GLD"
+    before = client.get(api).json()
+    assert before["realised"] == {"lot_method": "fifo", "symbol_pnl": 0.0, "total_pnl": 0.0}
+    p = Position.objects.open().get(portfolio=pf)
+    client.post(
+        reverse("portfolio:position_close", args=[pf.pk, p.pk]),
+        {"quantity": "40", "price": "190", "fees": "1", "traded_on": "2026-02-01"},
+    )
+    body = client.get(api).json()
+    [row] = body["positions"]
+    assert row["quantity"] == 60
+    assert body["totals"]["cost"] == pytest.approx(10800.60)
+    assert body["realised"]["symbol_pnl"] == pytest.approx(398.60)
+    assert body["realised"]["total_pnl"] == pytest.approx(398.60)
+    other = client.get(f"/api/portfolio?portfolio={pf.pk}&symbol=SLV").json()
+    assert other["realised"]["symbol_pnl"] == 0.0
+    assert other["realised"]["total_pnl"] == pytest.approx(398.60)
