@@ -6,9 +6,11 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from market.data import normalize_symbol
+from market.errors import InvalidSymbol
 from portfolio import csvio, ledger
 from portfolio.csvio import MAX_BYTES
-from portfolio.models import Portfolio, Position, Trade
+from portfolio.models import SYMBOL_VALIDATOR, Portfolio, Position, Trade
 
 
 class ImportPositionsForm(forms.Form):
@@ -204,3 +206,36 @@ class ClosePositionForm(forms.Form):
                 f"At most {abs(self.position.quantity).normalize():f} is open."
             )
         return q
+
+
+class NewPortfolioForm(forms.Form):
+    name = forms.CharField(max_length=100, initial="My book")
+    default_symbol = forms.CharField(
+        max_length=12, initial="GLD", label="Base symbol", help_text="e.g. GLD, IAU, SLV."
+    )
+
+    def __init__(self, *args: Any, owner: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def clean_default_symbol(self) -> str:
+        raw = self.cleaned_data["default_symbol"]
+        try:
+            symbol = normalize_symbol(raw)
+            SYMBOL_VALIDATOR(symbol)
+        except InvalidSymbol as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return symbol
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"].strip()
+        if Portfolio.objects.filter(owner=self.owner, name=name).exists():
+            raise forms.ValidationError("You have a portfolio of that name already.")
+        return name
+
+    def save(self) -> Portfolio:
+        return Portfolio.objects.create(
+            owner=self.owner,
+            name=self.cleaned_data["name"],
+            default_symbol=self.cleaned_data["default_symbol"],
+        )

@@ -8,6 +8,8 @@ app_name = "portfolio"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("welcome/", views.welcome, name="welcome"),
+    path("portfolios/<int:pk>/start/", views.start, name="start"),
     path("portfolios/<int:pk>/import/", views.import_positions, name="import"),
     path("portfolios/<int:pk>/export.csv", views.export_positions, name="export"),
     path("portfolios/<int:pk>/trades/", views.trades, name="trades"),

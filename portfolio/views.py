@@ -24,8 +24,9 @@ from core import charts
 from core.htmx import HtmxHttpRequest, wants_partial
 from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
-from portfolio import access, csvio, ledger, services
-from portfolio.forms import ClosePositionForm, ImportPositionsForm, TradeForm
+from marketdata import service as market_service
+from portfolio import access, csvio, ledger, onboarding, services
+from portfolio.forms import ClosePositionForm, ImportPositionsForm, NewPortfolioForm, TradeForm
 from portfolio.models import LotClosure, Portfolio, PortfolioSnapshot, Position, Trade
 
 logger = logging.getLogger(__name__)
@@ -282,7 +283,9 @@ def trades(request: HttpRequest, pk: int) -> HttpResponse:
 @access.data_page
 def trade_add(request: HttpRequest, pk: int) -> HttpResponse:
     portfolio = _editable(request, pk)
-    form = TradeForm(request.POST or None, portfolio=portfolio)
+    form = TradeForm(
+        request.POST or None, portfolio=portfolio, initial=_prefill(request, portfolio)
+    )
     if request.method == "POST" and form.is_valid() and form.trade is not None:
         try:
             ledger.record(portfolio, request.user, [form.trade])
@@ -368,3 +371,64 @@ def position_close(request: HttpRequest, pk: int, position_id: int) -> HttpRespo
         {"form": form, "portfolio": portfolio, "position": position},
         status=status,
     )
+
+
+def _prefill(request: HttpRequest, portfolio: Portfolio) -> dict[str, str]:
+    """Initial values from links such as the first-run chain picker (shown, never trusted:
+    the form validates them when it is submitted)."""
+    out = {"symbol": portfolio.default_symbol}
+    for name in ("side", "symbol", "kind", "expiry", "strike", "right", "price", "quantity"):
+        value = request.GET.get(name)
+        if value:
+            out[name] = value[:30]
+    return out
+
+
+# --- first run ------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def welcome(request: HttpRequest) -> HttpResponse:
+    """A new user's first page: create a portfolio (name and base symbol)."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    form = NewPortfolioForm(request.POST or None, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        portfolio = form.save()
+        return redirect("portfolio:start", pk=portfolio.pk)
+    own = Portfolio.objects.filter(owner=request.user).order_by("name", "pk")
+    return render(
+        request,
+        "portfolio/welcome.html",
+        {"form": form, "own": own},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_GET
+@access.data_page
+def start(request: HttpRequest, pk: int) -> HttpResponse:
+    """The first position: shares, an option picked from the live chain, or a file."""
+    portfolio = _editable(request, pk)
+    symbol = portfolio.default_symbol
+    is_call = request.GET.get("right") == "C"
+    context: dict[str, Any] = {
+        "portfolio": portfolio,
+        "symbol": symbol,
+        "right": "C" if is_call else "P",
+        "chain_error": "",
+    }
+    try:
+        chain = market_service.get_market_service().chain(symbol)
+    except MarketDataError as exc:
+        context["chain_error"] = f"The option chain of {symbol} is unavailable: {exc}"
+    else:
+        today = chain.as_of.date()  # the chain's own day: a replayed chain lists its expiries
+        expiry = onboarding.pick_expiry(chain, request.GET.get("expiry"), today)
+        context.update(
+            spot=chain.spot,
+            expiries=[d for d in chain.expiries if d >= today],
+            expiry=expiry,
+            rows=onboarding.chain_rows(chain, expiry, is_call) if expiry else [],
+        )
+    return render(request, "portfolio/start.html", context)

@@ -21,6 +21,7 @@ urlpatterns = [
         name="login",
     ),
     path(f"{prefix}logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(f"{prefix}accounts/", include("accounts.urls")),
     path(prefix, include("portfolio.urls")),
     path(prefix, include("strategies.urls")),
 ]
