@@ -131,16 +131,28 @@ def record(
     with transaction.atomic():
         locked = _lock(portfolio)
         touched: dict[Instrument, None] = {}
+        actor = _actor(user)
         for trade in trades:
             trade.portfolio = locked
-            trade.created_by = _actor(user)
+            trade.created_by = actor
             _validate(trade)
-            instrument = Instrument.of(trade)
-            if instrument not in touched:
-                _adopt_untracked_position(locked, instrument)
-                touched[instrument] = None
-            trade.save()
-            _audit(locked, user, TradeAudit.Change.CREATE, trade.pk, None, trade, reason)
+            touched.setdefault(Instrument.of(trade), None)
+        for instrument in touched:
+            _adopt_untracked_position(locked, instrument)
+        Trade.objects.bulk_create(trades)  # sets the pks (PostgreSQL, SQLite ≥ 3.35)
+        TradeAudit.objects.bulk_create(
+            [
+                TradeAudit(
+                    portfolio=locked,
+                    trade_id=t.pk,
+                    change=TradeAudit.Change.CREATE,
+                    actor=actor,
+                    after=_record_of(t),
+                    reason=reason[:200],
+                )
+                for t in trades
+            ]
+        )
         for instrument in touched:
             rebuild(locked, instrument)
         _touch(locked)

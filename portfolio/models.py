@@ -73,6 +73,19 @@ class Portfolio(models.Model):
         default=LotMethod.FIFO,
         help_text="How closing trades are matched against open lots for realised P&L.",
     )
+
+    class ItmExpiry(models.TextChoices):
+        SETTLE = "settle", "Close at intrinsic value"
+        DELIVER = "deliver", "Assign and exercise into shares"
+
+    itm_expiry = models.CharField(
+        "in-the-money options at expiry",
+        max_length=10,
+        choices=ItmExpiry.choices,
+        default=ItmExpiry.SETTLE,
+        help_text="Settle them at intrinsic value, or deliver shares at the strike (short calls "
+        "assigned, long puts exercised, and the like).",
+    )
     hedge_warning_days = models.PositiveSmallIntegerField(
         default=21,
         validators=[MinValueValidator(1)],
