@@ -443,14 +443,19 @@ def realised_pnl(portfolio: Portfolio, symbol: str | None = None) -> Decimal:
     return total if total is not None else Decimal(0)
 
 
-def realised_block(portfolio: Portfolio, symbol: str) -> dict[str, Any]:
-    """The ``realised`` block of ``/api/portfolio`` (one query)."""
-    rows = dict(
+def realised_by_symbol(portfolio: Portfolio) -> dict[str, Decimal]:
+    """Realised P&L of each underlying, after fees (one query)."""
+    return dict(
         LotClosure.objects.filter(portfolio=portfolio)
         .values("symbol")
         .annotate(total=Sum("realised"))
         .values_list("symbol", "total")
     )
+
+
+def realised_block(portfolio: Portfolio, symbol: str) -> dict[str, Any]:
+    """The ``realised`` block of ``/api/portfolio`` (one query)."""
+    rows = realised_by_symbol(portfolio)
     return {
         "lot_method": portfolio.lot_method,
         "symbol_pnl": float(rows.get(symbol) or 0),

@@ -177,8 +177,8 @@ def record_snapshot(portfolio: Portfolio | None, result: dict[str, Any]) -> bool
     An in-process note of the last write spares the per-tick query; the database check still
     guards against several processes (or restarts) writing within one interval.
     """
-    if portfolio is None or result.get("totals") is None:
-        return False
+    if portfolio is None or result.get("totals") is None or not result.get("positions"):
+        return False  # nothing held in the symbol: no $0 history point
     symbol = result["symbol"]
     memo_key = (portfolio.pk, symbol)
     mono = time.monotonic()

@@ -12,7 +12,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -25,9 +24,9 @@ from core.htmx import HtmxHttpRequest, wants_partial
 from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
 from marketdata import service as market_service
-from portfolio import access, csvio, ledger, onboarding, services
+from portfolio import access, book, csvio, ledger, onboarding, services
 from portfolio.forms import ClosePositionForm, ImportPositionsForm, NewPortfolioForm, TradeForm
-from portfolio.models import LotClosure, Portfolio, PortfolioSnapshot, Position, Trade
+from portfolio.models import Portfolio, PortfolioSnapshot, Position, Trade
 
 logger = logging.getLogger(__name__)
 
@@ -259,13 +258,7 @@ def trades(request: HttpRequest, pk: int) -> HttpResponse:
     """The book: open positions, every trade, and the P&L the closed lots realised."""
     portfolio = _visible(request, pk)
     can_edit = portfolio.can_edit(request.user)
-    realised = {
-        row["symbol"]: row["total"]
-        for row in LotClosure.objects.filter(portfolio=portfolio)
-        .values("symbol")
-        .annotate(total=Sum("realised"))
-        .order_by("symbol")
-    }
+    realised = dict(sorted(ledger.realised_by_symbol(portfolio).items()))
     context = {
         "portfolio": portfolio,
         "can_edit": can_edit,
@@ -275,6 +268,7 @@ def trades(request: HttpRequest, pk: int) -> HttpResponse:
         "realised": realised,
         "realised_total": sum(realised.values(), Decimal(0)),
         "form": TradeForm(portfolio=portfolio) if can_edit else None,
+        "book": book.summarise(portfolio),
     }
     return render(request, "portfolio/trades.html", context)
 

@@ -164,3 +164,41 @@ def test_api_portfolio_follows_the_ledger(client, owner, fake_market):
     other = client.get(f"/api/portfolio?portfolio={pf.pk}&symbol=SLV").json()
     assert other["realised"]["symbol_pnl"] == 0.0
     assert other["realised"]["total_pnl"] == pytest.approx(398.60)
+
+
+def test_book_adds_symbols_up_and_says_when_the_own_symbol_is_not_held(client, owner, fake_market):
+    """10 SLV at $30 (fee 0) and 2 GLD shares: the book total is the sum of both sections."""
+    pf = PortfolioFactory(owner=owner, default_symbol="GLD")
+    page = client.get(reverse("portfolio:trades", args=[pf.pk]))
+    assert page.context["book"].sections == []
+    assert "You hold no GLD" in page.content.decode()
+
+    client.post(
+        reverse("portfolio:trade_add", args=[pf.pk]),
+        _form(symbol="SLV", quantity="10", price="30", fees="0"),
+    )
+    page = client.get(reverse("portfolio:trades", args=[pf.pk]))
+    summary = page.context["book"]
+    assert [s.symbol for s in summary.sections] == [
+        "SLV"
+    ] and "You hold no GLD" in page.content.decode()
+
+    client.post(reverse("portfolio:trade_add", args=[pf.pk]), _form(quantity="2", fees="0"))
+    summary = client.get(reverse("portfolio:trades", args=[pf.pk])).context["book"]
+    assert [s.symbol for s in summary.sections] == ["GLD", "SLV"]
+    gld = client.get(f"/api/portfolio?portfolio={pf.pk}&symbol=GLD").json()["totals"]
+    slv = client.get(f"/api/portfolio?portfolio={pf.pk}&symbol=SLV").json()["totals"]
+    assert summary.total["value"] == pytest.approx(gld["value"] + slv["value"])
+    assert summary.total["cost"] == pytest.approx(2 * 180 + 10 * 30)
+    assert summary.complete and summary.default_symbol_held
+
+
+def test_a_symbol_not_held_records_no_zero_snapshot(owner, fake_market):
+    from portfolio import services
+    from portfolio.models import PortfolioSnapshot
+
+    pf = PortfolioFactory(owner=owner)
+    result = services.value_portfolio(pf, "GLD", with_scenarios=False)
+    assert result["positions"] == []
+    assert services.record_snapshot(pf, result) is False
+    assert not PortfolioSnapshot.objects.filter(portfolio=pf).exists()
