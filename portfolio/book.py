@@ -8,6 +8,7 @@ rather than counting it as zero.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from market.errors import MarketDataError
 from portfolio import ledger, services
 from portfolio.models import Portfolio
@@ -65,4 +66,3 @@ def summarise(portfolio: Portfolio) -> BookSummary:
         complete=complete,
         default_symbol_held=any(s.symbol == portfolio.default_symbol for s in sections),
     )
-

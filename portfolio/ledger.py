@@ -124,6 +124,11 @@ def _validate(trade: Trade) -> None:
         raise LedgerError(messages[0], None if field == "__all__" else field) from None
 
 
+def check_fields(trade: Trade) -> None:
+    """Raise :class:`LedgerError` for a trade whose own fields are wrong (no book needed)."""
+    _validate(trade)
+
+
 def record(
     portfolio: Portfolio, user: Any, trades: Sequence[Trade], *, reason: str = ""
 ) -> list[Trade]:
