@@ -239,3 +239,15 @@ class NewPortfolioForm(forms.Form):
             name=self.cleaned_data["name"],
             default_symbol=self.cleaned_data["default_symbol"],
         )
+
+
+class BrokerImportForm(forms.Form):
+    file = forms.FileField(label="Broker file")
+    format = forms.ChoiceField(
+        choices=[
+            ("ibkr", "Interactive Brokers Flex XML (Trades section)"),
+            ("csv", "Generic broker CSV (see the column list)"),
+        ],
+        widget=forms.RadioSelect,
+        initial="ibkr",
+    )

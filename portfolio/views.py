@@ -24,8 +24,23 @@ from core.htmx import HtmxHttpRequest, wants_partial
 from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
 from marketdata import service as market_service
-from portfolio import access, book, csvio, ledger, onboarding, services
-from portfolio.forms import ClosePositionForm, ImportPositionsForm, NewPortfolioForm, TradeForm
+from portfolio import (
+    access,
+    book,
+    broker_csv,
+    broker_ibkr,
+    csvio,
+    ledger,
+    onboarding,
+    services,
+)
+from portfolio.forms import (
+    BrokerImportForm,
+    ClosePositionForm,
+    ImportPositionsForm,
+    NewPortfolioForm,
+    TradeForm,
+)
 from portfolio.models import Portfolio, PortfolioSnapshot, Position, Trade
 
 logger = logging.getLogger(__name__)
@@ -426,3 +441,33 @@ def start(request: HttpRequest, pk: int) -> HttpResponse:
             rows=onboarding.chain_rows(chain, expiry, is_call) if expiry else [],
         )
     return render(request, "portfolio/start.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@access.data_page
+def broker_import(request: HttpRequest, pk: int) -> HttpResponse:
+    """A broker's trade history (IBKR Flex XML or the generic CSV) into the ledger."""
+    portfolio = _editable(request, pk)
+    form = BrokerImportForm(request.POST or None, request.FILES or None)
+    context: dict[str, Any] = {"form": form, "portfolio": portfolio, "errors": [], "result": None}
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data["file"].read(broker_ibkr.MAX_BYTES + 1)
+            try:
+                if form.cleaned_data["format"] == "ibkr":
+                    result: Any = broker_ibkr.import_flex(data, portfolio, request.user)
+                else:
+                    result = broker_csv.import_csv(data, portfolio, request.user)
+            except broker_ibkr.BrokerFileError as exc:
+                context["errors"] = [str(exc)]
+            except csvio.CsvImportError as exc:
+                context["errors"] = [str(e) for e in exc.errors]
+            except ledger.LedgerError as exc:
+                context["errors"] = [exc.message]
+            else:
+                status = 200
+                context["result"] = result
+                context["reported"] = getattr(result, "reported", [])
+    return render(request, "portfolio/broker_import.html", context, status=status)

@@ -77,3 +77,23 @@ def test_unreadable_files_are_one_line_errors(data):
         broker_ibkr.import_flex(data, pf)
     assert "\n" not in str(exc.value)
     assert not Trade.objects.exists()
+
+
+def test_upload_page_imports_and_lists_what_it_left_out(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    pf = PortfolioFactory()
+    client.force_login(pf.owner)
+    url = reverse("portfolio:broker_import", args=[pf.pk])
+    assert client.get(url).status_code == 200
+    upload = SimpleUploadedFile("flex.xml", FLEX, content_type="text/xml")
+    resp = client.post(url, {"file": upload, "format": "ibkr"})
+    assert resp.status_code == 200
+    body = resp.content.decode()
+    assert "<strong>8</strong> trades imported" in body and "SPLIT" in body
+    bad = SimpleUploadedFile("flex.xml", b"<nope", content_type="text/xml")
+    resp = client.post(url, {"file": bad, "format": "ibkr"})
+    assert resp.status_code == 400 and 'id="broker-errors"' in resp.content.decode()
+    other = PortfolioFactory()
+    assert client.get(reverse("portfolio:broker_import", args=[other.pk])).status_code == 404
