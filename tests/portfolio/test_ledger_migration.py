@@ -12,7 +12,6 @@ from django.db.migrations.executor import MigrationExecutor
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("portfolio", "0001_initial")]
-AFTER = [("portfolio", "0003_positions_to_trades")]
 
 
 def _migrate(targets):
@@ -64,7 +63,7 @@ def test_open_positions_become_opening_trades_and_lots():
         closed_on=date(2024, 2, 1),
     )
 
-    _migrate(AFTER)
+    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())  # the data migration
     from portfolio import ledger
     from portfolio.models import Lot, Trade, TradeAudit
     from portfolio.models import Position as NewPosition
