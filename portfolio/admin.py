@@ -97,6 +97,12 @@ class PositionAdmin(admin.ModelAdmin[Position]):
     readonly_fields = ("updated_at", "total_cost_display")
     autocomplete_fields = ("portfolio",)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Position | None = None) -> Any:
+        # A position kept by the ledger follows its trades: change those (Trades), not this.
+        if obj is not None and obj.trades().exists():
+            return (*self.readonly_fields, "quantity", "cost_basis", "opened_on", "closed_on")
+        return self.readonly_fields
+
     @admin.display(description="Instrument", ordering="symbol")
     def instrument_label(self, obj: Position) -> str:
         return obj.instrument

@@ -92,3 +92,14 @@ def test_ledger_admin_pages_render(client, staff, name):
     assert client.get(changelist, {"q": "GLD"}).status_code == 200
     add = client.get(reverse(f"admin:portfolio_{name}_add"))
     assert add.status_code == (200 if name == "trade" else 403)
+
+
+def test_a_ledger_kept_position_is_read_only_in_the_admin(client, staff):
+    pf = PortfolioFactory(owner=staff)
+    ledger.record_one(
+        pf, staff, action="buy", quantity=D(5), price=D(10), symbol="GLD", kind="underlying"
+    )
+    p = Position.objects.get(portfolio=pf)
+    page = client.get(reverse("admin:portfolio_position_change", args=[p.pk]))
+    assert page.status_code == 200
+    assert 'name="quantity"' not in page.content.decode()
