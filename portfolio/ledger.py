@@ -135,15 +135,19 @@ def record(
     """Write new trades (unsaved instances) and bring positions and lots in step."""
     with transaction.atomic():
         locked = _lock(portfolio)
-        touched: dict[Instrument, None] = {}
         actor = _actor(user)
         for trade in trades:
             trade.portfolio = locked
             trade.created_by = actor
             _validate(trade)
-            touched.setdefault(Instrument.of(trade), None)
-        for instrument in touched:
-            _adopt_untracked_position(locked, instrument)
+        groups: dict[Instrument, list[Trade]] = {}
+        for trade in trades:
+            groups.setdefault(Instrument.of(trade), []).append(trade)
+        held = {Instrument.of(p) for p in Position.objects.open().filter(portfolio=locked)}
+        traded = _traded_instruments(locked)
+        for instrument in groups:
+            if instrument in held and instrument not in traded:
+                _adopt_untracked_position(locked, instrument)
         Trade.objects.bulk_create(trades)  # sets the pks (PostgreSQL, SQLite ≥ 3.35)
         TradeAudit.objects.bulk_create(
             [
@@ -158,10 +162,99 @@ def record(
                 for t in trades
             ]
         )
-        for instrument in touched:
-            rebuild(locked, instrument)
+        fresh = {i: g for i, g in groups.items() if i not in held and i not in traded}
+        for instrument in groups:
+            if instrument not in fresh:
+                rebuild(locked, instrument)
+        _build_fresh(locked, fresh)
         _touch(locked)
     return list(trades)
+
+
+def _traded_instruments(portfolio: Portfolio) -> set[Instrument]:
+    rows = (
+        Trade.objects.filter(portfolio=portfolio)
+        .values_list("symbol", "kind", "expiry", "strike", "right", "style")
+        .distinct()
+    )
+    return {
+        Instrument(*row) if row[1] == Position.Kind.OPTION else Instrument(row[0], row[1])
+        for row in rows
+    }
+
+
+def _build_fresh(portfolio: Portfolio, groups: dict[Instrument, list[Trade]]) -> None:
+    """Instruments the portfolio never traded nor held: their lots and positions come from the
+    new trades alone, written in bulk (an import of thousands of new instruments stays fast)."""
+    books = {
+        i: _build(sorted(g, key=lambda t: (t.traded_on, t.pk)), portfolio.lot_method)
+        for i, g in groups.items()
+    }
+    lot_rows: list[Lot] = []
+    closures: list[tuple[int, lots.Closure, Instrument]] = []
+    for instrument, book in books.items():
+        base = len(lot_rows)
+        lot_rows += _lot_rows(portfolio, book)
+        closures += [(base + c.lot_key, c, instrument) for c in book.closures]
+    saved = Lot.objects.bulk_create(lot_rows)
+    LotClosure.objects.bulk_create(
+        [_closure_row(portfolio, saved[i], c, instrument.symbol) for i, c, instrument in closures]
+    )
+    positions = [
+        _new_position(portfolio, instrument, groups[instrument], book)
+        for instrument, book in books.items()
+        if book.net_quantity != 0
+    ]
+    Position.objects.bulk_create(positions)
+
+
+def _lot_rows(portfolio: Portfolio, book: lots.LotBook) -> list[Lot]:
+    return [
+        Lot(
+            portfolio=portfolio,
+            trade_id=_saved(lot.trade_id),
+            opened_on=lot.opened_on,
+            quantity=lot.quantity,
+            remaining=lot.remaining,
+            cost=lot.cost.quantize(COST_QUANTUM),
+            remaining_cost=lot.remaining_cost.quantize(COST_QUANTUM),
+        )
+        for lot in book.lots
+    ]
+
+
+def _closure_row(portfolio: Portfolio, lot: Lot, c: lots.Closure, symbol: str) -> LotClosure:
+    return LotClosure(
+        lot=lot,
+        trade_id=_saved(c.trade_id),
+        portfolio=portfolio,
+        symbol=symbol,
+        closed_on=c.closed_on,
+        quantity=c.quantity,
+        realised=c.realised.quantize(COST_QUANTUM),
+    )
+
+
+def _new_position(
+    portfolio: Portfolio, instrument: Instrument, trades: list[Trade], book: lots.LotBook
+) -> Position:
+    position = Position(portfolio=portfolio, note=trades[-1].note, **instrument.filter())
+    _set_from_book(position, instrument, trades, book)
+    return position
+
+
+def _set_from_book(
+    position: Position, instrument: Instrument, trades: list[Trade], book: lots.LotBook
+) -> None:
+    net = book.net_quantity
+    multiplier = trades[-1].multiplier
+    position.quantity = net
+    position.cost_basis = max(book.open_cost / (net * multiplier), Decimal(0)).quantize(
+        COST_QUANTUM
+    )
+    position.opened_on = book.open_lots[0].opened_on
+    if instrument.kind == Position.Kind.PHYSICAL:
+        position.units_per_share = trades[-1].units_per_share
 
 
 def record_one(portfolio: Portfolio, user: Any, reason: str = "", **fields: Any) -> Trade:
@@ -308,33 +401,9 @@ def rebuild(portfolio: Portfolio, instrument: Instrument) -> Position | None:
     )
     book = _build(trades, portfolio.lot_method)
     Lot.objects.filter(trade__in=trades).delete()
-    saved = Lot.objects.bulk_create(
-        [
-            Lot(
-                portfolio=portfolio,
-                trade_id=_saved(lot.trade_id),
-                opened_on=lot.opened_on,
-                quantity=lot.quantity,
-                remaining=lot.remaining,
-                cost=lot.cost.quantize(COST_QUANTUM),
-                remaining_cost=lot.remaining_cost.quantize(COST_QUANTUM),
-            )
-            for lot in book.lots
-        ]
-    )
+    saved = Lot.objects.bulk_create(_lot_rows(portfolio, book))
     LotClosure.objects.bulk_create(
-        [
-            LotClosure(
-                lot=saved[c.lot_key],
-                trade_id=_saved(c.trade_id),
-                portfolio=portfolio,
-                symbol=instrument.symbol,
-                closed_on=c.closed_on,
-                quantity=c.quantity,
-                realised=c.realised.quantize(COST_QUANTUM),
-            )
-            for c in book.closures
-        ]
+        [_closure_row(portfolio, saved[c.lot_key], c, instrument.symbol) for c in book.closures]
     )
     return _sync_position(portfolio, instrument, trades, book)
 
@@ -365,16 +434,9 @@ def _sync_position(
             position.closed_on = max(trades[-1].traded_on, position.opened_on)
             position.save()
         return None
-    multiplier = trades[-1].multiplier
-    cost_basis = max(book.open_cost / (net * multiplier), Decimal(0)).quantize(COST_QUANTUM)
-    opened_on = book.open_lots[0].opened_on
     if position is None:
         position = Position(portfolio=portfolio, note=trades[-1].note, **instrument.filter())
-    position.quantity = net
-    position.cost_basis = cost_basis
-    position.opened_on = opened_on
-    if instrument.kind == Position.Kind.PHYSICAL:
-        position.units_per_share = trades[-1].units_per_share
+    _set_from_book(position, instrument, trades, book)
     position.full_clean(exclude=["portfolio"])
     position.save()
     return position
