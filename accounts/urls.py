@@ -1,15 +1,14 @@
-"""OpenID Connect sign-in routes (included by vault_dash.urls when OIDC_ISSUER is set).
-
-The names are the ones mozilla-django-oidc reverses.
-"""
+"""Account creation: invitation links and (where allowed) open sign-up."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from accounts.oidc import OidcAuthenticateView, OidcCallbackView
+from accounts import views
+
+app_name = "accounts"
 
 urlpatterns = [
-    path("authenticate/", OidcAuthenticateView.as_view(), name="oidc_authentication_init"),
-    path("callback/", OidcCallbackView.as_view(), name="oidc_authentication_callback"),
+    path("invite/<str:token>/", views.accept, name="accept"),
+    path("signup/", views.signup, name="signup"),
 ]

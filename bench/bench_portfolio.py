@@ -5,7 +5,11 @@ portfolio, synthetic market data) and hit by the same load generator (``wrk`` on
 installed, else an asyncio/httpx client) in alternating rounds of one run, so the machine's
 load affects both alike. Prints throughput and p99 latency as ratios (targets: ≥ 0.8×, ≤ 1.5×).
 
+Two cases: the seeded demo (1,000 shares + 10 puts), and a **book** of 50 open positions built
+from 500 trades through the ledger (issue 14), where the warm path must keep the same ratio.
+
     python -m bench portfolio   # BENCH_SECONDS=4 BENCH_ROUNDS=3 BENCH_CONNECTIONS=16 to tune
+                                # BENCH_CASES=demo,book (default both)
 
 With ``BENCH_PAGE=dashboard`` it compares the dashboard page ``/`` instead, against the bare view
 padded to the page's size (``/bench/bare?size=N``), on daphne and on gunicorn (2 workers), at
@@ -16,17 +20,81 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import urllib.request
 from pathlib import Path
 
-from bench.http_load import serve, warm, wrk
+from bench.http_load import ROOT, bench_env, serve, warm, wrk
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 API_PATH = "/api/portfolio?symbol=GLD"
 BARE_PATH = "/bench/bare"
+CASES = os.environ.get("BENCH_CASES", "demo,book").split(",")
+
+# 48 options (4 listed expiries × 12 put strikes around spot) beside the demo's shares and put:
+# 50 open positions; 10 trades on each option (buy 3, sell 1, …) and 20 on the shares, through
+# the ledger: 500 trades, plus the opening trade the ledger gives the demo's shares.
+BOOK_SCRIPT = """
+from datetime import timedelta
+from decimal import Decimal
+import numpy as np
+from django.utils import timezone
+from marketdata.service import get_market_service
+from portfolio import ledger
+from portfolio.models import Portfolio, Trade
+from portfolio.management.commands.seed_demo import DEMO_NAME
+demo = Portfolio.objects.get(name=DEMO_NAME, owner__isnull=True)
+chain = get_market_service().chain(demo.default_symbol)
+today = timezone.localdate()
+expiries = [d for d in chain.expiries if (d - today).days >= 30][:4]
+start = today - timedelta(days=200)
+for e in expiries:
+    sel = (chain.expiry == np.datetime64(e, "D")) & ~np.asarray(chain.is_call, dtype=bool)
+    strikes = np.asarray(chain.strike, dtype=float)[sel]
+    near = sorted(strikes[np.argsort(np.abs(strikes - chain.spot))[:12]])
+    for k in near:
+        trades = [
+            Trade(symbol=demo.default_symbol, kind="option", expiry=e, strike=Decimal(str(k)),
+                  right="P", action="buy" if i % 2 == 0 else "sell",
+                  quantity=Decimal(3 if i % 2 == 0 else -1), price=Decimal("2.50") + i,
+                  fees=Decimal("1.30"), traded_on=start + timedelta(days=i))
+            for i in range(10)
+        ]
+        ledger.record(demo, None, trades)
+ledger.record(demo, None, [
+    Trade(symbol=demo.default_symbol, kind="underlying", action="buy" if i % 2 else "sell",
+          quantity=Decimal(10 if i % 2 else -5), price=Decimal(150 + i), fees=Decimal(1),
+          traded_on=start + timedelta(days=i))
+    for i in range(1, 21)
+])
+print(demo.open_positions().count(), demo.trades.count())
+"""
+
+
+def _book_dir(tmp: str) -> str:
+    """A data dir whose demo portfolio holds the 50-position, 500-trade book."""
+    data_dir = str(Path(tmp) / "book")
+    env = bench_env(data_dir)
+    for command in (
+        ["migrate", "--noinput", "-v0"],
+        ["seed_demo"],
+        ["shell", "-c", BOOK_SCRIPT],
+    ):
+        done = subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    positions, trades = done.stdout.split()[-2:]
+    print(f"book: {positions} open positions from {trades} trades")
+    return data_dir
 
 
 def _rounds(base: str, paths: dict[str, str]) -> dict[str, tuple[float, float]]:
@@ -65,9 +133,18 @@ def main() -> None:
     if os.environ.get("BENCH_PAGE") == "dashboard":
         dashboard()
         return
+    for case in CASES:
+        print(f"--- case: {case}")
+        measure(case)
+
+
+def measure(case: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         bare_file = Path(tmp) / "bare.json"
-        with serve("daphne", extra_env={"BENCH_BARE_FILE": str(bare_file)}) as (base, _):
+        extra = {"BENCH_BARE_FILE": str(bare_file)}
+        if case == "book":
+            extra["DATA_DIR"] = _book_dir(tmp)
+        with serve("daphne", extra_env=extra) as (base, _):
             with urllib.request.urlopen(base + API_PATH, timeout=60) as response:  # noqa: S310
                 body = response.read()
             bare_file.write_bytes(body)

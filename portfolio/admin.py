@@ -1,12 +1,23 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
-from portfolio.models import Portfolio, PortfolioSnapshot, Position
+from portfolio import ledger
+from portfolio.models import (
+    Lot,
+    LotClosure,
+    Portfolio,
+    PortfolioSnapshot,
+    Position,
+    Trade,
+    TradeAudit,
+)
 
 
 class PositionInline(admin.TabularInline[Position, Portfolio]):
@@ -86,6 +97,12 @@ class PositionAdmin(admin.ModelAdmin[Position]):
     readonly_fields = ("updated_at", "total_cost_display")
     autocomplete_fields = ("portfolio",)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Position | None = None) -> Any:
+        # A position kept by the ledger follows its trades: change those (Trades), not this.
+        if obj is not None and obj.trades().exists():
+            return (*self.readonly_fields, "quantity", "cost_basis", "opened_on", "closed_on")
+        return self.readonly_fields
+
     @admin.display(description="Instrument", ordering="symbol")
     def instrument_label(self, obj: Position) -> str:
         return obj.instrument
@@ -122,3 +139,133 @@ class PortfolioSnapshotAdmin(admin.ModelAdmin[PortfolioSnapshot]):
         self, request: HttpRequest, obj: PortfolioSnapshot | None = None
     ) -> bool:
         return False
+
+
+class TradeAdminForm(forms.ModelForm[Trade]):
+    class Meta:
+        model = Trade
+        fields = (
+            "portfolio",
+            "traded_on",
+            "action",
+            "symbol",
+            "kind",
+            "expiry",
+            "strike",
+            "right",
+            "style",
+            "units_per_share",
+            "quantity",
+            "price",
+            "fees",
+            "external_id",
+            "note",
+        )
+
+    def _post_clean(self) -> None:
+        # The instance holds the form's values only once the model form's own clean has run.
+        super()._post_clean()  # type: ignore[misc]
+        if not self.errors:
+            try:
+                ledger.check(self.instance)
+            except ledger.LedgerError as exc:
+                self.add_error(exc.field, exc.message)
+
+
+@admin.register(Trade)
+class TradeAdmin(admin.ModelAdmin[Trade]):
+    """Trades written here go through the ledger like any other: positions, lots and the audit
+    follow."""
+
+    form = TradeAdminForm
+    list_display = (
+        "traded_on",
+        "portfolio",
+        "action",
+        "instrument_label",
+        "quantity",
+        "price",
+        "fees",
+        "source",
+        "created_by",
+    )
+    list_filter = ("action", "kind", "source", "symbol", "traded_on")
+    search_fields = ("symbol", "note", "external_id", "portfolio__name")
+    list_select_related = ("portfolio", "created_by")
+    date_hierarchy = "traded_on"
+    autocomplete_fields = ("portfolio",)
+    actions = ["delete_through_ledger"]
+
+    @admin.display(description="Instrument", ordering="symbol")
+    def instrument_label(self, obj: Trade) -> str:
+        return obj.instrument
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # a bulk delete would skip the ledger
+        return actions
+
+    def save_model(self, request: HttpRequest, obj: Trade, form: Any, change: bool) -> None:
+        if change:
+            fields = {name: getattr(obj, name) for name in form.changed_data}
+            fields.pop("portfolio", None)
+            ledger.change(obj, request.user, reason="admin", **fields)
+        else:
+            obj.source = Trade.Source.ADMIN
+            ledger.record(obj.portfolio, request.user, [obj], reason="admin")
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # Its lots and closures are rebuilt by the ledger, not deleted by hand: no permission
+        # on them is needed.
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
+    def delete_model(self, request: HttpRequest, obj: Trade) -> None:
+        ledger.delete(obj, request.user, reason="admin")
+
+    @admin.action(description="Delete the selected trades (rebuilding lots)")
+    def delete_through_ledger(self, request: HttpRequest, queryset: QuerySet[Trade]) -> None:
+        for trade in queryset.order_by("-traded_on", "-pk"):
+            try:
+                ledger.delete(trade, request.user, reason="admin")
+            except ledger.LedgerError as exc:
+                self.message_user(request, f"{trade}: {exc.message}", level="error")
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin[Any]):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Lot)
+class LotAdmin(_ReadOnlyAdmin):
+    """Rebuilt from the trades on every ledger write: read only."""
+
+    list_display = ("opened_on", "portfolio", "trade", "quantity", "remaining", "remaining_cost")
+    list_filter = ("trade__symbol", "trade__kind", "opened_on")
+    search_fields = ("portfolio__name", "trade__symbol")
+    list_select_related = ("portfolio", "trade")
+
+
+@admin.register(LotClosure)
+class LotClosureAdmin(_ReadOnlyAdmin):
+    list_display = ("closed_on", "portfolio", "symbol", "quantity", "realised", "trade")
+    list_filter = ("symbol", "closed_on")
+    search_fields = ("portfolio__name", "symbol")
+    list_select_related = ("portfolio", "trade")
+    date_hierarchy = "closed_on"
+
+
+@admin.register(TradeAudit)
+class TradeAuditAdmin(_ReadOnlyAdmin):
+    list_display = ("at", "portfolio", "change", "trade_id", "actor", "reason")
+    list_filter = ("change", "at")
+    search_fields = ("portfolio__name", "actor__username", "reason", "trade_id")
+    list_select_related = ("portfolio", "actor")
+    date_hierarchy = "at"

@@ -9,7 +9,18 @@ Columns (header row required, any order, case-insensitive)::
     symbol,kind,quantity,cost_basis,expiry,strike,right,style,units_per_share,opened_on,note
 
 ``kind`` may be left empty: a row with a strike/expiry/right is an option, one with
-``units_per_share`` is physical, anything else underlying shares.
+``units_per_share`` is physical, anything else underlying shares. An import may also carry a
+``fees`` column (dollars for the row's whole trade).
+
+Every row becomes a trade in the ledger (:mod:`portfolio.ledger`), dated ``opened_on``, at
+``cost_basis``. Three modes:
+
+* ``new`` (default) — every row opens an instrument not held yet (a held one is an error);
+* ``add`` — rows are trades on top of what is held: ``+`` buys, ``−`` sells;
+* ``replace`` — the open positions are first closed at their cost basis (no price is known, so
+  they realise nothing), then the rows open the new book.
+
+:func:`validate_row` is the one row check, shared with the forms of the app.
 
 Export neutralises formula injection the OWASP way: a text cell that a spreadsheet would run as
 a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is written
@@ -29,10 +40,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from market.calendar import market_date
-from portfolio.models import SYMBOL_VALIDATOR, Portfolio, Position, bump_data_version
+from portfolio import ledger
+from portfolio.models import SYMBOL_VALIDATOR, Portfolio, Position, Trade
 
 COLUMNS = (
     "symbol",
@@ -47,8 +58,11 @@ COLUMNS = (
     "opened_on",
     "note",
 )
+IMPORT_COLUMNS = (*COLUMNS, "fees")
 REQUIRED = ("symbol", "quantity", "cost_basis")
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+NEW, ADD, REPLACE = "new", "add", "replace"
+MODES = (NEW, ADD, REPLACE)
 MAX_BYTES = 1_000_000
 MAX_ROWS = 5_000
 
@@ -108,9 +122,10 @@ def _date(raw: str, field: str, line: int, errors: list[RowError]) -> date | Non
         return None
 
 
-def _row_to_position(
+def validate_row(
     row: dict[str, str], line: int, portfolio: Portfolio
 ) -> tuple[Position | None, list[RowError]]:
+    """One row (column → text) as an unsaved position, or the problems with it."""
     errors: list[RowError] = []
     get = {k: restore((row.get(k) or "").strip()) for k in COLUMNS}
     for name in REQUIRED:
@@ -187,9 +202,13 @@ def _instrument_key(p: Position) -> tuple[Any, ...]:
 
 
 def parse_positions(
-    data: bytes | str, portfolio: Portfolio, replace: bool = False
+    data: bytes | str, portfolio: Portfolio, replace: bool = False, *, mode: str | None = None
 ) -> list[Position]:
-    """Validate the whole file; return unsaved positions or raise :class:`CsvImportError`."""
+    """Validate the whole file; return unsaved positions or raise :class:`CsvImportError`.
+
+    Each position carries its row's line (``_line``) and fees (``_fees``) for the import.
+    """
+    mode = _mode(mode, replace)
     if isinstance(data, bytes):
         if len(data) > MAX_BYTES:
             raise CsvImportError([RowError(0, None, f"file is larger than {MAX_BYTES} bytes")])
@@ -211,13 +230,13 @@ def parse_positions(
     if not header:
         raise CsvImportError([RowError(1, None, "the file is empty; a header row is required")])
     errors: list[RowError] = []
-    unknown = [h for h in header if h not in COLUMNS]
+    unknown = [h for h in header if h not in IMPORT_COLUMNS]
     if unknown:
         errors.append(
             RowError(
                 1,
                 unknown[0],
-                f"unknown column(s) {', '.join(unknown)}; expected {', '.join(COLUMNS)}",
+                f"unknown column(s) {', '.join(unknown)}; expected {', '.join(IMPORT_COLUMNS)}",
             )
         )
     for name in REQUIRED:
@@ -228,7 +247,7 @@ def parse_positions(
     reader.fieldnames = header
 
     existing = set()
-    if not replace and portfolio.pk is not None:
+    if mode == NEW and portfolio.pk is not None:
         existing = {_instrument_key(p) for p in portfolio.open_positions()}
     seen: dict[tuple[Any, ...], int] = {}
     positions: list[Position] = []
@@ -245,11 +264,16 @@ def parse_positions(
             if count > MAX_ROWS:
                 errors.append(RowError(line, None, f"more than {MAX_ROWS} rows"))
                 break
-            pos, row_errors = _row_to_position(row, line, portfolio)
+            pos, row_errors = validate_row(row, line, portfolio)
+            fees = _fees(row.get("fees"), line, row_errors)
             errors.extend(row_errors)
-            if pos is None:
+            if pos is None or fees is None:
                 continue
+            pos._line, pos._fees = line, fees  # type: ignore[attr-defined]
             key = _instrument_key(pos)
+            if mode == ADD:
+                positions.append(pos)  # several trades of one instrument are fine here
+                continue
             if key in seen:
                 errors.append(
                     RowError(line, "symbol", f"duplicates the instrument on line {seen[key]}")
@@ -259,7 +283,7 @@ def parse_positions(
                     RowError(
                         line,
                         "symbol",
-                        f"{pos.instrument} is already an open position (use replace)",
+                        f"{pos.instrument} is already an open position (use add or replace)",
                     )
                 )
             seen.setdefault(key, line)
@@ -273,25 +297,85 @@ def parse_positions(
     return positions
 
 
-def import_positions(
-    data: bytes | str, portfolio: Portfolio, replace: bool = False
-) -> list[Position]:
-    """Validate, then write every row in one transaction (nothing is written on any error).
+def _mode(mode: str | None, replace: bool) -> str:
+    chosen = mode or (REPLACE if replace else NEW)
+    if chosen not in MODES:
+        raise CsvImportError([RowError(0, None, f"mode {chosen!r}: use {', '.join(MODES)}")])
+    return chosen
 
-    ``replace`` closes the portfolio's open positions (dated today) before adding the new ones.
-    """
-    positions = parse_positions(data, portfolio, replace=replace)
+
+def _fees(raw: str | None, line: int, errors: list[RowError]) -> Decimal | None:
+    text = (raw or "").strip()
+    if not text:
+        return Decimal(0)
+    value = _decimal(text, "fees", line, errors)
+    if value is not None and value < 0:
+        errors.append(RowError(line, "fees", "fees cannot be negative"))
+        return None
+    return value
+
+
+def import_positions(
+    data: bytes | str,
+    portfolio: Portfolio,
+    replace: bool = False,
+    *,
+    mode: str | None = None,
+    user: Any = None,
+) -> list[Trade]:
+    """Validate, then record every row as a trade in one transaction (nothing is written on any
+    error). Returns the rows' trades (not the closing trades of ``replace``)."""
+    mode = _mode(mode, replace)
+    positions = parse_positions(data, portfolio, mode=mode)
+    trades = [_trade_of(p, mode) for p in positions]
+    lines = {id(t): p._line for t, p in zip(trades, positions, strict=True)}  # type: ignore[attr-defined]
     try:
         with transaction.atomic():
-            if replace:
-                portfolio.open_positions().update(closed_on=market_date())
-            created = Position.objects.bulk_create(positions)
-            Portfolio.objects.filter(pk=portfolio.pk).update(updated_at=timezone.now())
-            bump_data_version()
-            transaction.on_commit(bump_data_version)
+            if mode == REPLACE:
+                _close_all(portfolio, user)
+            recorded = ledger.record(portfolio, user, trades, reason=f"CSV import ({mode})")
+    except ledger.LedgerError as exc:
+        line = next((lines[id(t)] for t in trades if t.pk == exc.trade_id), 0)
+        raise CsvImportError([RowError(line, exc.field, exc.message)]) from None
     except IntegrityError as exc:
         raise CsvImportError([RowError(0, None, f"rejected by the database: {exc}")]) from None
-    return created
+    return recorded
+
+
+def _trade_of(p: Position, mode: str) -> Trade:
+    if mode == ADD:
+        action = Trade.Action.BUY if p.quantity > 0 else Trade.Action.SELL
+    else:
+        action = Trade.Action.OPEN
+    return Trade(
+        symbol=p.symbol,
+        kind=p.kind,
+        expiry=p.expiry,
+        strike=p.strike,
+        right=p.right,
+        style=p.style,
+        units_per_share=p.units_per_share,
+        action=action,
+        quantity=p.quantity,
+        price=p.cost_basis,
+        fees=p._fees,  # type: ignore[attr-defined]
+        traded_on=p.opened_on,
+        note=p.note,
+        source=Trade.Source.CSV,
+    )
+
+
+def _close_all(portfolio: Portfolio, user: Any) -> None:
+    today = market_date()
+    for p in portfolio.open_positions():
+        ledger.close_position(
+            p,
+            user,
+            price=p.cost_basis,
+            traded_on=max(today, p.opened_on),
+            note="closed by a replacing CSV import at cost (no price known)",
+            source=Trade.Source.CSV,
+        )
 
 
 def export_positions(portfolio: Portfolio, out: io.TextIOBase | Any) -> int:

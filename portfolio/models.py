@@ -65,6 +65,30 @@ class Portfolio(models.Model):
     )
     base_currency = models.CharField(max_length=3, default="USD")
     default_symbol = models.CharField(max_length=10, default="GLD", validators=[SYMBOL_VALIDATOR])
+
+    class LotMethod(models.TextChoices):
+        FIFO = "fifo", "First in, first out"
+        AVERAGE = "average", "Average cost"
+
+    lot_method = models.CharField(
+        max_length=10,
+        choices=LotMethod.choices,
+        default=LotMethod.FIFO,
+        help_text="How closing trades are matched against open lots for realised P&L.",
+    )
+
+    class ItmExpiry(models.TextChoices):
+        SETTLE = "settle", "Close at intrinsic value"
+        DELIVER = "deliver", "Assign and exercise into shares"
+
+    itm_expiry = models.CharField(
+        "in-the-money options at expiry",
+        max_length=10,
+        choices=ItmExpiry.choices,
+        default=ItmExpiry.SETTLE,
+        help_text="Settle them at intrinsic value, or deliver shares at the strike (short calls "
+        "assigned, long puts exercised, and the like).",
+    )
     hedge_warning_days = models.PositiveSmallIntegerField(
         default=21,
         validators=[MinValueValidator(1)],
@@ -112,6 +136,35 @@ class Portfolio(models.Model):
             .exclude(kind=Position.Kind.OPTION)
             .share_equivalents()
         )
+
+
+# The instrument fields an option, a share holding and a physical holding each need (positions and
+# trades alike).
+_INSTRUMENT_FIELDS_OK = (
+    Q(
+        kind="option",
+        expiry__isnull=False,
+        strike__isnull=False,
+        strike__gt=0,
+        right__in=["C", "P"],
+        units_per_share__isnull=True,
+    )
+    | Q(
+        kind="underlying",
+        expiry__isnull=True,
+        strike__isnull=True,
+        right="",
+        units_per_share__isnull=True,
+    )
+    | Q(
+        kind="physical",
+        expiry__isnull=True,
+        strike__isnull=True,
+        right="",
+        units_per_share__isnull=False,
+        units_per_share__gt=0,
+    )
+)
 
 
 class PositionQuerySet(models.QuerySet["Position"]):
@@ -191,32 +244,7 @@ class Position(models.Model):
             models.CheckConstraint(condition=~Q(quantity=0), name="position_nonzero_quantity"),
             models.CheckConstraint(condition=Q(cost_basis__gte=0), name="position_cost_nonneg"),
             models.CheckConstraint(
-                condition=(
-                    Q(
-                        kind="option",
-                        expiry__isnull=False,
-                        strike__isnull=False,
-                        strike__gt=0,
-                        right__in=["C", "P"],
-                        units_per_share__isnull=True,
-                    )
-                    | Q(
-                        kind="underlying",
-                        expiry__isnull=True,
-                        strike__isnull=True,
-                        right="",
-                        units_per_share__isnull=True,
-                    )
-                    | Q(
-                        kind="physical",
-                        expiry__isnull=True,
-                        strike__isnull=True,
-                        right="",
-                        units_per_share__isnull=False,
-                        units_per_share__gt=0,
-                    )
-                ),
-                name="position_instrument_fields",
+                condition=_INSTRUMENT_FIELDS_OK, name="position_instrument_fields"
             ),
             # One open position per instrument (closed lots may repeat).
             models.UniqueConstraint(
@@ -267,39 +295,270 @@ class Position(models.Model):
             opened_on=self.opened_on,
         )
 
+    def trades(self) -> models.QuerySet[Trade]:
+        """Every trade of this instrument in this portfolio (all of its open/close episodes)."""
+        return Trade.objects.filter(portfolio_id=self.portfolio_id, **self.instrument_filter())
+
+    def instrument_filter(self) -> dict[str, Any]:
+        if self.kind == self.Kind.OPTION:
+            return {
+                "symbol": self.symbol,
+                "kind": self.kind,
+                "expiry": self.expiry,
+                "strike": self.strike,
+                "right": self.right,
+                "style": self.style,
+            }
+        return {"symbol": self.symbol, "kind": self.kind}
+
     @property
     def total_cost(self) -> Decimal:
         return self.quantity * self.cost_basis * self.multiplier
 
     def clean(self) -> None:
         super().clean()
-        errors: dict[str, str] = {}
+        errors = instrument_errors(self)
         if self.quantity is not None and self.quantity == 0:
             errors["quantity"] = "Quantity must not be zero."
-        if self.kind == self.Kind.OPTION:
-            if self.expiry is None:
-                errors["expiry"] = "An option needs an expiry date."
-            if self.strike is None or self.strike <= 0:
-                errors["strike"] = "An option needs a strike above zero."
-            if self.right not in (self.Right.CALL, self.Right.PUT):
-                errors["right"] = "An option is a call (C) or a put (P)."
-            if self.units_per_share is not None:
-                errors["units_per_share"] = "Only physical positions have units per share."
-        else:
-            for name in ("expiry", "strike"):
-                if getattr(self, name) is not None:
-                    errors[name] = f"Only options have {name}."
-            if self.right:
-                errors["right"] = "Only options have a right."
-            if self.kind == self.Kind.PHYSICAL:
-                if self.units_per_share is None or self.units_per_share <= 0:
-                    errors["units_per_share"] = "Physical units need units per share above zero."
-            elif self.units_per_share is not None:
-                errors["units_per_share"] = "Only physical positions have units per share."
         if self.closed_on and self.opened_on and self.closed_on < self.opened_on:
             errors["closed_on"] = "Closed before it was opened."
         if errors:
             raise ValidationError(errors)
+
+
+def instrument_errors(obj: Position | Trade) -> dict[str, str]:
+    """What is wrong with the instrument fields of a position or a trade (one rule for both)."""
+    errors: dict[str, str] = {}
+    Kind, Right = Position.Kind, Position.Right
+    if obj.kind == Kind.OPTION:
+        if obj.expiry is None:
+            errors["expiry"] = "An option needs an expiry date."
+        if obj.strike is None or obj.strike <= 0:
+            errors["strike"] = "An option needs a strike above zero."
+        if obj.right not in (Right.CALL, Right.PUT):
+            errors["right"] = "An option is a call (C) or a put (P)."
+        if obj.units_per_share is not None:
+            errors["units_per_share"] = "Only physical positions have units per share."
+    else:
+        for name in ("expiry", "strike"):
+            if getattr(obj, name) is not None:
+                errors[name] = f"Only options have {name}."
+        if obj.right:
+            errors["right"] = "Only options have a right."
+        if obj.kind == Kind.PHYSICAL:
+            if obj.units_per_share is None or obj.units_per_share <= 0:
+                errors["units_per_share"] = "Physical units need units per share above zero."
+        elif obj.units_per_share is not None:
+            errors["units_per_share"] = "Only physical positions have units per share."
+    return errors
+
+
+class Trade(models.Model):
+    """One entry of the ledger: the record that positions and lots are rebuilt from.
+
+    ``quantity`` is signed like a position's (+ buys, − sells); ``price`` is per unit as quoted
+    (the per-share premium for options) and ``fees`` the commission and charges of the whole
+    trade. Written only through :mod:`portfolio.ledger`, which keeps the open position and the
+    lots of the instrument in step in the same transaction and records an audit entry.
+    """
+
+    class Action(models.TextChoices):
+        BUY = "buy", "Buy"
+        SELL = "sell", "Sell"
+        OPEN = "open", "Open"
+        CLOSE = "close", "Close"
+        EXPIRY = "expiry", "Expiry"
+        ASSIGNMENT = "assignment", "Assignment"
+        EXERCISE = "exercise", "Exercise"
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", "Entered in the app"
+        CSV = "csv", "CSV import"
+        BROKER = "broker", "Broker import"
+        ADOPTION = "adoption", "Adopted hedge"
+        EXPIRY = "expiry", "Expiry processing"
+        MIGRATION = "migration", "Opening trade of a position that predates the ledger"
+        ADMIN = "admin", "Django admin"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="trades")
+    symbol = models.CharField(max_length=10, validators=[SYMBOL_VALIDATOR])
+    kind = models.CharField(
+        max_length=10, choices=Position.Kind.choices, default=Position.Kind.UNDERLYING
+    )
+    expiry = models.DateField(null=True, blank=True)
+    strike = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    right = models.CharField(max_length=1, choices=Position.Right.choices, blank=True)
+    style = models.CharField(
+        max_length=10, choices=Position.Style.choices, default=Position.Style.AMERICAN
+    )
+    units_per_share = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    action = models.CharField(max_length=12, choices=Action.choices)
+    quantity = models.DecimalField(
+        max_digits=18, decimal_places=6, help_text="Signed: + bought, − sold."
+    )
+    price = models.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Per unit as quoted (per share; option premium per share).",
+    )
+    fees = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        default=Decimal(0),
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Commission and charges for the whole trade.",
+    )
+    traded_on = models.DateField(default=market_date, db_index=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
+    external_id = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="The broker's (or file's) id of the trade: importing it again adds nothing.",
+    )
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["portfolio", "traded_on", "pk"]
+        indexes = [models.Index(fields=["portfolio", "symbol", "kind"], name="trade_instrument")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(quantity=0), name="trade_nonzero_quantity"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="trade_price_nonneg"),
+            models.CheckConstraint(condition=Q(fees__gte=0), name="trade_fees_nonneg"),
+            models.CheckConstraint(condition=_INSTRUMENT_FIELDS_OK, name="trade_instrument_fields"),
+            models.UniqueConstraint(
+                fields=["portfolio", "external_id"],
+                condition=~Q(external_id=""),
+                name="trade_unique_external_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.traded_on} {self.action} {self.quantity.normalize():f} {self.instrument}"
+
+    @property
+    def is_option(self) -> bool:
+        return self.kind == Position.Kind.OPTION
+
+    @property
+    def multiplier(self) -> int:
+        return CONTRACT_MULTIPLIER if self.is_option else 1
+
+    @property
+    def instrument(self) -> str:
+        return Position(
+            symbol=self.symbol,
+            kind=self.kind,
+            expiry=self.expiry,
+            strike=self.strike,
+            right=self.right,
+        ).instrument
+
+    def clean(self) -> None:
+        super().clean()
+        errors = instrument_errors(self)
+        if self.quantity is not None and self.quantity == 0:
+            errors["quantity"] = "Quantity must not be zero."
+        elif self.quantity is not None:
+            if self.action == self.Action.BUY and self.quantity < 0:
+                errors["quantity"] = "A buy has a positive quantity."
+            if self.action == self.Action.SELL and self.quantity > 0:
+                errors["quantity"] = "A sell has a negative quantity."
+        if (
+            self.action in (self.Action.EXPIRY, self.Action.ASSIGNMENT, self.Action.EXERCISE)
+            and self.kind != Position.Kind.OPTION
+        ):
+            errors["action"] = f"Only options have an {self.action}."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Lot(models.Model):
+    """An open (or since closed) lot, rebuilt from the trades by :mod:`portfolio.lots`.
+
+    ``cost`` is the signed cash the lot cost including its share of the opening fees (negative
+    for a short: premium received). Under average cost a lot is the pooled position and may
+    gather several opening trades; ``trade`` is the first of them.
+    """
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="lots")
+    trade = models.ForeignKey(Trade, on_delete=models.CASCADE, related_name="lots")
+    opened_on = models.DateField()
+    quantity = models.DecimalField(max_digits=18, decimal_places=6, help_text="Signed, opened.")
+    remaining = models.DecimalField(max_digits=18, decimal_places=6, help_text="Signed, open.")
+    cost = models.DecimalField(max_digits=20, decimal_places=6)
+    remaining_cost = models.DecimalField(max_digits=20, decimal_places=6)
+
+    class Meta:
+        ordering = ["portfolio", "opened_on", "pk"]
+
+    def __str__(self) -> str:
+        return f"lot of {self.quantity.normalize():f} {self.trade.instrument} ({self.opened_on})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.remaining != 0
+
+
+class LotClosure(models.Model):
+    """Part of a lot closed by a trade, and the P&L it realised (after fees of both sides)."""
+
+    lot = models.ForeignKey(Lot, on_delete=models.CASCADE, related_name="closures")
+    trade = models.ForeignKey(Trade, on_delete=models.CASCADE, related_name="closures")
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="+")
+    symbol = models.CharField(max_length=10)
+    closed_on = models.DateField()
+    quantity = models.DecimalField(
+        max_digits=18, decimal_places=6, help_text="Signed like the lot: the amount closed."
+    )
+    realised = models.DecimalField(max_digits=20, decimal_places=6)
+
+    class Meta:
+        ordering = ["portfolio", "closed_on", "pk"]
+        indexes = [models.Index(fields=["portfolio", "symbol"], name="closure_portfolio_symbol")]
+
+    def __str__(self) -> str:
+        return f"{self.closed_on} closed {self.quantity.normalize():f}: {self.realised:+.2f}"
+
+
+class TradeAudit(models.Model):
+    """Who wrote what to the ledger, and when. Kept when the trade itself is deleted."""
+
+    class Change(models.TextChoices):
+        CREATE = "create", "Created"
+        UPDATE = "update", "Changed"
+        DELETE = "delete", "Deleted"
+        SETTING = "setting", "Ledger setting changed"
+
+    portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="audit")
+    trade_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    change = models.CharField(max_length=10, choices=Change.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty for the system (expiry processing, migrations, anonymous demo).",
+    )
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.change} trade #{self.trade_id}"
 
 
 class PortfolioSnapshotQuerySet(models.QuerySet["PortfolioSnapshot"]):

@@ -23,6 +23,9 @@ Two deployments (see ``docs/websocket.md``):
 The registry is shared state too: in Redis a sorted set per topic of the server processes that
 have subscribers for it, scored by an expiry time each process refreshes (:class:`LocalTopics`),
 so a crashed server's topics age out and a Redis restart is repaired within seconds.
+
+Once a day, after the 16:00 New York cut-off, the active publisher also takes expired options
+off the books (:mod:`portfolio.expiry`; ``manage.py process_expiries`` does the same).
 """
 
 from __future__ import annotations
@@ -35,13 +38,16 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
+from django.utils import timezone
 
 from core.numbers import json_safe
+from portfolio import expiry
 
 logger = logging.getLogger(__name__)
 
@@ -389,8 +395,11 @@ class Publisher:
         registry: Registry | None = None,
         interval_s: float | None = None,
         lock: RedisLock | None = None,
+        process_expiries: bool = False,
     ) -> None:
         self.compute = compute or default_compute
+        self.process_expiries = process_expiries
+        self.expiries_done: date | None = None
         self.render = render
         self.channel_layer = channel_layer
         self.registry = registry or get_registry()
@@ -405,7 +414,7 @@ class Publisher:
         lock = None
         if uses_redis():
             lock = RedisLock(settings.REDIS_URL, f"{key_prefix()}:publisher-lock")
-        return cls(compute, lock=lock)
+        return cls(compute, lock=lock, process_expiries=True)
 
     def _layer(self) -> BaseChannelLayer:
         if self.channel_layer is None:
@@ -447,7 +456,22 @@ class Publisher:
         for topic in topics:
             await self.publish_topic(topic)
         self.ticks += 1
+        if self.process_expiries:
+            await self.daily_expiries()
         return topics
+
+    async def daily_expiries(self, now: datetime | None = None) -> bool:
+        """Once a day (the first tick after the 16:00 New York cut-off, or after a start) the
+        leader takes expired options off the books; see :mod:`portfolio.expiry`."""
+        day = expiry.expired_by(now or timezone.now())
+        if self.expiries_done == day:
+            return False
+        self.expiries_done = day  # a failure is retried tomorrow, not on every tick
+        try:
+            await database_sync_to_async(expiry.process_expiries)(now)
+        except Exception:
+            logger.exception("expiry processing failed")
+        return True
 
     async def _ticks(self) -> None:
         loop = asyncio.get_running_loop()

@@ -178,6 +178,12 @@ class ScenariosOut(Schema):
     assumptions: str
 
 
+class RealisedOut(Schema):
+    lot_method: str = Field(description="fifo or average: how closes are matched to lots")
+    symbol_pnl: float = Field(description="$ realised by closed lots of this symbol, after fees")
+    total_pnl: float = Field(description="$ realised by closed lots of every symbol, after fees")
+
+
 class PortfolioOut(Schema):
     portfolio: PortfolioRef | None
     symbol: str
@@ -187,3 +193,6 @@ class PortfolioOut(Schema):
     totals: TotalsOut
     hedge: HedgeOut
     scenarios: ScenariosOut | None
+    realised: RealisedOut | None = Field(
+        None, description="Realised P&L from the trade ledger (null without a portfolio)"
+    )

@@ -22,7 +22,7 @@ from core.numbers import json_safe
 from market.data import normalize_symbol
 from market.surface import ChainVols, solve_chain_vols
 from marketdata import snapshot
-from portfolio import access
+from portfolio import access, ledger
 from portfolio import valuation as val
 from portfolio.hedge import hedge_panel
 from portfolio.models import (
@@ -148,6 +148,7 @@ def _compute_value(
         "scenarios": (
             val.scenarios(positions, valued, mkt, cv, chosen_date) if with_scenarios else None
         ),
+        "realised": ledger.realised_block(portfolio, symbol) if portfolio is not None else None,
     }
     return json_safe(result)
 
@@ -176,8 +177,8 @@ def record_snapshot(portfolio: Portfolio | None, result: dict[str, Any]) -> bool
     An in-process note of the last write spares the per-tick query; the database check still
     guards against several processes (or restarts) writing within one interval.
     """
-    if portfolio is None or result.get("totals") is None:
-        return False
+    if portfolio is None or result.get("totals") is None or not result.get("positions"):
+        return False  # nothing held in the symbol: no $0 history point
     symbol = result["symbol"]
     memo_key = (portfolio.pk, symbol)
     mono = time.monotonic()

@@ -1,4 +1,5 @@
-"""The dashboard (full page or one HTMX panel), CSV import/export."""
+"""The dashboard (full page or one HTMX panel), CSV import/export, and the book: trades entered,
+changed, deleted and positions closed through :mod:`portfolio.ledger`."""
 
 from __future__ import annotations
 
@@ -6,17 +7,18 @@ import functools
 import io
 import logging
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from core import charts
@@ -25,9 +27,25 @@ from core.memo import SnapshotMemo
 from market.calendar import market_date
 from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
-from portfolio import access, csvio, services
-from portfolio.forms import ImportPositionsForm
-from portfolio.models import Portfolio, PortfolioSnapshot, data_version
+from marketdata import service as market_service
+from portfolio import (
+    access,
+    book,
+    broker_csv,
+    broker_ibkr,
+    csvio,
+    ledger,
+    onboarding,
+    services,
+)
+from portfolio.forms import (
+    BrokerImportForm,
+    ClosePositionForm,
+    ImportPositionsForm,
+    NewPortfolioForm,
+    TradeForm,
+)
+from portfolio.models import Portfolio, PortfolioSnapshot, Position, Trade, data_version
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +54,7 @@ logger = logging.getLogger(__name__)
 PANELS = ("kpis", "positions", "hedge", "history", "scenarios", "live")
 SUGGESTED_SYMBOLS = ("GLD", "IAU", "SLV", "SPY")
 HISTORY_DAYS = 30
+TRADES_SHOWN = 500
 
 
 def _portfolio_from(request: HttpRequest, raw: str | None) -> Portfolio | None:
@@ -322,13 +341,13 @@ def import_positions(request: HttpRequest, pk: int) -> HttpResponse:
             data = form.cleaned_data["file"].read(csvio.MAX_BYTES + 1)
             try:
                 created = csvio.import_positions(
-                    data, portfolio, replace=form.cleaned_data["replace"]
+                    data, portfolio, mode=form.cleaned_data["mode"], user=request.user
                 )
             except csvio.CsvImportError as exc:
                 errors, status = exc.errors, 400
             else:
                 services.clear_memos()
-                messages.success(request, f"Imported {len(created)} position(s).")
+                messages.success(request, f"Imported {len(created)} trade(s).")
                 url = f"{redirect('portfolio:dashboard').url}?portfolio={portfolio.pk}"
                 return redirect(url)
         else:
@@ -354,3 +373,223 @@ def export_positions(request: HttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="portfolio-{portfolio.pk}.csv"'
     return response
+
+
+# --- the book: trades, lots and realised P&L --------------------------------------------------
+
+
+def _visible(request: HttpRequest, pk: int) -> Portfolio:
+    portfolio = Portfolio.objects.visible_to(request.user).filter(pk=pk).first()
+    if portfolio is None:
+        raise Http404("no such portfolio")
+    return portfolio
+
+
+def _to_book(portfolio: Portfolio) -> HttpResponse:
+    return redirect("portfolio:trades", pk=portfolio.pk)
+
+
+@require_GET
+@access.data_page
+def trades(request: HttpRequest, pk: int) -> HttpResponse:
+    """The book: open positions, every trade, and the P&L the closed lots realised."""
+    portfolio = _visible(request, pk)
+    can_edit = portfolio.can_edit(request.user)
+    realised = dict(sorted(ledger.realised_by_symbol(portfolio).items()))
+    context = {
+        "portfolio": portfolio,
+        "can_edit": can_edit,
+        "positions": portfolio.open_positions().order_by("symbol", "kind", "expiry", "strike"),
+        "trades": portfolio.trades.order_by("-traded_on", "-pk")[:TRADES_SHOWN],
+        "trade_count": portfolio.trades.count(),
+        "realised": realised,
+        "realised_total": sum(realised.values(), Decimal(0)),
+        "form": TradeForm(portfolio=portfolio) if can_edit else None,
+        "book": book.summarise(portfolio),
+    }
+    return render(request, "portfolio/trades.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@access.data_page
+def trade_add(request: HttpRequest, pk: int) -> HttpResponse:
+    portfolio = _editable(request, pk)
+    form = TradeForm(
+        request.POST or None, portfolio=portfolio, initial=_prefill(request, portfolio)
+    )
+    if request.method == "POST" and form.is_valid() and form.trade is not None:
+        try:
+            ledger.record(portfolio, request.user, [form.trade])
+        except ledger.LedgerError as exc:  # the book moved since the form's check
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Recorded: {form.trade}.")
+            return _to_book(portfolio)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "portfolio/trade_form.html",
+        {"form": form, "portfolio": portfolio, "trade": None},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@access.data_page
+def trade_edit(request: HttpRequest, pk: int, trade_id: int) -> HttpResponse:
+    portfolio = _editable(request, pk)
+    trade = get_object_or_404(Trade, pk=trade_id, portfolio=portfolio)
+    form = TradeForm(request.POST or None, portfolio=portfolio, instance=trade)
+    if request.method == "POST" and form.is_valid() and form.trade is not None:
+        try:
+            ledger.change(
+                Trade(pk=trade.pk, portfolio=portfolio), request.user, **form.changed_fields()
+            )
+        except ledger.LedgerError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Trade changed; lots and realised P&L recomputed.")
+            return _to_book(portfolio)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "portfolio/trade_form.html",
+        {"form": form, "portfolio": portfolio, "trade": trade},
+        status=status,
+    )
+
+
+@require_POST
+@access.data_page
+def trade_delete(request: HttpRequest, pk: int, trade_id: int) -> HttpResponse:
+    portfolio = _editable(request, pk)
+    trade = get_object_or_404(Trade, pk=trade_id, portfolio=portfolio)
+    try:
+        ledger.delete(trade, request.user)
+    except ledger.LedgerError as exc:
+        messages.error(request, f"Not deleted: {exc.message}")
+    else:
+        messages.success(request, "Trade deleted; lots and realised P&L recomputed.")
+    return _to_book(portfolio)
+
+
+@require_http_methods(["GET", "POST"])
+@access.data_page
+def position_close(request: HttpRequest, pk: int, position_id: int) -> HttpResponse:
+    portfolio = _editable(request, pk)
+    position = get_object_or_404(Position.objects.open(), pk=position_id, portfolio=portfolio)
+    form = ClosePositionForm(request.POST or None, position=position)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            trade = ledger.close_position(
+                position,
+                request.user,
+                quantity=data["quantity"],
+                price=data["price"],
+                fees=data["fees"] or Decimal(0),
+                traded_on=data["traded_on"],
+            )
+        except ledger.LedgerError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"Recorded: {trade}.")
+            return _to_book(portfolio)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "portfolio/position_close.html",
+        {"form": form, "portfolio": portfolio, "position": position},
+        status=status,
+    )
+
+
+def _prefill(request: HttpRequest, portfolio: Portfolio) -> dict[str, str]:
+    """Initial values from links such as the first-run chain picker (shown, never trusted:
+    the form validates them when it is submitted)."""
+    out = {"symbol": portfolio.default_symbol}
+    for name in ("side", "symbol", "kind", "expiry", "strike", "right", "price", "quantity"):
+        value = request.GET.get(name)
+        if value:
+            out[name] = value[:30]
+    return out
+
+
+# --- first run ------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def welcome(request: HttpRequest) -> HttpResponse:
+    """A new user's first page: create a portfolio (name and base symbol)."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    form = NewPortfolioForm(request.POST or None, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        portfolio = form.save()
+        return redirect("portfolio:start", pk=portfolio.pk)
+    own = Portfolio.objects.filter(owner=request.user).order_by("name", "pk")
+    return render(
+        request,
+        "portfolio/welcome.html",
+        {"form": form, "own": own},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_GET
+@access.data_page
+def start(request: HttpRequest, pk: int) -> HttpResponse:
+    """The first position: shares, an option picked from the live chain, or a file."""
+    portfolio = _editable(request, pk)
+    symbol = portfolio.default_symbol
+    is_call = request.GET.get("right") == "C"
+    context: dict[str, Any] = {
+        "portfolio": portfolio,
+        "symbol": symbol,
+        "right": "C" if is_call else "P",
+        "chain_error": "",
+    }
+    try:
+        chain = market_service.get_market_service().chain(symbol)
+    except MarketDataError as exc:
+        context["chain_error"] = f"The option chain of {symbol} is unavailable: {exc}"
+    else:
+        today = chain.as_of.date()  # the chain's own day: a replayed chain lists its expiries
+        expiry = onboarding.pick_expiry(chain, request.GET.get("expiry"), today)
+        context.update(
+            spot=chain.spot,
+            expiries=[d for d in chain.expiries if d >= today],
+            expiry=expiry,
+            rows=onboarding.chain_rows(chain, expiry, is_call) if expiry else [],
+        )
+    return render(request, "portfolio/start.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@access.data_page
+def broker_import(request: HttpRequest, pk: int) -> HttpResponse:
+    """A broker's trade history (IBKR Flex XML or the generic CSV) into the ledger."""
+    portfolio = _editable(request, pk)
+    form = BrokerImportForm(request.POST or None, request.FILES or None)
+    context: dict[str, Any] = {"form": form, "portfolio": portfolio, "errors": [], "result": None}
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data["file"].read(broker_ibkr.MAX_BYTES + 1)
+            try:
+                if form.cleaned_data["format"] == "ibkr":
+                    result: Any = broker_ibkr.import_flex(data, portfolio, request.user)
+                else:
+                    result = broker_csv.import_csv(data, portfolio, request.user)
+            except broker_ibkr.BrokerFileError as exc:
+                context["errors"] = [str(exc)]
+            except csvio.CsvImportError as exc:
+                context["errors"] = [str(e) for e in exc.errors]
+            except ledger.LedgerError as exc:
+                context["errors"] = [exc.message]
+            else:
+                status = 200
+                context["result"] = result
+                context["reported"] = getattr(result, "reported", [])
+    return render(request, "portfolio/broker_import.html", context, status=status)

@@ -1,5 +1,6 @@
 """Adopting a hedge: the signed confirmation of exactly what the page showed, and the one
-transaction that turns its legs into portfolio positions and records an ``AdoptedHedge``.
+transaction that records its legs as trades in the portfolio's ledger (positions and lots
+follow) and records an ``AdoptedHedge``.
 
 A confirmation is used once. Its token carries a random nonce that the record keeps (a unique
 column): a second POST of the same token, a double-click or a retry, writes nothing and gets the
@@ -89,7 +90,7 @@ class Adoption:
 
 
 def adopt(user: Any, data: dict[str, Any]) -> Adoption:
-    """Add the signed legs to the portfolio as positions, once per confirmation."""
+    """Record the signed legs as trades in the portfolio's ledger, once per confirmation."""
     try:
         return _adopt(user, data)
     except IntegrityError:
@@ -102,7 +103,8 @@ def adopt(user: Any, data: dict[str, Any]) -> Adoption:
 
 @transaction.atomic
 def _adopt(user: Any, data: dict[str, Any]) -> Adoption:
-    from portfolio.models import Portfolio, Position
+    from portfolio import ledger
+    from portfolio.models import Portfolio, Position, Trade
 
     portfolio = (
         Portfolio.objects.visible_to(user).select_for_update().filter(pk=data["portfolio"]).first()
@@ -116,59 +118,34 @@ def _adopt(user: Any, data: dict[str, Any]) -> Adoption:
     if done is not None:
         return Adoption(done, created=False)
     today = market_date()
-    created, updated = [], []
-    for lg in data["legs"]:
-        exp = date.fromisoformat(lg["expiry"])
-        qty = Decimal(str(lg["quantity"]))
-        price = Decimal(str(lg["price"]))
-        strike = Decimal(str(lg["strike"]))
-        existing = (
-            Position.objects.open()
-            .select_for_update()
-            .filter(
-                portfolio=portfolio,
-                symbol=data["symbol"],
-                kind=Position.Kind.OPTION,
-                expiry=exp,
-                strike=strike,
-                right=lg["right"],
-                style=Position.Style.AMERICAN,
-            )
-            .first()
+    trades = [
+        Trade(
+            symbol=data["symbol"],
+            kind=Position.Kind.OPTION,
+            expiry=date.fromisoformat(lg["expiry"]),
+            strike=Decimal(str(lg["strike"])),
+            right=lg["right"],
+            style=Position.Style.AMERICAN,
+            action=Trade.Action.BUY if float(lg["quantity"]) > 0 else Trade.Action.SELL,
+            quantity=Decimal(str(lg["quantity"])),
+            price=Decimal(str(lg["price"])),
+            traded_on=today,
+            source=Trade.Source.ADOPTION,
+            note=f"adopted: {data['name']}"[:200],
         )
-        if existing is None:
-            pos = Position(
-                portfolio=portfolio,
-                symbol=data["symbol"],
-                kind=Position.Kind.OPTION,
-                quantity=qty,
-                cost_basis=price,
-                expiry=exp,
-                strike=strike,
-                right=lg["right"],
-                style=Position.Style.AMERICAN,
-                opened_on=today,
-                note=f"adopted: {data['name']}"[:200],
-            )
-            pos.full_clean()
-            pos.save()
-            created.append(pos)
-            continue
-        new_qty = existing.quantity + qty
-        if new_qty == 0:
-            existing.closed_on = today
-        else:
-            if (existing.quantity > 0) == (qty > 0):
-                # Adding to the position: average the premium per share.
-                existing.cost_basis = (
-                    (existing.cost_basis * abs(existing.quantity) + price * abs(qty)) / abs(new_qty)
-                ).quantize(Decimal("0.000001"))
-            elif (new_qty > 0) != (existing.quantity > 0):
-                existing.cost_basis = price  # flipped side: the remainder was opened now
-            existing.quantity = new_qty
-        existing.full_clean()
-        existing.save()
-        updated.append(existing)
+        for lg in data["legs"]
+    ]
+    try:
+        ledger.record(portfolio, user, trades, reason=f"adopted: {data['name']}")
+    except ledger.LedgerError as exc:
+        raise InvalidInput("token", exc.message) from None
+    # Each leg's position as the ledger left it (open, or closed by this trade).
+    touched = [
+        Position.objects.filter(portfolio=portfolio, **ledger.Instrument.of(t).filter())
+        .order_by("-pk")
+        .first()
+        for t in trades
+    ]
     record = AdoptedHedge.objects.create(
         portfolio=portfolio,
         adopted_by=user if getattr(user, "is_authenticated", False) else None,
@@ -183,5 +160,5 @@ def _adopt(user: Any, data: dict[str, Any]) -> Adoption:
             float(lg["price"]) * float(lg["quantity"]) * CONTRACT_MULTIPLIER for lg in data["legs"]
         ),
     )
-    record.positions.set([*created, *updated])
+    record.positions.set([p for p in touched if p is not None])
     return Adoption(record, created=True)

@@ -103,6 +103,7 @@ class Config:
     websocket_channel_layer: str
     websocket_redis_prefix: str
     access: AccessConfig
+    open_signup: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -390,6 +391,7 @@ def load_config(environ_map: Mapping[str, str]) -> Config:
         app_version=_read(env, "APP_VERSION", "str", ""),
         log_level=log_level,
         secure_ssl_redirect=_read(env, "SECURE_SSL_REDIRECT", "bool", production),
+        open_signup=_read(env, "OPEN_SIGNUP", "bool", False),
         secure_hsts_seconds=_read(env, "SECURE_HSTS_SECONDS", "int", 31536000 if production else 0),
         websocket_publisher=publisher,
         websocket_channel_layer=layer,

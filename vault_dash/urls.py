@@ -17,9 +17,10 @@ urlpatterns = [
     path("api/", api.urls),
     path(f"{prefix}login/", account_views.LoginView.as_view(), name="login"),
     path(f"{prefix}logout/", account_views.LogoutView.as_view(), name="logout"),
+    path(f"{prefix}accounts/", include("accounts.urls")),
     path(prefix, include("portfolio.urls")),
     path(prefix, include("strategies.urls")),
 ]
 
 if account_views.oidc_enabled():
-    urlpatterns.insert(0, path(f"{prefix}oidc/", include("accounts.urls")))
+    urlpatterns.insert(0, path(f"{prefix}oidc/", include("accounts.oidc_urls")))

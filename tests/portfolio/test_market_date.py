@@ -49,8 +49,10 @@ def test_csv_import_opens_and_closes_on_new_yorks_date(after_midnight_utc):
     pf = PortfolioFactory()
     old = PositionFactory(portfolio=pf)
     csv = "symbol,kind,quantity,cost_basis,expiry,strike,right,opened_on,note\nGLD,,1,4.2,2026-06-26,350,P,,\n"
-    (new,) = import_positions(csv.encode(), pf, replace=True)
+    (trade,) = import_positions(csv.encode(), pf, replace=True)
     old.refresh_from_db()
+    assert trade.traded_on == NEW_YORK_DAY
+    new = Position.objects.open().get(portfolio=pf, kind=Position.Kind.OPTION)
     assert new.opened_on == NEW_YORK_DAY
     assert old.closed_on == NEW_YORK_DAY
 

@@ -221,6 +221,9 @@ LOGIN_REDIRECT_URL = "portfolio:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 # Private pages need a login in production; the embedded default shows the demo anonymously.
 LOGIN_REQUIRED = CONFIG.is_production
+# Anyone may create an account at /accounts/signup/ only when this is on; otherwise accounts come
+# from invitation links (accounts.Invitation) or manage.py commands.
+OPEN_SIGNUP = CONFIG.open_signup
 
 # --- Security ---------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -7,7 +7,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from portfolio.csvio import COLUMNS, CsvImportError, import_positions, parse_positions
+from portfolio.csvio import (
+    COLUMNS,
+    MODES,
+    CsvImportError,
+    import_positions,
+    parse_positions,
+)
 from portfolio.management.commands.export_positions import find_portfolio
 
 
@@ -17,11 +23,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="CSV file ('-' for stdin)")
         parser.add_argument("--portfolio", required=True, help="Portfolio id or name")
-        parser.add_argument("--replace", action="store_true", help="Close the open positions first")
+        parser.add_argument(
+            "--mode",
+            choices=MODES,
+            default=None,
+            help="new (default): only instruments not held; add: rows are trades on top of "
+            "the holdings; replace: close the open positions at cost first",
+        )
+        parser.add_argument("--replace", action="store_true", help="Same as --mode replace")
         parser.add_argument("--dry-run", action="store_true", help="Validate only")
 
     def handle(self, *args: Any, **options: Any) -> None:
         portfolio = find_portfolio(options["portfolio"])
+        mode = options["mode"]
         path = options["file"]
         try:
             data = self.stdin.buffer.read() if path == "-" else Path(path).read_bytes()  # type: ignore[attr-defined]
@@ -29,14 +43,12 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
         try:
             if options["dry_run"]:
-                rows = parse_positions(data, portfolio, replace=options["replace"])
+                rows = parse_positions(data, portfolio, replace=options["replace"], mode=mode)
                 self.stdout.write(f"{len(rows)} row(s) valid; nothing written (--dry-run).")
                 return
-            created = import_positions(data, portfolio, replace=options["replace"])
+            created = import_positions(data, portfolio, replace=options["replace"], mode=mode)
         except CsvImportError as exc:
             for err in exc.errors:
                 self.stderr.write(str(err))
             raise CommandError(f"{len(exc.errors)} problem(s); nothing was imported") from exc
-        self.stdout.write(
-            self.style.SUCCESS(f"Imported {len(created)} position(s) into {portfolio}.")
-        )
+        self.stdout.write(self.style.SUCCESS(f"Imported {len(created)} trade(s) into {portfolio}."))
