@@ -34,7 +34,7 @@ import logging
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
@@ -389,8 +389,10 @@ class Publisher:
         registry: Registry | None = None,
         interval_s: float | None = None,
         lock: RedisLock | None = None,
+        on_tick: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.compute = compute or default_compute
+        self.on_tick = on_tick  # alerts: evaluated once per tick by the one active publisher
         self.render = render
         self.channel_layer = channel_layer
         self.registry = registry or get_registry()
@@ -405,7 +407,9 @@ class Publisher:
         lock = None
         if uses_redis():
             lock = RedisLock(settings.REDIS_URL, f"{key_prefix()}:publisher-lock")
-        return cls(compute, lock=lock)
+        from alerts.hooks import on_tick
+
+        return cls(compute, lock=lock, on_tick=on_tick)
 
     def _layer(self) -> BaseChannelLayer:
         if self.channel_layer is None:
@@ -446,6 +450,11 @@ class Publisher:
         topics = await self.registry.active_topics()
         for topic in topics:
             await self.publish_topic(topic)
+        if self.on_tick is not None and self.leader:
+            try:
+                await self.on_tick()
+            except Exception:  # alerts must never stop the live updates
+                logger.exception("alerts tick failed")
         self.ticks += 1
         return topics
 
