@@ -17,7 +17,20 @@ class AlertRuleForm(forms.ModelForm[AlertRule]):
 
     class Meta:
         model = AlertRule
-        fields = "__all__"
+        fields = (
+            "portfolio",
+            "symbol",
+            "name",
+            "kind",
+            "op",
+            "level",
+            "upper",
+            "reset_band",
+            "enabled",
+            "notify_in_app",
+            "email",
+            "apprise_urls",
+        )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

@@ -55,8 +55,8 @@ REASONS: dict[int, str] = {
     7: "cannot be evaluated: no IV history yet",
     8: "cannot be evaluated: the portfolio could not be valued",
 }
-NO_MARKET, STALE, NO_CHAIN, NO_FLOOR, NO_SHARES, NO_EXPIRY, NO_IV_HISTORY, VALUATION_FAILED = (
-    range(1, 9)
+NO_MARKET, STALE, NO_CHAIN, NO_FLOOR, NO_SHARES, NO_EXPIRY, NO_IV_HISTORY, VALUATION_FAILED = range(
+    1, 9
 )
 
 

@@ -52,9 +52,7 @@ def metrics_row(result: dict[str, Any], *, has_chain: bool) -> tuple[np.ndarray,
     found: dict[str, tuple[float | None, int]] = {
         "spot": (spot, VALUATION_FAILED),
         "floor_gap_pct": (
-            (spot - floor_spot) / spot * 100.0
-            if spot and floor_spot is not None
-            else None,
+            (spot - floor_spot) / spot * 100.0 if spot and floor_spot is not None else None,
             NO_FLOOR,
         ),
         "hedge_ratio": (_num(hedge.get("hedge_ratio")), NO_SHARES),

@@ -111,14 +111,14 @@ def evaluate_symbol(
     values, reasons = portfolio_metrics(list(portfolios.values()), symbol, value)
     out = ev.evaluate(rule_arrays(rules, row_of), values, reasons)
 
-    for i in np.flatnonzero(out.fire):
+    for i in np.flatnonzero(out.fire).tolist():
         rule = rules[i]
         event = _fire(rule, float(out.value[i]), _numbers(values[row_of[rule.portfolio_id]]), now)
         if event is None:
             result.skipped += 1
         else:
             result.fired.append(event.pk)
-    for i in np.flatnonzero(out.rearm):
+    for i in np.flatnonzero(out.rearm).tolist():
         if _rearm(rules[i], float(out.value[i]), now):
             result.rearmed += 1
         else:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from email.header import decode_header, make_header
 from datetime import timedelta
+from email.header import decode_header, make_header
 
 import pytest
 from django.utils import timezone

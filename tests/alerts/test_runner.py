@@ -41,7 +41,9 @@ def test_all_portfolios_valued_once_per_tick(fake_market):
     for _ in range(3):
         p = PortfolioFactory()
         make_rule(portfolio=p, level=100.0)
-        make_rule(portfolio=p, kind="hedge_ratio", op="outside", level=0.5, upper=1.5, reset_band=0.1)
+        make_rule(
+            portfolio=p, kind="hedge_ratio", op="outside", level=0.5, upper=1.5, reset_band=0.1
+        )
     result = tick(book)
     assert book.calls == 3 and result.rules == 6 and len(result.fired) == 3
 
