@@ -14,6 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 import vault_dash
 from accounts.auth import api_auth
+from alerts.api import router as alerts_router
 from core.api_errors import ApiError, error_body
 from portfolio.api import router as portfolio_router
 from strategies.api import options_router, strategies_router
@@ -65,3 +66,4 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 api.add_router("/portfolio", portfolio_router)
 api.add_router("/options", options_router)
 api.add_router("/strategies", strategies_router)
+api.add_router("/alerts", alerts_router)
