@@ -23,4 +23,5 @@ urlpatterns = [
     path(f"{prefix}logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(prefix, include("portfolio.urls")),
     path(prefix, include("strategies.urls")),
+    path(prefix, include("alerts.urls")),
 ]
