@@ -186,8 +186,8 @@ def create_rule(request: HttpRequest, body: RuleIn) -> Any:
     try:
         rule.full_clean()
     except ValidationError as exc:
-        field, messages = next(iter(exc.message_dict.items()))
-        field = None if field == "__all__" else field
+        name, messages = next(iter(exc.message_dict.items()))
+        field = None if name == "__all__" else name
         raise ApiError(400, "invalid", f"{field or 'rule'}: {messages[0]}", field) from None
     rule.save()
     return 201, rule_out(rule)
