@@ -235,7 +235,8 @@ def list_events(request: HttpRequest, q: Query[PortfolioQuery]) -> Any:
 )
 def delete_rule(request: HttpRequest, rule_id: int) -> Any:
     check_csrf_for_session(request)
-    rule = AlertRule.objects.filter(pk=rule_id).select_related("portfolio").first()
+    in_range = 1 <= rule_id <= 2**63 - 1  # the database refuses ids beyond 64 bits
+    rule = AlertRule.objects.filter(pk=rule_id).first() if in_range else None
     if rule is None:
         raise ApiError(404, "not_found", "no such rule", "rule_id")
     editable_portfolio(request, rule.portfolio_id)

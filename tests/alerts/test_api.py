@@ -80,6 +80,7 @@ def test_others_portfolios_are_out_of_reach(owner_client):
     r = client.post("/api/alerts", body(other), content_type="application/json")
     assert r.status_code == 404 and r.json()["error"]["field"] == "portfolio"
     assert client.delete(f"/api/alerts/{rule.pk}").status_code == 404
+    assert client.delete(f"/api/alerts/{10**30}").status_code == 404
     assert AlertRule.objects.filter(pk=rule.pk).exists()
 
 

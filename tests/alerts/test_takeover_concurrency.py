@@ -32,7 +32,11 @@ def test_concurrent_evaluators_fire_each_crossing_once(fake_market):
         start = threading.Barrier(2)
         errors: list[BaseException] = []
 
-        def evaluate(rules: list[AlertRule]) -> None:
+        def evaluate(
+            rules: list[AlertRule],
+            start: threading.Barrier = start,
+            errors: list[BaseException] = errors,
+        ) -> None:
             try:
                 start.wait()
                 runner.evaluate_symbol("GLD", value=book, rules=rules)
