@@ -25,6 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from alerts import evaluation as ev
+from alerts import notify
 from alerts.metrics import metrics_row, unavailable
 from alerts.models import AlertDelivery, AlertEvent, AlertRule
 from alerts.secrets import mask_url
@@ -111,6 +112,7 @@ def evaluate_symbol(
     values, reasons = portfolio_metrics(list(portfolios.values()), symbol, value)
     out = ev.evaluate(rule_arrays(rules, row_of), values, reasons)
 
+    bell: set[int | None] = set()
     for i in np.flatnonzero(out.fire).tolist():
         rule = rules[i]
         event = _fire(rule, float(out.value[i]), _numbers(values[row_of[rule.portfolio_id]]), now)
@@ -118,6 +120,10 @@ def evaluate_symbol(
             result.skipped += 1
         else:
             result.fired.append(event.pk)
+            if event.in_app:
+                bell.add(rule.portfolio.owner_id)
+    if bell:
+        notify.announce(bell)
     for i in np.flatnonzero(out.rearm).tolist():
         if _rearm(rules[i], float(out.value[i]), now):
             result.rearmed += 1

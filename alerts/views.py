@@ -7,8 +7,10 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from alerts import notify
 from alerts.api import MAX_RULES_PER_PORTFOLIO
 from alerts.forms import AlertRuleForm
 from alerts.models import AlertEvent, AlertRule
@@ -40,7 +42,13 @@ def rules(request: HttpRequest, pk: int) -> HttpResponse:
         status = 400
     else:
         form = AlertRuleForm(portfolio=portfolio, initial={"symbol": portfolio.default_symbol})
-    events = AlertEvent.objects.filter(portfolio=portfolio).prefetch_related("deliveries")[:50]
+    events = list(
+        AlertEvent.objects.filter(portfolio=portfolio).prefetch_related("deliveries")[:50]
+    )
+    if request.method == "GET":  # seeing the log reads the alerts: the bell goes down
+        unread = AlertEvent.objects.filter(portfolio=portfolio, read_at__isnull=True)
+        if unread.update(read_at=timezone.now()):
+            notify.announce([portfolio.owner_id])
     return render(
         request,
         "alerts/rules.html",

@@ -24,6 +24,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from alerts import notify as alert_bell
 from portfolio import access, publisher
 from portfolio.models import SYMBOL_RE
 
@@ -126,6 +127,7 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
         self._tokens = RATE_BURST
         self._tokens_at = time.monotonic()
         self._refresher: asyncio.Task[None] | None = None
+        self._alerts_group: str | None = None
         await self.accept()
         if not access.may_view(self.scope.get("user")):
             await self._send_json(
@@ -159,11 +161,14 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
             await self._error(*error, count=False)
         elif topic is not None:
             await self._subscribe(topic, ack=False)
+        self._alerts_group = await alert_bell.join(self)  # the signed-in user's unread alerts
         self._refresher = asyncio.ensure_future(self._refresh_loop())
 
     async def disconnect(self, code: int) -> None:
         if self._refresher is not None:
             self._refresher.cancel()
+        if getattr(self, "_alerts_group", None):
+            await self.channel_layer.group_discard(self._alerts_group, self.channel_name)
         for topic in list(getattr(self, "topics", ())):
             await self._unsubscribe(topic)
 
@@ -292,6 +297,9 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
     async def portfolio_update(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["text"])
 
+    async def alerts_unread(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=event["text"])
+
     # --- helpers ------------------------------------------------------------------------
 
     async def _refresh_loop(self) -> None:
@@ -307,10 +315,9 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
                         )
                         await self.close(code=CLOSE_AUTH_REQUIRED)
                         return
-                for topic in list(self.topics):
-                    await self.channel_layer.group_add(
-                        publisher.group_name(topic), self.channel_name
-                    )
+                groups = [publisher.group_name(t) for t in self.topics]
+                for group in [*groups, *filter(None, [self._alerts_group])]:
+                    await self.channel_layer.group_add(group, self.channel_name)
             except Exception:
                 logger.exception("subscription refresh failed")
 
