@@ -48,3 +48,36 @@ def test_from_settings_wires_the_alerts_hook():
     from alerts.hooks import on_tick
 
     assert Publisher.from_settings().on_tick is on_tick
+
+
+def test_steered_market_across_a_rule_notifies_once_end_to_end(fake_market, monkeypatch, settings):
+    """Publisher ticks with the market moved across a rule: one e-mail, one push, one event."""
+    import asyncio
+
+    from alerts import hooks
+    from tests.alerts.receivers import http_server, smtp_server
+    from tests.portfolio import fakes
+
+    with smtp_server() as (smtp_port, mail), http_server() as (http_port, push):
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        rule = make_rule(
+            level=205.0,
+            reset_band=2.0,
+            email="me@example.com",
+            apprise_urls=f"ntfy://127.0.0.1:{http_port}/gold",
+        )
+        PositionFactory(portfolio=rule.portfolio)
+
+        async def ticks() -> None:
+            pub = publisher()
+            for spot in (200.0, 206.0, 207.0, 206.5):  # one crossing, then it stays above
+                monkeypatch.setitem(fakes.SPOTS, "GLD", spot)
+                await pub.tick()
+                if hooks._delivering is not None:
+                    await asyncio.wait_for(hooks._delivering, 30)
+
+        async_to_sync(ticks)()
+        assert len(mail.messages) == 1 and len(push.requests) == 1
+        assert AlertEvent.objects.get().value == 206.0
