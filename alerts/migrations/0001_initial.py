@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("portfolio", "0002_alter_portfolio_default_symbol_and_more"),
+        ("portfolio", "0001_initial"),
     ]
 
     operations = [
