@@ -24,6 +24,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from alerts import notify as alert_bell
 from portfolio import access, publisher
 from portfolio.models import SYMBOL_RE
 from portfolio.session_guard import session_guard, watch_scope
@@ -127,6 +128,7 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
         self._tokens = RATE_BURST
         self._tokens_at = time.monotonic()
         self._refresher: asyncio.Task[None] | None = None
+        self._alerts_group: str | None = None
         await self.accept()
         if not access.may_view(self.scope.get("user")):
             await self._send_json(
@@ -161,12 +163,15 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
             await self._error(*error, count=False)
         elif topic is not None:
             await self._subscribe(topic, ack=False)
+        self._alerts_group = await alert_bell.join(self)  # the signed-in user's unread alerts
         self._refresher = asyncio.ensure_future(self._refresh_loop())
 
     async def disconnect(self, code: int) -> None:
         session_guard().forget(self.channel_name)
         if self._refresher is not None:
             self._refresher.cancel()
+        if getattr(self, "_alerts_group", None):
+            await self.channel_layer.group_discard(self._alerts_group, self.channel_name)
         for topic in list(getattr(self, "topics", ())):
             await self._unsubscribe(topic)
 
@@ -302,6 +307,9 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
         )
         await self.close(code=CLOSE_AUTH_REQUIRED)
 
+    async def alerts_unread(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=event["text"])
+
     # --- helpers ------------------------------------------------------------------------
 
     async def _refresh_loop(self) -> None:
@@ -309,10 +317,9 @@ class UpdatesConsumer(AsyncWebsocketConsumer):
         while True:
             await asyncio.sleep(publisher.REFRESH_S)
             try:
-                for topic in list(self.topics):
-                    await self.channel_layer.group_add(
-                        publisher.group_name(topic), self.channel_name
-                    )
+                groups = [publisher.group_name(t) for t in self.topics]
+                for group in [*groups, *filter(None, [self._alerts_group])]:
+                    await self.channel_layer.group_add(group, self.channel_name)
             except Exception:
                 logger.exception("subscription refresh failed")
 

@@ -37,7 +37,7 @@ import logging
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -396,10 +396,12 @@ class Publisher:
         interval_s: float | None = None,
         lock: RedisLock | None = None,
         process_expiries: bool = False,
+        on_tick: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.compute = compute or default_compute
         self.process_expiries = process_expiries
         self.expiries_done: date | None = None
+        self.on_tick = on_tick  # alerts: evaluated once per tick by the one active publisher
         self.render = render
         self.channel_layer = channel_layer
         self.registry = registry or get_registry()
@@ -414,7 +416,9 @@ class Publisher:
         lock = None
         if uses_redis():
             lock = RedisLock(settings.REDIS_URL, f"{key_prefix()}:publisher-lock")
-        return cls(compute, lock=lock, process_expiries=True)
+        from alerts.hooks import on_tick
+
+        return cls(compute, lock=lock, process_expiries=True, on_tick=on_tick)
 
     def _layer(self) -> BaseChannelLayer:
         if self.channel_layer is None:
@@ -455,6 +459,11 @@ class Publisher:
         topics = await self.registry.active_topics()
         for topic in topics:
             await self.publish_topic(topic)
+        if self.on_tick is not None and self.leader:
+            try:
+                await self.on_tick()
+            except Exception:  # alerts must never stop the live updates
+                logger.exception("alerts tick failed")
         self.ticks += 1
         if self.process_expiries:
             await self.daily_expiries()

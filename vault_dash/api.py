@@ -15,6 +15,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 import vault_dash
 from accounts.auth import CsrfFailed, api_auth, docs_access
+from alerts.api import router as alerts_router
 from core.api_errors import ApiError, error_body
 from portfolio.api import router as portfolio_router
 from strategies.api import options_router, strategies_router
@@ -93,3 +94,4 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 api.add_router("/portfolio", portfolio_router)
 api.add_router("/options", options_router)
 api.add_router("/strategies", strategies_router)
+api.add_router("/alerts", alerts_router)

@@ -20,6 +20,7 @@ urlpatterns = [
     path(f"{prefix}accounts/", include("accounts.urls")),
     path(prefix, include("portfolio.urls")),
     path(prefix, include("strategies.urls")),
+    path(prefix, include("alerts.urls")),
 ]
 
 if account_views.oidc_enabled():

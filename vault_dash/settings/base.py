@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "marketdata",
     "portfolio",
     "strategies",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -329,6 +330,19 @@ STORAGES = {
         )
     },
 }
+
+# --- E-mail ------------------------------------------------------------------------------
+# Alert e-mail (docs/alerts.md): Django's SMTP backend, configured from the environment.
+_mail = environ.Env()
+EMAIL_BACKEND = _mail.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = _mail.str("EMAIL_HOST", default="")  # empty: e-mail alerts report "not configured"
+EMAIL_PORT = _mail.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = _mail.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = _mail.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = _mail.bool("EMAIL_USE_TLS", default=True)
+EMAIL_USE_SSL = _mail.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = _mail.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = _mail.str("DEFAULT_FROM_EMAIL", default="vault-dash@localhost")
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {

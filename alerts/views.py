@@ -1,0 +1,69 @@
+"""The alerts page of a portfolio: its rules (state, last value, why not evaluable), a form to
+add one, delete buttons, and the alert log."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from alerts import notify
+from alerts.api import MAX_RULES_PER_PORTFOLIO
+from alerts.forms import AlertRuleForm
+from alerts.models import AlertEvent, AlertRule
+from portfolio.models import Portfolio
+
+
+def _editable(request: HttpRequest, pk: int) -> Portfolio:
+    portfolio = Portfolio.objects.visible_to(request.user).filter(pk=pk).first()
+    if portfolio is None or not portfolio.can_edit(request.user):
+        raise Http404("no such portfolio")
+    return portfolio
+
+
+@require_http_methods(["GET", "POST"])
+def rules(request: HttpRequest, pk: int) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    portfolio = _editable(request, pk)
+    existing = list(AlertRule.objects.filter(portfolio=portfolio))
+    status = 200
+    if request.method == "POST":
+        form = AlertRuleForm(request.POST, portfolio=portfolio)
+        if len(existing) >= MAX_RULES_PER_PORTFOLIO:
+            form.add_error(None, f"At most {MAX_RULES_PER_PORTFOLIO} rules per portfolio.")
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Alert rule added.")
+            return redirect("alerts:rules", pk=portfolio.pk)
+        status = 400
+    else:
+        form = AlertRuleForm(portfolio=portfolio, initial={"symbol": portfolio.default_symbol})
+    events = list(
+        AlertEvent.objects.filter(portfolio=portfolio).prefetch_related("deliveries")[:50]
+    )
+    if request.method == "GET":  # seeing the log reads the alerts: the bell goes down
+        unread = AlertEvent.objects.filter(portfolio=portfolio, read_at__isnull=True)
+        if unread.update(read_at=timezone.now()):
+            notify.announce([portfolio.owner_id])
+    return render(
+        request,
+        "alerts/rules.html",
+        {"portfolio": portfolio, "rules": existing, "form": form, "events": events},
+        status=status,
+    )
+
+
+@require_POST
+def delete_rule(request: HttpRequest, pk: int, rule_id: int) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    portfolio = _editable(request, pk)
+    deleted, _ = AlertRule.objects.filter(portfolio=portfolio, pk=rule_id).delete()
+    if not deleted:
+        raise Http404("no such rule")
+    messages.success(request, "Alert rule deleted.")
+    return redirect("alerts:rules", pk=portfolio.pk)
