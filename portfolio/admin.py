@@ -200,8 +200,9 @@ class TradeAdmin(admin.ModelAdmin[Trade]):
     def instrument_label(self, obj: Trade) -> str:
         return obj.instrument
 
-    def get_actions(self, request: HttpRequest) -> Any:
-        actions = super().get_actions(request)
+    def get_actions(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        # *args/**kwargs: Django 6's stubs add an action_location parameter (mypy on 3.12).
+        actions = super().get_actions(request, *args, **kwargs)
         actions.pop("delete_selected", None)  # a bulk delete would skip the ledger
         return actions
 
