@@ -44,14 +44,15 @@ def _wait_for_database(connection: Any, timeout: float) -> None:
     """A database server started beside the app (compose cannot order the app after a
     profile's service) may not accept connections yet: wait for it within the same bound."""
     from django.db import OperationalError
+    from psycopg import OperationalError as DriverError  # a pool's timeout is one
 
     deadline = time.monotonic() + timeout
     announced = False
     while True:
         try:
-            connection.ensure_connection()
+            _probe(connection)
             return
-        except OperationalError as exc:
+        except (OperationalError, DriverError) as exc:
             if time.monotonic() >= deadline:
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
                 raise LockTimeout(f"database unreachable after {timeout:g}s: {reason}") from None
@@ -59,6 +60,17 @@ def _wait_for_database(connection: Any, timeout: float) -> None:
                 print("migrate: waiting for the database to accept connections", flush=True)
                 announced = True
             time.sleep(1)
+
+
+def _probe(connection: Any) -> None:
+    """Connect once. Through the connection pool (DATABASE_POOL_SIZE) with a short timeout of
+    its own: the pool's DATABASE_POOL_TIMEOUT would make each try wait 10 s."""
+    pool = getattr(connection, "pool", None) if connection.vendor == "postgresql" else None
+    if pool is None:
+        connection.ensure_connection()
+        return
+    pool.open()
+    pool.putconn(pool.getconn(timeout=1.0))
 
 
 def migrate(timeout: float) -> None:
