@@ -109,8 +109,14 @@ class Engine:
         return done.stdout + done.stderr
 
 
-def http_get(url: str, timeout: float = 10, **headers: str) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310
+def http_get(
+    url: str,
+    *,
+    timeout: float = 10,
+    headers: dict[str, str] | None = None,
+    **more_headers: str,
+) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers={**(headers or {}), **more_headers})  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return response.status, dict(response.headers), response.read()

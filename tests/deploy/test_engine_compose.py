@@ -34,6 +34,8 @@ pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.timeout(900)]
 SERVICES = ("app", "redis", "postgres", "publisher", "web", "caddy")
 PROFILES = ("redis", "postgres", "publisher", "web", "caddy")
 
+HEALTH_TOKEN = secrets.token_urlsafe(32)
+
 
 @dataclass
 class Stack:
@@ -80,6 +82,7 @@ def stack(
         "ALLOWED_HOSTS": "localhost,127.0.0.1",
         "NICEGUI_STORAGE_SECRET": secrets.token_urlsafe(48),
         "SECURE_SSL_REDIRECT": "false",
+        "HEALTH_TOKEN": HEALTH_TOKEN,  # the host is not the container's loopback
         "MARKET_DATA_PROVIDER": "synthetic",
         "WEBSOCKET_INTERVAL_SECONDS": "1",
         "DATABASE_URL": f"postgres://vault:{password}@postgres:5432/vault",
@@ -127,7 +130,9 @@ def test_every_service_is_healthy_by_its_own_check(engine: Engine, stack: Stack)
 
 
 def test_the_app_runs_on_postgres_and_redis(stack: Stack) -> None:
-    status, _, body = http_get(f"http://127.0.0.1:{stack.env['APP_PORT']}/health")
+    status, _, body = http_get(
+        f"http://127.0.0.1:{stack.env['APP_PORT']}/health", headers={"X-Health-Token": HEALTH_TOKEN}
+    )
     report = json.loads(body)
     assert status == 200 and report["status"] == "ok", report
     assert report["checks"]["database"]["backend"] == "postgresql"

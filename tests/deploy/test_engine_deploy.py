@@ -74,13 +74,21 @@ def engine_env(server: SSHServer, tmp_path: Path, image: str) -> DeployEnv:
             "COMPOSE_PROJECT_NAME": f"vault-ci-deploy-{secrets.token_hex(3)}",
             "DEPLOY_TIMEOUT": "120",
             "DEPLOY_ROLLBACK_TIMEOUT": "120",
+            # The host reaches the app through the engine's port mapping, not from loopback
+            # inside the container: /health gives details to the health token only.
+            "HEALTH_TOKEN": HEALTH_TOKEN,
         }
     )
     return d
 
 
+HEALTH_TOKEN = secrets.token_urlsafe(32)
+
+
 def health_body(port: int) -> dict[str, object]:
-    status, _, body = http_get(f"http://127.0.0.1:{port}/health")
+    status, _, body = http_get(
+        f"http://127.0.0.1:{port}/health", headers={"X-Health-Token": HEALTH_TOKEN}
+    )
     data = json.loads(body)
     assert isinstance(data, dict)
     data["http_status"] = status
