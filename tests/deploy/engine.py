@@ -130,7 +130,7 @@ def wait_http(url: str, timeout: float = 60, **headers: str) -> float:
     last = ""
     while time.monotonic() - started < timeout:
         try:
-            if http_get(url, timeout=5, **headers)[0] == 200:
+            if http_get(url, timeout=5, headers=dict(headers))[0] == 200:
                 return time.monotonic() - started
         except OSError as exc:
             last = str(exc)
