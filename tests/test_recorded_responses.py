@@ -26,7 +26,8 @@ from tests.factories import PortfolioFactory, PositionFactory, UserFactory
 from tests.support.clock import freeze
 from tests.support.market import use_market_service
 
-pytestmark = pytest.mark.django_db
+# Sequences start at 1 on every database, so ids in the bodies match on SQLite and PostgreSQL.
+pytestmark = pytest.mark.django_db(transaction=True, reset_sequences=True)
 
 GOLDEN = Path(__file__).parent / "golden"
 RECORD = os.environ.get("VAULT_RECORD_GOLDEN") == "1"

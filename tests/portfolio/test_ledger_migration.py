@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal as D
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -85,8 +85,9 @@ def test_open_positions_become_opening_trades_and_lots():
 
     # The ledger rebuilds exactly the positions that were there.
     new_pf = NewPosition.objects.get(pk=shares.pk).portfolio
-    for instrument in {ledger.Instrument.of(x) for x in Trade.objects.filter(portfolio=new_pf)}:
-        ledger.rebuild(new_pf, instrument)
+    with transaction.atomic():  # rebuild locks rows, as it does inside the ledger's writes
+        for instrument in {ledger.Instrument.of(x) for x in Trade.objects.filter(portfolio=new_pf)}:
+            ledger.rebuild(new_pf, instrument)
     s, p = NewPosition.objects.get(pk=shares.pk), NewPosition.objects.get(pk=put.pk)
     assert (s.quantity, s.cost_basis, s.opened_on, s.closed_on) == (
         D(1000),
