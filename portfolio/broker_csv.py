@@ -183,11 +183,16 @@ def _row(get: Any, line: int, portfolio: Portfolio, errors: list[RowError]) -> T
     right = RIGHTS.get(get("right").lower(), "?" if get("right") else "")
     if right == "?":
         row_errors.append(RowError(line, "right", f"{get('right')[:20]!r}: use C or P"))
-    if row_errors or None in (quantity, price, fees, traded_on) or action is None:
+    if (
+        row_errors
+        or action is None
+        or quantity is None
+        or price is None
+        or fees is None
+        or traded_on is None
+    ):
         errors.extend(row_errors)
         return None
-    assert quantity is not None and price is not None and fees is not None
-    assert traded_on is not None
     size = abs(quantity)
     if action == Trade.Action.SELL:
         signed = -size

@@ -117,7 +117,8 @@ def _process_portfolio(pid: int, cutoff: date, close_of: CloseFn) -> list[Outcom
         portfolio = Portfolio.objects.select_for_update().get(pk=pid)
         # Re-read under the lock: a process that waited here sees what the first one closed.
         for position in due_positions(cutoff).filter(portfolio=portfolio).order_by("expiry", "pk"):
-            assert position.expiry is not None and position.strike is not None
+            if position.expiry is None or position.strike is None:
+                continue  # not a listed option (the model's checks keep this from happening)
             spot = close_of(position.symbol, position.expiry)
             if spot is None:
                 out.append(Outcome(pid, position.pk, position.instrument, "no close", None, 0))
@@ -130,7 +131,8 @@ def _process_portfolio(pid: int, cutoff: date, close_of: CloseFn) -> list[Outcom
 
 def settlement_trades(position: Position, spot: Decimal, itm: str) -> tuple[list[Trade], str]:
     """The trades that take an expired option off the book, and what they amount to."""
-    assert position.expiry is not None and position.strike is not None
+    if position.expiry is None or position.strike is None:
+        raise ValueError(f"{position.instrument}: an expiring option needs an expiry and a strike")
     is_call = position.right == Position.Right.CALL
     intrinsic = max((spot - position.strike) if is_call else (position.strike - spot), Decimal(0))
     long = position.quantity > 0

@@ -171,7 +171,8 @@ class TradeForm(forms.Form):
 
     def changed_fields(self) -> dict[str, Any]:
         """The trade's fields as this form set them (for :func:`ledger.change`)."""
-        assert self.trade is not None
+        if self.trade is None:
+            raise ValueError("the form holds no trade")
         return {name: getattr(self.trade, name) for name in ledger.EDITABLE_FIELDS}
 
 

@@ -3,7 +3,7 @@
 # over the locked requirements. Findings that are accepted are explained in docs/reliability.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/bandit -q -c pyproject.toml -r vault_dash core accounts marketdata market portfolio strategies deploy
+.venv/bin/bandit -q -c pyproject.toml -r vault_dash core accounts marketdata market portfolio strategies alerts deploy
 reqs=$(mktemp)
 trap 'rm -f "$reqs"' EXIT
 uv_cmd=$(command -v uv || echo "python3 -m uv")
