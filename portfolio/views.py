@@ -258,6 +258,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         else None,
         "can_edit": portfolio is not None and portfolio.can_edit(request.user),
         "expiry_rows": _expiry_rows(result["hedge"]) if result else [],
+        # Gold-aware hedging: None (and no panel) for a symbol without a commodity backing.
+        "backing": functools.cache(lambda: services.backing_panel(result) if result else None),
         "heat_spot_vol": functools.cache(lambda: maps().get("heat_spot_vol")),
         "heat_spot_date": functools.cache(lambda: maps().get("heat_spot_date")),
     }
