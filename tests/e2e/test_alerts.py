@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.alerts.receivers import http_server, smtp_server
-from tests.support.a11y import axe_violations, overflow, screenshot
+from tests.support.a11y import axe_violations, overflow, screenshot, small_text
 from tests.support.server import ROOT, AppServer, app_env, stop_process, wait_for_http
 from tests.support.services import free_port
 
@@ -33,6 +33,10 @@ user = get_user_model().objects.create_user({user!r}, "alice@example.invalid", {
 p = Portfolio.objects.create(owner=user, name="Gold hedge", default_symbol="GLD")
 Position.objects.create(portfolio=p, symbol="GLD", kind="underlying", quantity=100,
                         cost_basis=180, opened_on=market_date())
+from market.providers.synthetic import listed_expiries
+expiry = [d for d in listed_expiries(market_date()) if 15 <= d.day <= 21][3]
+Position.objects.create(portfolio=p, symbol="GLD", kind="option", right="P", quantity=1,
+                        strike=190, expiry=expiry, cost_basis=4, opened_on=market_date())
 print(p.pk)
 """
 
@@ -209,6 +213,9 @@ def test_a_rule_fires_once_to_the_bell_the_mail_and_the_push(browser, tmp_path):
                     width = overflow(p)
                     if width["scroll"] > width["viewport"]:
                         problems.append(f"{where}: document {width['scroll']} px wide")
+                    tiny = small_text(p)
+                    if tiny:
+                        problems.append(f"{where}: text under 11 px: {tiny[:5]}")
                     problems += [f"{where}: axe {v}" for v in axe_violations(p)]
                     screenshot(p, f"{name}-{viewport['width']}-{scheme}")
                 ctx.close()
