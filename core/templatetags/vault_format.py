@@ -137,6 +137,19 @@ def snum(v: Any, places: int = 0) -> str:
 
 
 @register.filter
+def quantity(v: Any) -> str:
+    """A held or traded quantity as recorded, sign kept, no trailing zeros (up to 4 places):
+    "1,000" / "−10" / "12.5"."""
+    x = finite(v)
+    if x is None:
+        return DASH
+    s = f"{x:,.4f}".rstrip("0").rstrip(".")
+    if _is_zero(s.lstrip("-")):
+        return "0"
+    return s.replace("-", MINUS)
+
+
+@register.filter
 def strike(v: Any) -> str:
     """Strikes in one format everywhere: 400 → "400.00"."""
     return num(v, 2)
