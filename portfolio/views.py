@@ -265,6 +265,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             lambda: portfolio is not None and (not_held or len(book.held_symbols(portfolio)) > 1)
         ),
         "expiry_rows": _expiry_rows(result["hedge"]) if result else [],
+        # Gold-aware hedging: None (and no panel) for a symbol without a commodity backing.
+        "backing": functools.cache(lambda: services.backing_panel(result) if result else None),
         "heat_spot_vol": functools.cache(lambda: maps().get("heat_spot_vol")),
         "heat_spot_date": functools.cache(lambda: maps().get("heat_spot_date")),
     }
