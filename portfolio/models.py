@@ -191,6 +191,15 @@ class PositionQuerySet(models.QuerySet["Position"]):
         )
 
 
+def instrument_lookup(obj: Any) -> dict[str, Any]:
+    """The fields that name one instrument (of a position, a trade or a ledger ``Instrument``),
+    as lookups: symbol and kind, and for an option its expiry, strike, right and style."""
+    fields: tuple[str, ...] = ("symbol", "kind", "expiry", "strike", "right", "style")
+    if obj.kind != Position.Kind.OPTION:
+        fields = fields[:2]
+    return {name: getattr(obj, name) for name in fields}
+
+
 class Position(models.Model):
     class Kind(models.TextChoices):
         UNDERLYING = "underlying", "Underlying shares"
@@ -300,16 +309,7 @@ class Position(models.Model):
         return Trade.objects.filter(portfolio_id=self.portfolio_id, **self.instrument_filter())
 
     def instrument_filter(self) -> dict[str, Any]:
-        if self.kind == self.Kind.OPTION:
-            return {
-                "symbol": self.symbol,
-                "kind": self.kind,
-                "expiry": self.expiry,
-                "strike": self.strike,
-                "right": self.right,
-                "style": self.style,
-            }
-        return {"symbol": self.symbol, "kind": self.kind}
+        return instrument_lookup(self)
 
     @property
     def total_cost(self) -> Decimal:
