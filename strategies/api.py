@@ -119,7 +119,7 @@ def get_payoff(request: HttpRequest, q: Query[PayoffQuery]) -> Any:
         t_exp = wholebook.strategy_t(cand.legs, cand.t)
         return payoff_data(
             mk.ctx,
-            wholebook.book_legs(cand.legs, held, t_exp),
+            wholebook.book_legs(cand.legs, held),
             days=[q.days] if q.days else [],
             iv_shift=q.iv_shift,
             style=q.model,

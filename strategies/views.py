@@ -174,7 +174,7 @@ def _payoff_view(
     t_exp = wholebook.strategy_t(cand.legs, cand.t)
     payoff = payoff_data(
         mk.ctx,
-        wholebook.book_legs(cand.legs, held, t_exp),
+        wholebook.book_legs(cand.legs, held),
         days=[d],
         iv_shift=iv_shift,
         t_end=t_exp if held else None,

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from market.data import MarketInputs
-from market.payoff import KIND_CALL, KIND_NONE, KIND_PUT
+from market.payoff import KIND_CALL, KIND_NONE, KIND_PUT, KIND_STOCK
 from strategies.legs import FloatArray, Leg
 
 T_EPS = 1e-9
@@ -143,7 +143,7 @@ def stack(
     """Append ``held`` (H legs) to every row of the (N, L) leg arrays, by broadcasting."""
     n, width = kind.shape
     h = len(held.legs)
-    codes = {"stock": 0, "call": KIND_CALL, "put": KIND_PUT}
+    codes = {"stock": KIND_STOCK, "call": KIND_CALL, "put": KIND_PUT}
     hk = np.array([codes[lg.kind] for lg in held.legs], dtype=np.int8)
     hu = np.array([lg.units for lg in held.legs], dtype=float)
     hs = np.array([lg.strike or 0.0 for lg in held.legs], dtype=float)
@@ -208,12 +208,12 @@ def strategy_t(legs: Sequence[Leg], default: float = 0.0) -> float:
     return max((lg.t for lg in legs if lg.is_option), default=default)
 
 
-def book_legs(legs: Sequence[Leg], held: HeldBook, t_exp: float | None = None) -> tuple[Leg, ...]:
-    """A strategy's legs plus the held legs still alive at its expiry ``t_exp`` (default: its
-    last leg's): what its payoff and heat-map draw (held legs expiring earlier are gone by then,
-    as in :func:`stack`)."""
-    t = strategy_t(legs) if t_exp is None else t_exp
-    return (*legs, *(lg for lg in held.legs if lg.t >= t - T_EPS))
+def book_legs(legs: Sequence[Leg], held: HeldBook) -> tuple[Leg, ...]:
+    """A strategy's legs plus every held leg: what its payoff and heat-map draw up to the
+    strategy's expiry (``payoff_data(t_end=…)``). A held leg that expires first is worth its
+    intrinsic value on the curves after its expiry (the payoff's rule for expired legs); the
+    floor and cap in the metrics count only the held legs alive at the strategy's expiry."""
+    return (*legs, *held.legs)
 
 
 # --- the book before and after an adoption (the dashboard's own figures) ---------------------
@@ -271,7 +271,7 @@ def as_positions(legs: Sequence[Leg], symbol: str, opened_on: date) -> list[Any]
         PositionIn(
             kind="option",
             quantity=lg.quantity,
-            cost_basis=lg.price,
+            cost_basis=round(lg.price, 4),  # as the confirmation signs it and the ledger keeps it
             label=f"{symbol} {lg.expiry} {lg.strike:g}{'C' if lg.kind == 'call' else 'P'} (new)",
             expiry=lg.expiry,
             strike=lg.strike,
