@@ -318,7 +318,7 @@ def test_a_builder_collar_is_adopted_through_the_same_confirmation(client, hedge
     rec = AdoptedHedge.objects.get()
     assert rec.name.startswith("Custom:") and rec.candidate_id.startswith(f"{E_JUN}:custom:")
     trades = Trade.objects.filter(source=Trade.Source.ADOPTION).order_by("pk")
-    assert [(t.right, float(t.quantity), float(t.strike)) for t in trades] == [
+    assert [(t.right, float(t.quantity), float(t.strike or 0)) for t in trades] == [
         ("P", 10.0, 185.0),
         ("C", -10.0, 220.0),
     ]
