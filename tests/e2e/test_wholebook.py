@@ -65,9 +65,7 @@ def dashboard_matches_api(server, page) -> dict:
     assert value("floor") == pytest.approx(h["floor"]["floor_value"], rel=1e-12)
     assert value("hedge-cost") == pytest.approx(h["cost"]["paid_pct_per_year"], rel=1e-12)
     assert page.inner_text("#kpi-hedge-ratio") == f"{h['hedge_ratio']:.2f}"
-    shown = page.locator("#hedge-warnings li").evaluate_all(
-        "els => els.map(e => e.dataset.code)"
-    )
+    shown = page.locator("#hedge-warnings li").evaluate_all("els => els.map(e => e.dataset.code)")
     assert shown == [w["code"] for w in h["warnings"]]
     check_page(page, "dashboard")
     return body
