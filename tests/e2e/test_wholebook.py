@@ -148,6 +148,11 @@ def test_whole_book_hedging_walkthrough(server, browser):
     assert page.is_checked("#b-holding") and page.is_checked("#b-held")
     assert "option position" in page.inner_text("#builder-held")
     check_page(page, "builder")
+    assert page.locator("#m-book").count() == 1
+    for vp in (PHONE, DESKTOP):
+        page.set_viewport_size(vp)
+        shot = screenshot(page, f"wholebook-builder-{vp['width']}")
+        page.screenshot(path=str(shot.with_name(f"{shot.stem}-top.png")))
     page.click("#builder-adopt")
     page.wait_for_selector("#book-before-after")
     assert "Custom:" in (page.text_content("#adopt-confirm h2") or "")

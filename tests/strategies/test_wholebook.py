@@ -365,3 +365,17 @@ def test_dashboard_warns_about_the_book_as_it_stands(client, book_market) -> Non
     stacked = [w["message"] for w in h["warnings"] if w["code"] == "stacked_expiry"]
     assert len(stacked) == 2 and "300 %" in stacked[0] and "200 %" in stacked[1]
     assert math.isclose(h["expiries"][0]["hedge_ratio"], 3.0)
+
+
+def test_openapi_documents_the_whole_book(client) -> None:
+    doc = client.get("/api/openapi.json").json()
+    for path in ("/api/strategies", "/api/strategies/payoff"):
+        params = {p["name"]: p for p in doc["paths"][path]["get"]["parameters"]}
+        assert params["include_held"]["schema"]["type"] == "boolean"
+        assert params["include_held"]["schema"]["default"] is True
+    schemas = doc["components"]["schemas"]
+    assert "book" in schemas["CandidateOut"]["required"]
+    warn = schemas["BookOut"]["properties"]["warnings"]["items"]
+    assert set(warn["enum"]) == set(wholebook.WARNING_CODES)
+    assert "held_options" in schemas["StrategiesOut"]["required"]
+    assert "include_held" in schemas["EvaluateIn"]["properties"]
