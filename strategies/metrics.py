@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,9 +33,10 @@ from scipy.special import ndtr
 from core.numbers import finite
 from market.data import MarketInputs
 from market.payoff import KIND_CALL, KIND_NONE, KIND_PUT, KIND_STOCK, value_at_expiry
-from strategies import wholebook
 from strategies.legs import Candidate, FloatArray, Leg
-from strategies.wholebook import NO_HELD, HeldBook
+
+if TYPE_CHECKING:
+    from strategies.wholebook import HeldBook
 
 Pricer = Callable[..., Any]
 
@@ -301,7 +302,7 @@ def evaluate(
     *,
     pricer: Pricer | None = None,
     european: Pricer | None = None,
-    held: HeldBook = NO_HELD,
+    held: HeldBook | None = None,
 ) -> list[dict[str, Any]]:
     """Metrics for every candidate (see module docstring). ``atm_vol`` maps expiry → ATM IV.
 
@@ -321,14 +322,10 @@ def evaluate(
         np.isfinite(vol) & (vol > 0), vol, np.nanmean(vol) if np.isfinite(vol).any() else 0.2
     )
     mu, sd = lognormal_params(ctx.spot, ctx.rate, ctx.div_yield, vol, np.maximum(t_exp, 1e-9))
-    book = legs
-    at_expiry = legs
-    if held:
-        st = wholebook.stack(
-            legs.kind, legs.units, legs.strike, legs.price, legs.t, legs.iv, held, t_exp
-        )
-        book = LegArrays(st.kind, st.units, st.strike, st.price, st.t, st.iv)
-        at_expiry = LegArrays(st.expiry_kind, st.units, st.strike, st.price, st.t, st.iv)
+    from strategies import wholebook  # it builds on LegArrays: imported here, not at the top
+
+    held = held or wholebook.NO_HELD
+    book, at_expiry = wholebook.stack(legs, held, t_exp) if held else (legs, legs)
     width = legs.kind.shape[1]
     em = expiry_metrics(at_expiry, mu, sd)
     model = price_legs(ctx, book, pricer, european)

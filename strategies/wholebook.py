@@ -4,8 +4,8 @@ A *book* is the shares held plus the options already held plus (for a candidate)
 
 * :func:`held_legs` turns the held option positions into :class:`~strategies.legs.Leg` rows
   priced at their model value (the dashboard's mark), with the chain's implied vol;
-* :func:`stack` appends those held legs as extra columns to the candidates' leg arrays, in one
-  array operation (no loop over candidates): at a candidate's expiry the held legs that expire
+* :func:`stack` appends those held legs as extra columns to the candidates' leg arrays
+  (:class:`~strategies.metrics.LegArrays`), in one array operation (no loop over candidates): at a candidate's expiry the held legs that expire
   with or after it are valued at intrinsic, like the dashboard's floor (held legs that expire
   earlier are gone by then); the Greeks count every held leg;
 * :func:`book_flags` gives, per candidate and vectorised, the resulting book's hedge ratio, net
@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from market.data import MarketInputs
 from market.payoff import KIND_CALL, KIND_NONE, KIND_PUT, KIND_STOCK
 from strategies.legs import FloatArray, Leg
+from strategies.metrics import LegArrays
 
 T_EPS = 1e-9
 RATIO_EPS = 1e-9
@@ -116,56 +117,29 @@ def held_legs(
     )
 
 
-@dataclass(frozen=True)
-class Stacked:
-    """Candidates' legs with the held legs appended as columns (N × (L + H))."""
-
-    kind: NDArray[np.int8]
-    units: FloatArray
-    strike: FloatArray
-    price: FloatArray
-    t: FloatArray
-    iv: FloatArray
-    expiry_kind: NDArray[np.int8]  # ``kind`` with held legs dead at the candidate's expiry off
-    held: NDArray[np.bool_]  # (L + H,) True for the held columns
-
-
-def stack(
-    kind: NDArray[np.int8],
-    units: FloatArray,
-    strike: FloatArray,
-    price: FloatArray,
-    t: FloatArray,
-    iv: FloatArray,
-    held: HeldBook,
-    t_exp: FloatArray,
-) -> Stacked:
-    """Append ``held`` (H legs) to every row of the (N, L) leg arrays, by broadcasting."""
-    n, width = kind.shape
+def stack(legs: LegArrays, held: HeldBook, t_exp: FloatArray) -> tuple[LegArrays, LegArrays]:
+    """Append ``held`` (H legs) to every row of the candidates' (N, L) leg arrays by
+    broadcasting: (the whole book, the book at each candidate's expiry). In the second the held
+    legs that expire before the candidate's expiry are padding (gone by then)."""
+    n = legs.kind.shape[0]
     h = len(held.legs)
     codes = {"stock": KIND_STOCK, "call": KIND_CALL, "put": KIND_PUT}
     hk = np.array([codes[lg.kind] for lg in held.legs], dtype=np.int8)
-    hu = np.array([lg.units for lg in held.legs], dtype=float)
-    hs = np.array([lg.strike or 0.0 for lg in held.legs], dtype=float)
-    hp = np.array([lg.price for lg in held.legs], dtype=float)
     ht = np.array([lg.t for lg in held.legs], dtype=float)
-    hv = np.array([lg.iv if lg.iv is not None else np.nan for lg in held.legs], dtype=float)
 
     def wide(a: Any, b: Any) -> Any:
         return np.concatenate([a, np.broadcast_to(b, (n, h))], axis=1)
 
-    all_kind = wide(kind, hk).astype(np.int8)
+    units = wide(legs.units, [lg.units for lg in held.legs])
+    strike = wide(legs.strike, [lg.strike or 0.0 for lg in held.legs])
+    price = wide(legs.price, [lg.price for lg in held.legs])
+    t = wide(legs.t, ht)
+    iv = wide(legs.iv, [lg.iv if lg.iv is not None else np.nan for lg in held.legs])
     alive = ht[None, :] >= np.asarray(t_exp, dtype=float)[:, None] - T_EPS  # (N, H)
-    expiry_kind = np.concatenate([kind, np.where(alive, hk[None, :], KIND_NONE)], axis=1)
-    return Stacked(
-        kind=all_kind,
-        units=wide(units, hu),
-        strike=wide(strike, hs),
-        price=wide(price, hp),
-        t=wide(t, ht),
-        iv=wide(iv, hv),
-        expiry_kind=expiry_kind.astype(np.int8),
-        held=np.concatenate([np.zeros(width, bool), np.ones(h, bool)]),
+    at_expiry = np.concatenate([legs.kind, np.where(alive, hk[None, :], KIND_NONE)], axis=1)
+    return (
+        LegArrays(wide(legs.kind, hk).astype(np.int8), units, strike, price, t, iv),
+        LegArrays(at_expiry.astype(np.int8), units, strike, price, t, iv),
     )
 
 

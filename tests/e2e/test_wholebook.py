@@ -46,6 +46,14 @@ def check_page(page, where: str) -> None:
     assert not problems, "\n".join(problems)
 
 
+def shots(page, name: str) -> None:
+    """Full-page and first-screen screenshots at 390 and 1440 px (left at 1440 px)."""
+    for vp in (PHONE, DESKTOP):
+        page.set_viewport_size(vp)
+        shot = screenshot(page, f"wholebook-{name}-{vp['width']}")
+        page.screenshot(path=str(shot.with_name(f"{shot.stem}-top.png")))
+
+
 def dashboard_matches_api(server, page) -> dict:
     """Open the dashboard and compare its figures with /api/portfolio at the same instant."""
     for _ in range(5):  # quotes tick: catch one data instant in both
@@ -89,10 +97,7 @@ def test_whole_book_hedging_walkthrough(server, browser):
     assert page.is_checked("#include-held")
     assert "Ranked on the whole book" in page.inner_text("#held-options")
     check_page(page, "strategies")
-    for vp in (PHONE, DESKTOP):
-        page.set_viewport_size(vp)
-        shot = screenshot(page, f"wholebook-strategies-{vp['width']}")
-        page.screenshot(path=str(shot.with_name(f"{shot.stem}-top.png")))  # the first screen
+    shots(page, "strategies")
     # Turning it off ranks on the shares alone; the ratio column drops the held puts.
     page.uncheck("#include-held")
     page.click("#strategy-filters button[type=submit]")
@@ -132,10 +137,7 @@ def test_whole_book_hedging_walkthrough(server, browser):
     after_delta = float(page.locator("#ba-delta td").nth(1).get_attribute("data-value") or 0)
     assert after_delta < before_delta  # more puts, less delta
     check_page(page, "adopt (second put hedge)")
-    for vp in (PHONE, DESKTOP):
-        page.set_viewport_size(vp)
-        shot = screenshot(page, f"wholebook-adopt-{vp['width']}")
-        page.screenshot(path=str(shot.with_name(f"{shot.stem}-top.png")))
+    shots(page, "adopt")
     # Not this one: cancel. Nothing changed.
     page.click("#adopt-form a")
     page.wait_for_selector("#strategies-table")
@@ -149,10 +151,7 @@ def test_whole_book_hedging_walkthrough(server, browser):
     assert "option position" in page.inner_text("#builder-held")
     check_page(page, "builder")
     assert page.locator("#m-book").count() == 1
-    for vp in (PHONE, DESKTOP):
-        page.set_viewport_size(vp)
-        shot = screenshot(page, f"wholebook-builder-{vp['width']}")
-        page.screenshot(path=str(shot.with_name(f"{shot.stem}-top.png")))
+    shots(page, "builder")
     page.click("#builder-adopt")
     page.wait_for_selector("#book-before-after")
     assert "Custom:" in (page.text_content("#adopt-confirm h2") or "")
