@@ -147,7 +147,7 @@ def _strategy_form(q: QueryDict) -> dict[str, Any]:
         "min_floor_pct": q.get("min_floor_pct", "")[:20],
         "price": q.get("price") or "ask_bid",
         "rank": q.get("rank") or ranking.DEFAULT_RANKING,
-        "include_held": q.get("include_held", "1") not in ("0", "false", "off"),
+        "include_held": q.get("include_held", "1") not in ("0", "false", "off"),  # until validated
     }
 
 
@@ -206,6 +206,7 @@ def strategies_view(request: HtmxHttpRequest) -> HttpResponse:
     }
     try:
         query = from_querydict(StrategiesPageQuery, q)
+        ctx["params"]["include_held"] = query.include_held
         symbol = services.clean_symbol(query.symbol)
         ctx["symbol"] = symbol
         data = ranked.strategies_payload(request.user, query)

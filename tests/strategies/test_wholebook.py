@@ -379,3 +379,20 @@ def test_openapi_documents_the_whole_book(client) -> None:
     assert set(warn["enum"]) == set(wholebook.WARNING_CODES)
     assert "held_options" in schemas["StrategiesOut"]["required"]
     assert "include_held" in schemas["EvaluateIn"]["properties"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("value", "included"), [(None, True), ("no", False), ("1", True)])
+def test_strategies_page_toggle(client, hedged, value, included) -> None:
+    q = {"symbol": "GLD", "expiry": E_JUN.isoformat()}
+    if value is not None:
+        q["include_held"] = value
+    html = client.get("/strategies/", q).content.decode()
+    box = html.split('id="include-held"', 1)[1].split(">", 1)[0]
+    assert ("checked" in box) is included
+    facts = html.split('id="held-options">', 1)[1].split("</p>", 1)[0]
+    assert ("Ranked on the whole book" in facts) is included
+    assert "10 × 180.00 put 2026-05-15" in facts or not included
+    # The hedge-ratio column follows: 2.00 for an ATM put on top of the held puts, else 1.00.
+    atm = html.split("Protective put ATM", 1)[1].split('class="hedge-ratio">', 1)[1][:4]
+    assert atm == ("2.00" if included else "1.00")
