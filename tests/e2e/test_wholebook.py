@@ -169,6 +169,7 @@ def test_whole_book_hedging_walkthrough(server, browser):
     # 5. The dashboard shows the adopted book, as /api/portfolio does, and as the adopt page
     #    said it would (same figures; the quote may have ticked: delta within 1 %).
     end = dashboard_matches_api(server, page)
+    shots(page, "dashboard")
     h = end["hedge"]
     assert h["hedge_ratio"] == pytest.approx(float(after["hedge-ratio"] or 0))
     assert h["floor"]["floor_value"] == pytest.approx(float(after["floor"] or 0))
