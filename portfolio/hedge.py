@@ -25,6 +25,7 @@ from portfolio.valuation import (
 
 DEEP_ITM_MONEYNESS = 0.05
 DEEP_ITM_DELTA = 0.90
+RATIO_EPS = 1e-9
 
 
 def _payoff(shares: float, legs: Sequence[PositionIn], s: Array) -> Array:
@@ -158,8 +159,59 @@ def hedge_panel(
         "nearest_expiry": nearest.isoformat() if nearest else None,
         "days_to_nearest_expiry": days_until(as_of, nearest) if nearest else None,
         "warning_days": warning_days,
-        "warnings": hedge_warnings(positions, valued, mkt, warning_days, shares),
+        "warnings": hedge_warnings(positions, valued, mkt, warning_days, shares)
+        + book_warnings(
+            shares,
+            put_contracts * CONTRACT_MULTIPLIER / shares if shares > 0 else None,
+            expiries,
+            float(valued["totals"]["greeks"]["delta_shares"]),
+        ),
     }
+
+
+def book_warnings(
+    shares: float,
+    hedge_ratio: float | None,
+    expiries: Sequence[dict[str, Any]],
+    net_delta: float,
+) -> list[dict[str, Any]]:
+    """What is wrong with the book as a whole (the adopt page's before/after says the same,
+    :mod:`strategies.wholebook`): more puts than shares, a net short position, or an expiry
+    whose live puts (expiring then or later) already cover more than the shares."""
+    out: list[dict[str, Any]] = []
+    if hedge_ratio is not None and hedge_ratio > 1 + RATIO_EPS:
+        out.append(
+            _warn(
+                "over_hedged",
+                "bad",
+                f"Over-hedged: long puts cover {hedge_ratio * 100:.0f} % of the "
+                f"{shares:,.0f} shares held (hedge ratio {hedge_ratio:.2f}).",
+                None,
+            )
+        )
+    if net_delta < -RATIO_EPS:
+        out.append(
+            _warn(
+                "net_short",
+                "bad",
+                f"Net short: the book's delta is {net_delta:,.0f} shares; it gains when the "
+                "price falls.",
+                None,
+            )
+        )
+    for e in expiries:
+        ratio = e.get("hedge_ratio")
+        if ratio is not None and ratio > 1 + RATIO_EPS:
+            out.append(
+                _warn(
+                    "stacked_expiry",
+                    "warn",
+                    f"Hedges stacked on {e['expiry']}: the puts alive then cover "
+                    f"{ratio * 100:.0f} % of the shares.",
+                    None,
+                )
+            )
+    return out
 
 
 def hedge_warnings(

@@ -83,6 +83,29 @@ def may_adopt(user: Any, portfolio: Any) -> bool:
     return bool(portfolio.owner_id is None and portfolio.is_demo and not settings.LOGIN_REQUIRED)
 
 
+def preview(portfolio: Any, symbol: str, legs: Sequence[Leg]) -> dict[str, Any]:
+    """The book before and after adding ``legs``, valued as the dashboard values it (same
+    market snapshot, vols, hedge panel and warnings): :func:`strategies.wholebook.before_after`.
+    """
+    from marketdata import snapshot
+    from portfolio import services as book
+    from portfolio import valuation
+    from portfolio.hedge import hedge_panel
+    from portfolio.models import Position
+    from strategies import wholebook
+
+    snap = snapshot.load(symbol)
+    mkt = snap.valuation_inputs
+    before = book.position_inputs(Position.objects.for_dashboard(portfolio, symbol))
+
+    def value(rows: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        valued = valuation.value_positions(rows, mkt, book.chain_vols(snap, rows))
+        panel = hedge_panel(rows, valued, mkt, portfolio.hedge_warning_days)
+        return panel, valued["totals"]
+
+    return wholebook.before_after(before, legs, value, symbol, market_date())
+
+
 @dataclass(frozen=True)
 class Adoption:
     record: AdoptedHedge

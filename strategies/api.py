@@ -13,7 +13,7 @@ from market.errors import MarketDataError, UnknownSymbol
 from marketdata import snapshot
 from portfolio import access
 from portfolio.schemas import ErrorOut
-from strategies import builder, services
+from strategies import builder, ranked, services, wholebook
 from strategies.metrics import PROBABILITY_MODEL
 from strategies.payoff import payoff_data
 from strategies.queries import OptionsQuery, PayoffQuery, StrategiesQuery
@@ -89,12 +89,16 @@ def get_options(request: HttpRequest, q: Query[OptionsQuery]) -> HttpResponse:
         "holding of the symbol (per 100 shares without one), for each listed expiry 7–400 days "
         "out. Each carries legs with prices, cost ($, %, % per year), floor, cap, breakevens, "
         "max loss/gain, net Greeks, probabilities and expected value (model in "
-        "`probability_model`), liquidity and early-assignment risk; `ranking` states the order."
+        "`probability_model`), liquidity and early-assignment risk; `ranking` states the order. "
+        "With `include_held` (default true) each candidate is evaluated on the whole book it "
+        "leaves (shares + options already held + its legs, listed in `held_options`): floor, "
+        "cap, breakevens, probabilities and Greeks are the book's, the cost is the candidate's; "
+        "`book` gives the resulting hedge ratio, net delta and warnings."
     ),
 )
 def get_strategies(request: HttpRequest, q: Query[StrategiesQuery]) -> HttpResponse:
     ensure_allowed(request)
-    return json_response(guarded(lambda: services.strategies_json(request.user, q)))
+    return json_response(guarded(lambda: ranked.strategies_json(request.user, q)))
 
 
 @strategies_router.get(
@@ -110,9 +114,16 @@ def get_payoff(request: HttpRequest, q: Query[PayoffQuery]) -> Any:
         portfolio = services.resolve_portfolio(request.user, q.portfolio)
         mk = services.load_market(symbol)
         shares = services.holding_shares(portfolio, mk.ctx.symbol)
-        cand, _ = services.find_candidate(mk, shares, q.candidate, q.price)
+        held = ranked.held_book(portfolio, mk, q.include_held)
+        cand, _ = ranked.find_candidate(mk, shares, q.candidate, q.price, held)
+        t_exp = wholebook.strategy_t(cand.legs, cand.t)
         return payoff_data(
-            mk.ctx, cand.legs, days=[q.days] if q.days else [], iv_shift=q.iv_shift, style=q.model
+            mk.ctx,
+            wholebook.book_legs(cand.legs, held),
+            days=[q.days] if q.days else [],
+            iv_shift=q.iv_shift,
+            style=q.model,
+            t_end=t_exp if held else None,
         )
 
     return guarded(run)
@@ -133,14 +144,20 @@ def post_evaluate(request: HttpRequest, body: EvaluateIn) -> Any:
         mk = services.load_market(symbol)
         legs_in = builder.parse_legs([leg.dict() for leg in body.legs])
         shares = services.holding_shares(portfolio, mk.ctx.symbol) if body.include_holding else 0
-        built = builder.build(mk, legs_in, body.price, shares)
+        held = ranked.held_book(portfolio, mk, body.include_holding and body.include_held)
+        built = builder.build(mk, legs_in, body.price, shares, held)
         return {
             "inputs": snapshot.chain_block(mk.ctx),
             "price_mode": body.price,
             "probability_model": PROBABILITY_MODEL,
             "strategy": built.row,
             "payoff": payoff_data(
-                mk.ctx, built.legs, days=body.days, iv_shift=body.iv_shift, style=body.model
+                mk.ctx,
+                built.book,
+                days=body.days,
+                iv_shift=body.iv_shift,
+                style=body.model,
+                t_end=wholebook.strategy_t(built.legs) if held else None,
             ),
         }
 

@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from strategies import metrics
+from strategies import metrics, wholebook
 from strategies.legs import Candidate, Leg, exec_price
-from strategies.services import InvalidInput, Market, candidate_id
+from strategies.ranked import candidate_id
+from strategies.services import InvalidInput, Market
+from strategies.wholebook import NO_HELD, HeldBook
 
 MAX_LEGS = 8
 MAX_CONTRACTS = 10_000
@@ -122,7 +124,12 @@ def legs_from_chain(mk: Market, legs: Sequence[LegIn], mode: str) -> list[Leg]:
 
 
 def evaluate_legs(
-    mk: Market, legs: Sequence[Leg], shares: float, *, name: str = "Custom"
+    mk: Market,
+    legs: Sequence[Leg],
+    shares: float,
+    *,
+    name: str = "Custom",
+    held: HeldBook = NO_HELD,
 ) -> dict[str, Any]:
     all_legs: tuple[Leg, ...] = tuple(legs)
     if shares:
@@ -135,7 +142,7 @@ def evaluate_legs(
     atm: dict[date | None, float] = (
         {expiry: mk.solved.atm_iv.get(expiry, math.nan)} if expiry else {}
     )
-    row = metrics.evaluate(mk.ctx, [cand], atm)[0]
+    row = metrics.evaluate(mk.ctx, [cand], atm, held=held)[0]
     row["id"] = candidate_id(cand)
     return row
 
@@ -146,11 +153,17 @@ class Built:
 
     legs: tuple[Leg, ...]  # the shares included (if any), then the option legs as priced
     row: dict[str, Any]  # its metrics, as a candidate row
+    options: tuple[Leg, ...] = ()  # the option legs alone (what adopting it trades)
+    book: tuple[Leg, ...] = ()  # ``legs`` plus the held options alive at its expiry (payoff)
 
 
-def build(mk: Market, legs_in: Sequence[LegIn], mode: str, shares: float) -> Built:
-    """Price ``legs_in`` from the chain and evaluate them with ``shares`` of the stock."""
+def build(
+    mk: Market, legs_in: Sequence[LegIn], mode: str, shares: float, held: HeldBook = NO_HELD
+) -> Built:
+    """Price ``legs_in`` from the chain and evaluate them with ``shares`` of the stock and the
+    ``held`` options (the whole book)."""
     priced = legs_from_chain(mk, legs_in, mode)
-    row = evaluate_legs(mk, priced, shares)
+    row = evaluate_legs(mk, priced, shares, held=held)
     stock = (Leg("stock", shares, price=mk.ctx.spot),) if shares else ()
-    return Built((*stock, *priced), row)
+    legs = (*stock, *priced)
+    return Built(legs, row, tuple(priced), wholebook.book_legs(legs, held))

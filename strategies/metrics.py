@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,6 +34,9 @@ from core.numbers import finite
 from market.data import MarketInputs
 from market.payoff import KIND_CALL, KIND_NONE, KIND_PUT, KIND_STOCK, value_at_expiry
 from strategies.legs import Candidate, FloatArray, Leg
+
+if TYPE_CHECKING:
+    from strategies.wholebook import HeldBook
 
 Pricer = Callable[..., Any]
 
@@ -299,8 +302,14 @@ def evaluate(
     *,
     pricer: Pricer | None = None,
     european: Pricer | None = None,
+    held: HeldBook | None = None,
 ) -> list[dict[str, Any]]:
-    """Metrics for every candidate (see module docstring). ``atm_vol`` maps expiry → ATM IV."""
+    """Metrics for every candidate (see module docstring). ``atm_vol`` maps expiry → ATM IV.
+
+    ``held``: options already held. Each candidate is then evaluated as the whole book it
+    leaves (:mod:`strategies.wholebook`): floor, cap, breakevens, probabilities and Greeks are
+    the book's; cost, debit and the legs listed are the candidate's own.
+    """
     if not candidates:
         return []
     legs = LegArrays.from_legs([c.legs for c in candidates])
@@ -313,9 +322,14 @@ def evaluate(
         np.isfinite(vol) & (vol > 0), vol, np.nanmean(vol) if np.isfinite(vol).any() else 0.2
     )
     mu, sd = lognormal_params(ctx.spot, ctx.rate, ctx.div_yield, vol, np.maximum(t_exp, 1e-9))
-    em = expiry_metrics(legs, mu, sd)
-    model = price_legs(ctx, legs, pricer, european)
-    risk, extrinsic, eep = assignment_risk(ctx, legs, model)
+    from strategies import wholebook  # it builds on LegArrays: imported here, not at the top
+
+    held = held or wholebook.NO_HELD
+    book, at_expiry = wholebook.stack(legs, held, t_exp) if held else (legs, legs)
+    width = legs.kind.shape[1]
+    em = expiry_metrics(at_expiry, mu, sd)
+    model = price_legs(ctx, book, pricer, european)
+    risk, extrinsic, eep = assignment_risk(ctx, book, model)
 
     stock_units = np.sum(legs.units * (legs.kind == KIND_STOCK), axis=1)
     base = np.where(
@@ -325,12 +339,16 @@ def evaluate(
     )
     base = np.where(base > 0, base, 1.0)
     debit = np.sum(legs.units * legs.price * is_opt, axis=1)
-    model_value = np.sum(legs.units * model.price, axis=1)
+    model_value = np.sum(legs.units * model.price[:, :width], axis=1)
     g = {
-        name: np.sum(legs.units * getattr(model, name), axis=1)
+        name: np.sum(book.units * getattr(model, name), axis=1)
         + (stock_units if name == "delta" else 0)
         for name in ("delta", "gamma", "theta", "vega", "rho")
     }
+    hedge_ratio, book_warnings = wholebook.book_flags(
+        book.kind, book.units, book.t, stock_units, g["delta"]
+    )
+    n_held = len(held.legs)
     with np.errstate(invalid="ignore", divide="ignore"):
         spread_pct = np.where(is_opt, _spread_pct_matrix(candidates, legs.kind.shape), np.nan)
     worst_spread = np.where(
@@ -412,6 +430,12 @@ def evaluate(
                     "min_open_interest": min_oi[r],
                 },
                 "assignment_risk": worst_risk,
+                "book": {
+                    "held_options": n_held,
+                    "hedge_ratio": finite(hedge_ratio[r], 6),
+                    "net_delta": finite(g["delta"][r], 6),
+                    "warnings": book_warnings[r],
+                },
                 "cost_per_protection": finite(ann[r] / protection, 6)
                 if has_floor and protection > 0 and math.isfinite(ann[r])
                 else None,

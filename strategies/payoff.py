@@ -121,11 +121,19 @@ def payoff_data(
     iv_shift: float = 0.0,
     points: int = 121,
     style: str = "american",
+    t_end: float | None = None,
 ) -> dict[str, Any]:
-    """P&L at expiry, today and at ``days`` from now on a price grid, plus a price × date grid."""
+    """P&L at expiry, today and at ``days`` from now on a price grid, plus a price × date grid.
+
+    ``t_end``: the horizon that counts as expiry (years; default: the last leg's expiry). With
+    held options in the book it is the strategy's own expiry; legs expiring later are worth
+    their intrinsic value on the expiry curve and their model value on the dated ones.
+    """
     spot = ctx.spot
     strikes = [lg.strike for lg in legs if lg.strike]
     t_exp = max((lg.t for lg in legs if lg.is_option), default=0.0)
+    if t_end is not None:
+        t_exp = min(t_exp, t_end)
     lo = min([0.7 * spot, *(0.9 * k for k in strikes)]) / spot
     hi = max([1.3 * spot, *(1.1 * k for k in strikes)]) / spot
     grid = price_grid(spot, lo, hi, points, extra=strikes)

@@ -25,6 +25,14 @@ IvShift = Annotated[float, Field(0.0, ge=-50, le=100, description="Vol points ad
 Days = Annotated[
     int | None, Field(None, ge=1, le=3650, description="Extra curve this many days out")
 ]
+IncludeHeld = Annotated[
+    bool,
+    Field(
+        True,
+        description="Evaluate on the whole book: shares, the options already held and the "
+        "strategy's legs (false: shares and the strategy only)",
+    ),
+]
 Model = Annotated[
     Literal["american", "european"],
     Field("american", description="Model valuing the legs before expiry (European = BSM)"),
@@ -54,6 +62,7 @@ class StrategiesQuery(Schema):
         json_schema_extra={"enum": list(RANKINGS)},
     )
     limit: int | None = Field(None, ge=1, le=1000)
+    include_held: IncludeHeld
 
     @field_validator("rank")
     @classmethod
@@ -78,13 +87,18 @@ class PayoffQuery(Schema):
     iv_shift: IvShift
     days: Days
     model: Model
+    include_held: IncludeHeld
 
 
 class AdoptQuery(Schema):
-    """The confirmation page of adopting a candidate."""
+    """The confirmation page of adopting a candidate, or (``source=builder``) the legs built
+    in the builder (read by :func:`strategies.builder.parse_legs`)."""
 
     symbol: Symbol
-    candidate: str = Field(max_length=300, description="Candidate id from /api/strategies")
+    candidate: str | None = Field(
+        None, max_length=300, description="Candidate id from /api/strategies"
+    )
+    source: Literal["candidate", "builder"] = "candidate"
     portfolio: PortfolioId
     price: PriceMode
 
@@ -97,6 +111,7 @@ class BuilderQuery(Schema):
     price: PriceMode
     iv_shift: IvShift
     days: Days
+    include_held: IncludeHeld
 
 
 S = TypeVar("S", bound=Schema)

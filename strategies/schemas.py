@@ -138,6 +138,15 @@ class LiquidityOut(Schema):
     min_open_interest: float | None
 
 
+class BookOut(Schema):
+    """The whole book this candidate leaves (shares + options held + its legs)."""
+
+    held_options: int = Field(description="Held option positions included in the evaluation")
+    hedge_ratio: float | None = Field(description="Long put contracts × 100 / shares, after")
+    net_delta: float | None = Field(description="Net delta after, in shares")
+    warnings: list[Literal["over_hedged", "net_short", "stacked_expiry"]]
+
+
 class CandidateOut(Schema):
     id: str
     rank: int | None = None
@@ -171,6 +180,7 @@ class CandidateOut(Schema):
     liquidity: LiquidityOut
     assignment_risk: str | None
     cost_per_protection: float | None
+    book: BookOut
 
 
 class PortfolioRefOut(Schema):
@@ -191,10 +201,25 @@ class StrategyFilters(Schema):
     expiry_range_days: list[float] | None
 
 
+class HeldOptionOut(Schema):
+    right: Literal["C", "P"]
+    strike: float
+    expiry: dt.date
+    quantity: float = Field(description="Contracts, signed")
+    mark: float = Field(description="Model value per share (American, chain IV)")
+    iv: float
+
+
+class HeldOptionsOut(Schema):
+    included: bool = Field(description="Whether candidates were evaluated with these options")
+    options: list[HeldOptionOut]
+
+
 class StrategiesOut(Schema):
     inputs: InputsOut
     portfolio: PortfolioRefOut | None
     holding_shares: float
+    held_options: HeldOptionsOut
     price_mode: str
     pricing: str
     ranking: RankingOut
@@ -251,6 +276,9 @@ class EvaluateIn(Schema):
     legs: list[LegIn] = Field(max_length=8)
     portfolio: int | None = Field(None, ge=1, le=2**63 - 1)
     include_holding: bool = Field(False, description="Add the portfolio's shares of the symbol")
+    include_held: bool = Field(
+        True, description="With include_holding: add the options the portfolio already holds"
+    )
     price: Literal["ask_bid", "mid"] = "ask_bid"
     iv_shift: float = Field(0.0, ge=-50, le=100, description="Vol points added to every leg")
     days: list[float] = Field(default_factory=list, max_length=8)

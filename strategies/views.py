@@ -20,9 +20,9 @@ from core.htmx import HtmxHttpRequest, wants_partial
 from market.data import CONTRACT_MULTIPLIER
 from market.errors import MarketDataError, UnknownSymbol
 from portfolio import access
-from strategies import adoption, builder, charts, presets, ranking, services
+from strategies import adoption, builder, charts, presets, ranked, ranking, services, wholebook
 from strategies import chain as chainlib
-from strategies.legs import Candidate
+from strategies.legs import Candidate, Leg
 from strategies.models import AdoptedHedge
 from strategies.payoff import payoff_data
 from strategies.queries import (
@@ -147,6 +147,7 @@ def _strategy_form(q: QueryDict) -> dict[str, Any]:
         "min_floor_pct": q.get("min_floor_pct", "")[:20],
         "price": q.get("price") or "ask_bid",
         "rank": q.get("rank") or ranking.DEFAULT_RANKING,
+        "include_held": q.get("include_held", "1") not in ("0", "false", "off"),  # until validated
     }
 
 
@@ -166,10 +167,18 @@ def _payoff_view(
     row: dict[str, Any],
     days: int | None,
     iv_shift: float,
+    held: wholebook.HeldBook = wholebook.NO_HELD,
 ) -> PayoffView:
     max_days = int(max(1, math.floor(row["days"] or 1)))
     d = min(days or max(1, max_days // 2), max_days)
-    payoff = payoff_data(mk.ctx, cand.legs, days=[d], iv_shift=iv_shift)
+    t_exp = wholebook.strategy_t(cand.legs, cand.t)
+    payoff = payoff_data(
+        mk.ctx,
+        wholebook.book_legs(cand.legs, held),
+        days=[d],
+        iv_shift=iv_shift,
+        t_end=t_exp if held else None,
+    )
     return PayoffView(
         row=row,
         payoff=payoff,
@@ -197,10 +206,13 @@ def strategies_view(request: HtmxHttpRequest) -> HttpResponse:
     }
     try:
         query = from_querydict(StrategiesPageQuery, q)
+        ctx["params"]["include_held"] = query.include_held
         symbol = services.clean_symbol(query.symbol)
         ctx["symbol"] = symbol
-        data = services.strategies_payload(request.user, query)
+        data = ranked.strategies_payload(request.user, query)
         mk = services.load_market(symbol)
+        portfolio = services.resolve_portfolio(request.user, query.portfolio)
+        held = ranked.held_book(portfolio, mk, query.include_held)
         ctx["expiries"] = [
             e
             for e in mk.solved.chain.expiries
@@ -213,9 +225,9 @@ def strategies_view(request: HtmxHttpRequest) -> HttpResponse:
         selected = q.get("selected") or (rows[0]["id"] if rows else None)
         pv = None
         if selected:
-            cand, row = services.find_candidate(mk, shares, selected, query.price)
+            cand, row = ranked.find_candidate(mk, shares, selected, query.price, held)
             row["rank"] = by_id.get(selected, {}).get("rank")
-            pv = _payoff_view(mk, cand, row, query.days, query.iv_shift)
+            pv = _payoff_view(mk, cand, row, query.days, query.iv_shift, held)
     except (QueryError, services.InvalidInput, services.NotFound, MarketDataError) as exc:
         return _render_error(request, template, partial, ctx, exc)
     base: dict[str, str] = {
@@ -224,6 +236,8 @@ def strategies_view(request: HtmxHttpRequest) -> HttpResponse:
         if k in ("symbol", "portfolio", "expiry", "max_cost_pct", "min_floor_pct", "price", "rank")
         and v
     }
+    if not query.include_held:
+        base["include_held"] = "0"
     # ``limit``: how many candidates the table shows (the API's parameter, same meaning).
     shown = query.limit or TABLE_ROWS
     adoptions = (
@@ -325,6 +339,7 @@ def builder_view(request: HtmxHttpRequest) -> HttpResponse:
         "price": query.price,
         "iv_shift": query.iv_shift,
         "include_holding": include,
+        "include_held": query.include_held,
         "legs": [],
         "portfolio_id": query.portfolio,
     }
@@ -363,10 +378,16 @@ def builder_view(request: HtmxHttpRequest) -> HttpResponse:
             for p in presets.presets(sc.chain, preset_expiry, mk.ctx.spot, holding)
         ]
         if legs_in and not errors:
-            built = builder.build(mk, legs_in, query.price, holding if include else 0.0)
+            held = ranked.held_book(portfolio, mk, include and query.include_held)
+            built = builder.build(mk, legs_in, query.price, holding if include else 0.0, held)
             cand = Candidate("Custom", "custom", legs_in[0].expiry, built.legs)
-            ctx["pv"] = _payoff_view(mk, cand, built.row, query.days, query.iv_shift)
+            ctx["pv"] = _payoff_view(mk, cand, built.row, query.days, query.iv_shift, held)
             ctx["row"] = built.row
+            ctx["held"] = held
+            if portfolio is not None:
+                ctx["adopt_query"] = _builder_adopt_query(
+                    symbol, portfolio.pk, query.price, legs_in
+                )
     except (services.InvalidInput, services.NotFound, MarketDataError) as exc:
         return _render_error(request, template, "builder-body", ctx, exc)
     name = f"{template}#builder-body" if wants_partial(request) else template
@@ -419,10 +440,11 @@ def adopt_view(request: HtmxHttpRequest) -> HttpResponse:
             )
         mk = services.load_market(symbol)
         shares = services.holding_shares(portfolio, symbol)
-        cand, row = services.find_candidate(mk, shares, query.candidate, query.price)
+        held = ranked.held_book(portfolio, mk)
+        options, row = _adopt_legs(request.GET, query, mk, shares, held)
+        preview = adoption.preview(portfolio, symbol, options)
     except (QueryError, services.InvalidInput, services.NotFound, MarketDataError) as exc:
         return _render_error(request, template, "adopt-body", ctx, exc)
-    options = [lg for lg in cand.legs if lg.is_option]
     ctx.update(
         portfolio=portfolio,
         symbol=symbol,
@@ -430,6 +452,8 @@ def adopt_view(request: HtmxHttpRequest) -> HttpResponse:
         legs=options,
         spot=mk.ctx.spot,
         as_of=mk.ctx.as_of,
+        preview=preview,
+        source=query.source,
         token=adoption.sign_adoption(
             symbol,
             portfolio.pk,
@@ -442,3 +466,64 @@ def adopt_view(request: HtmxHttpRequest) -> HttpResponse:
         net=sum(lg.price * lg.quantity * CONTRACT_MULTIPLIER for lg in options),
     )
     return render(request, template, ctx)
+
+
+def _adopt_legs(
+    q: QueryDict,
+    query: AdoptQuery,
+    mk: services.Market,
+    shares: float,
+    held: wholebook.HeldBook,
+) -> tuple[list[Leg], dict[str, Any]]:
+    """The option legs to adopt and their row on the whole book: a ranked candidate, or the
+    legs built in the builder (``source=builder``), priced from the chain the same way."""
+    if query.source == "builder":
+        raw = [
+            {"side": s, "right": r, "strike": k, "expiry": e, "quantity": n}
+            for s, r, k, e, n in zip(
+                q.getlist("side"),
+                q.getlist("right"),
+                q.getlist("strike"),
+                q.getlist("expiry"),
+                q.getlist("qty"),
+                strict=False,
+            )
+        ]
+        if not raw:
+            raise services.InvalidInput("legs", "legs: add at least one leg in the builder")
+        built = builder.build(mk, builder.parse_legs(raw), query.price, shares, held)
+        row = dict(built.row, name=f"Custom: {_legs_name(built.options)}")
+        return list(built.options), row
+    if not query.candidate:
+        raise services.InvalidInput("candidate", "candidate: field required")
+    cand, row = ranked.find_candidate(mk, shares, query.candidate, query.price, held)
+    return [lg for lg in cand.legs if lg.is_option], row
+
+
+def _legs_name(legs: tuple[Leg, ...]) -> str:
+    return " / ".join(
+        f"{'+' if lg.quantity > 0 else '−'}{abs(lg.quantity):g} {lg.strike:g}"
+        f"{'C' if lg.kind == 'call' else 'P'}"
+        for lg in legs
+    )[:100]
+
+
+def _builder_adopt_query(
+    symbol: str, portfolio_id: int, price: str, legs: list[builder.LegIn]
+) -> str:
+    """The adopt page's query for the legs on the builder (``source=builder``)."""
+    pairs = [
+        ("source", "builder"),
+        ("symbol", symbol),
+        ("portfolio", str(portfolio_id)),
+        ("price", price),
+    ]
+    for lg in legs:
+        pairs += [
+            ("side", lg.side),
+            ("right", lg.right),
+            ("strike", f"{lg.strike:g}"),
+            ("expiry", lg.expiry.isoformat()),
+            ("qty", f"{lg.quantity:g}"),
+        ]
+    return urlencode(pairs)

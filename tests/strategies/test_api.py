@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from scipy.stats import norm
 
-from strategies import services
+from strategies import ranked, services
 from strategies.queries import StrategiesQuery
 from strategies.schemas import OptionsOut, StrategiesOut
 from tests.factories import DemoPortfolioFactory, PortfolioFactory, PositionFactory
@@ -277,7 +277,7 @@ def test_cached_bodies_match_the_schema_and_the_uncached_payload(
         )
     else:
         query = StrategiesQuery.model_validate(params)
-        payload = services.strategies_payload(AnonymousUser(), query)
+        payload = ranked.strategies_payload(AnonymousUser(), query)
     assert json.loads(json.dumps(payload)) == body
 
 
@@ -285,7 +285,7 @@ def test_bodies_are_built_once_per_snapshot_with_fresh_inputs(
     client, fake_market, monkeypatch
 ) -> None:
     built = {"options": 0, "strategies": 0}
-    options_payload, strategies_rest = services.options_payload, services._strategies_rest
+    options_payload, strategies_rest = services.options_payload, ranked._strategies_rest
 
     def count_options(*args, **kwargs):
         built["options"] += 1
@@ -296,8 +296,9 @@ def test_bodies_are_built_once_per_snapshot_with_fresh_inputs(
         return strategies_rest(*args, **kwargs)
 
     monkeypatch.setattr(services, "options_payload", count_options)
-    monkeypatch.setattr(services, "_strategies_rest", count_strategies)
+    monkeypatch.setattr(ranked, "_strategies_rest", count_strategies)
     monkeypatch.setattr(services, "_bodies", type(services._bodies)(64))
+    monkeypatch.setattr(ranked, "_bodies", type(ranked._bodies)(64))
     first = client.get("/api/options", {"symbol": "GLD"}).json()
     client.get("/api/strategies", {"symbol": "GLD"})
     # The same chain served stale and older: only the inputs block changes.

@@ -102,12 +102,14 @@ def test_builder_add_and_remove_leg(client, fake_market) -> None:
     assert 'data-field="legs.0.quantity"' in bad.content.decode()
 
 
-def _adopt_token(client, portfolio=None) -> tuple[str, dict]:
+def _adopt_token(client, portfolio=None, cid: str | None = None) -> tuple[str, dict]:
     params = {"symbol": "GLD"}
     if portfolio is not None:
         params["portfolio"] = portfolio.pk
     api = client.get("/api/strategies", params).json()
-    cand = next(c for c in api["candidates"] if c["family"] == "collar")
+    cand = next(
+        c for c in api["candidates"] if (c["id"] == cid if cid else c["family"] == "collar")
+    )
     r = client.get("/strategies/adopt/", {**params, "candidate": cand["id"]})
     assert r.status_code == 200, r.content
     html = r.content.decode()
@@ -131,8 +133,9 @@ def test_adopt_adds_positions_and_records(client, fake_market, today_is_as_of) -
     rec = AdoptedHedge.objects.get()
     assert rec.portfolio == demo and rec.positions.count() == 2 and rec.adopted_at
     assert rec.net_premium == pytest.approx(cand["net_debit"], abs=0.01)
-    # A new confirmation adds to the same open positions (no duplicate instrument).
-    again, _ = _adopt_token(client)
+    # A new confirmation of the same legs adds to the same open positions (no duplicate
+    # instrument); on the whole book the ranking has moved, so the candidate is named.
+    again, _ = _adopt_token(client, cid=cand["id"])
     client.post("/strategies/adopt/", {"token": again})
     assert Position.objects.get(pk=put.pk).quantity == 20
     assert AdoptedHedge.objects.count() == 2

@@ -17,11 +17,12 @@ def use_market_service(service: Any) -> Iterator[Any]:
     from another market leaks into or out of the block.
     """
     from portfolio.services import clear_memos as clear_portfolio
+    from strategies import ranked
     from strategies import services as strategies
 
     def clear_memos() -> None:
         clear_portfolio()
-        for memo in (strategies._solved, strategies._evaluated, strategies._bodies):
+        for memo in (strategies._solved, strategies._bodies, ranked._evaluated, ranked._bodies):
             memo.clear()
 
     saved = marketdata._service
