@@ -27,9 +27,7 @@ def test_matches_quantlib_black_variance_curve():
     ref = ql.Date(4, 3, 2026)
     days = [9, 23, 37, 72, 100]
     vols = [0.24, 0.21, 0.185, 0.19, 0.2]
-    curve = ql.BlackVarianceCurve(
-        ref, [ref + d for d in days], vols, ql.Actual365Fixed(), False
-    )
+    curve = ql.BlackVarianceCurve(ref, [ref + d for d in days], vols, ql.Actual365Fixed(), False)
     got = ivh.constant_maturity_iv(np.array(days) * D, vols)[0]
     assert got == pytest.approx(curve.blackVol(30 * D, 100.0), rel=1e-10)
 
