@@ -27,6 +27,7 @@ from core.memo import SnapshotMemo
 from market.calendar import market_date
 from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
+from marketdata import ivrecord
 from marketdata import service as market_service
 from portfolio import (
     access,
@@ -256,6 +257,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "history_chart": functools.cache(lambda: _history_chart(portfolio, symbol))
         if symbol
         else None,
+        "iv_rank": functools.cache(lambda: ivrecord.rank_block(symbol)) if symbol else None,
         "can_edit": portfolio is not None and portfolio.can_edit(request.user),
         "expiry_rows": _expiry_rows(result["hedge"]) if result else [],
         "heat_spot_vol": functools.cache(lambda: maps().get("heat_spot_vol")),
