@@ -30,6 +30,7 @@ Conventions
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -140,7 +141,7 @@ class Rank:
 
 
 def iv_rank(
-    dates: npt.ArrayLike,
+    dates: npt.ArrayLike | Sequence[date],
     values: npt.ArrayLike,
     *,
     window_days: int = WINDOW_DAYS,

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 
@@ -223,11 +222,14 @@ def test_backfill_refuses_synthetic_history_for_a_real_provider(settings):
 def test_backfill_replay_takes_each_days_last_chain(tmp_path):
     snaps = []
     for at in (MORNING, CLOSE, CLOSE + timedelta(days=1)):
-        p = SyntheticProvider(seed=7, rate=0.04, clock=lambda at=at: at, vol_regime=True)
+
+        def clock(at: datetime = at) -> datetime:
+            return at
+
+        p = SyntheticProvider(seed=7, rate=0.04, clock=clock, vol_regime=True)
         snaps.append(snapshot_dict(p.quote("GLD"), p.chain("GLD")))
     path = tmp_path / "snaps.json"
     write_snapshots(path, snaps)
-    json.loads(path.read_text())
     call_command("backfill_iv_history", "--replay", str(path), stdout=StringIO())
     rows = list(IVObservation.objects.order_by("date"))
     assert [(r.date, r.source) for r in rows] == [

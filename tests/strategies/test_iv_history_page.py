@@ -68,7 +68,9 @@ def test_history_page_with_chart_table_and_rank(client, synthetic) -> None:
     html = r.content.decode()
     rank = ivrecord.rank_for("GLD")
     assert rank.rank is not None
-    dd = re.search(r'id="ivh-rank">([^<]+)<', html).group(1).strip()
+    m = re.search(r'id="ivh-rank">([^<]+)<', html)
+    assert m is not None
+    dd = m.group(1).strip()
     assert dd == f"{rank.rank:,.0f}"
     assert 'id="iv-history-chart"' in html and 'role="img"' in html
     assert "<caption>GLD 30-day implied vol against realised vol (%)</caption>" in html
