@@ -305,3 +305,11 @@ def test_chart_series_aligns_realised_vol_on_iv_dates(monkeypatch):
     rets = np.diff(np.log(cc[i - 20 : i + 1]))
     assert s["rv20"][j] == pytest.approx(rets.std(ddof=1) * np.sqrt(252), rel=1e-12)
     assert np.isfinite(s["rv60"][-100:-1]).all()
+
+
+def test_the_apps_synthetic_provider_has_the_vol_regime_and_the_publisher_records():
+    from market.providers import make_provider
+
+    assert getattr(make_provider("synthetic"), "vol_regime", None) is True
+    assert Publisher.from_settings().record_iv is True
+    assert Publisher().record_iv is False

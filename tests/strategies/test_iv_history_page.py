@@ -111,3 +111,11 @@ def test_chain_page_and_dashboard_show_the_rank(client, synthetic) -> None:
 def test_chain_page_without_history_gives_the_reason(client, synthetic) -> None:
     chain = client.get("/options/", {"symbol": "GLD"}).content.decode()
     assert 'id="iv-rank-reason">· no IV history yet<' in chain
+
+
+def test_page_views_never_record_history(client, synthetic) -> None:
+    from marketdata.models import IVObservation
+
+    for path in ("/options/", "/", "/options/iv-history/", "/api/options"):
+        assert client.get(path, {"symbol": "GLD"}).status_code == 200
+    assert IVObservation.objects.count() == 0
