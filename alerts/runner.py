@@ -105,11 +105,11 @@ def iv_rank_metric(symbol: str, today: date | None = None) -> tuple[float, int]:
 
 
 def all_metrics(
-    portfolios: Sequence[Any], symbol: str, value: ValueFn = _value
+    portfolios: Sequence[Any], symbol: str, value: ValueFn = _value, today: date | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`portfolio_metrics` with the symbol's IV rank filled in for every portfolio."""
     values, reasons = portfolio_metrics(portfolios, symbol, value)
-    iv, why = iv_rank_metric(symbol)
+    iv, why = iv_rank_metric(symbol, today)
     col = ev.METRIC_INDEX["iv_rank"]
     values[:, col], reasons[:, col] = iv, why
     return values, reasons
@@ -167,7 +167,9 @@ def _evaluate_metrics(
     for r in rules:
         portfolios.setdefault(r.portfolio_id, r.portfolio)
     row_of = {pid: i for i, pid in enumerate(portfolios)}
-    values, reasons = all_metrics(list(portfolios.values()), symbol, value)
+    from market.calendar import market_date
+
+    values, reasons = all_metrics(list(portfolios.values()), symbol, value, market_date(now))
     out = ev.evaluate(rule_arrays(rules, row_of), values, reasons)
 
     for i in np.flatnonzero(out.fire).tolist():
@@ -189,6 +191,7 @@ def _evaluate_metrics(
 
 # --- event rules: an option position expired, assigned or exercised -------------------------
 
+EVENT_MAX_AGE_DAYS = 30
 EVENT_ACTIONS: dict[str, tuple[str, ...]] = {
     AlertRule.Op.EXPIRED: (Trade.Action.EXPIRY,),
     AlertRule.Op.ASSIGNED: (Trade.Action.ASSIGNMENT,),
@@ -215,8 +218,11 @@ def _evaluate_events(
     The rule's ``last_trade_id`` is the cursor: a fire moves it to the trade's id in the same
     compare-and-set transaction that writes the event, so a restart continues after the last
     notified trade (nothing lost) and a second evaluator with the same reading writes nothing
-    (nothing repeated).
+    (nothing repeated). Trades dated more than :data:`EVENT_MAX_AGE_DAYS` ago (a broker
+    history imported today) are history, not news: they do not notify.
     """
+    from market.calendar import market_date
+
     cursor = {r.pk: r.last_trade_id or 0 for r in rules}
     trades = list(
         Trade.objects.filter(
@@ -225,6 +231,7 @@ def _evaluate_events(
             kind=Position.Kind.OPTION,
             action__in=EVENT_ACTIONS[AlertRule.Op.ANY],
             pk__gt=min(cursor.values()),
+            traded_on__gte=market_date(now) - timedelta(days=EVENT_MAX_AGE_DAYS),
         ).order_by("pk")[:1000]
     )
     fired: set[int] = set()

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.django_db
 
 EXPIRY = date(2026, 11, 20)
 AFTER = datetime(2026, 11, 20, 21, 30, tzinfo=UTC)
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # the ticks' clock: the Monday after
 
 
 def close(value):
@@ -60,6 +61,7 @@ def event_rule(pf, op="any", **kw):
 
 
 def tick(book_=None, **kw):
+    kw.setdefault("now", NOW)
     return runner.evaluate_symbol("GLD", value=book_ or Book(), **kw)
 
 
@@ -155,7 +157,7 @@ def test_manual_assignment_trades_count_too():
         action="assignment",
         quantity=D(1),
         price=D(0),
-        traded_on=date(2026, 9, 5),
+        traded_on=date(2026, 11, 10),
         note="assigned early",
         **option("P", 180),
     )
@@ -198,3 +200,29 @@ def test_api_and_form_accept_it_without_a_level():
         f"/portfolios/{pf.pk}/alerts/", {"kind": "spot", "op": "above", "reset_band": "0"}
     )
     assert page.status_code == 400 and "This kind needs a level." in page.content.decode()
+
+
+def test_an_imported_old_assignment_is_history_not_news():
+    pf, trade = book()
+    rule = event_rule(pf)
+    ledger.record_one(
+        pf,
+        pf.owner,
+        action="sell",
+        quantity=D(-1),
+        price=D(3),
+        traded_on=date(2024, 12, 2),
+        **option("P", 180, date(2025, 1, 17)),
+    )
+    ledger.record_one(
+        pf,
+        pf.owner,
+        action="assignment",
+        quantity=D(1),
+        price=D(0),
+        traded_on=date(2025, 1, 17),
+        **option("P", 180, date(2025, 1, 17)),
+    )
+    assert tick().fired == []
+    rule.refresh_from_db()
+    assert rule.crossing == 0

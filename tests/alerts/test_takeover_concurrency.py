@@ -113,7 +113,9 @@ def test_concurrent_evaluators_notify_each_option_event_once(fake_market):
         ) -> None:
             try:
                 start.wait()
-                runner.evaluate_symbol("GLD", value=Book(), rules=rules)
+                runner.evaluate_symbol(
+                    "GLD", value=Book(), rules=rules, now=datetime(2026, 12, 7, tzinfo=UTC)
+                )
             except BaseException as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
             finally:
