@@ -230,6 +230,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         except Exception:  # best effort: history must not break the page
             logger.warning("could not record a portfolio snapshot", exc_info=True)
     snap = services.snapshot_from_result(result) if result else None
+    not_held = result is not None and portfolio is not None and not result["positions"]
     query = {"symbol": symbol or raw_symbol[:20]}
     if portfolio is not None and request.GET.get("portfolio"):
         query["portfolio"] = str(portfolio.pk)
@@ -259,7 +260,15 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         else None,
         "iv_rank": functools.cache(lambda: ivrecord.rank_block(symbol)) if symbol else None,
         "can_edit": portfolio is not None and portfolio.can_edit(request.user),
+        # A symbol the portfolio does not hold gets an empty state, never a page of zeros.
+        "not_held": not_held,
+        "book": functools.cache(lambda: book.summarise(portfolio)) if portfolio else None,
+        "show_book": functools.cache(
+            lambda: portfolio is not None and (not_held or len(book.held_symbols(portfolio)) > 1)
+        ),
         "expiry_rows": _expiry_rows(result["hedge"]) if result else [],
+        # Gold-aware hedging: None (and no panel) for a symbol without a commodity backing.
+        "backing": functools.cache(lambda: services.backing_panel(result) if result else None),
         "heat_spot_vol": functools.cache(lambda: maps().get("heat_spot_vol")),
         "heat_spot_date": functools.cache(lambda: maps().get("heat_spot_date")),
     }

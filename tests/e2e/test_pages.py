@@ -94,6 +94,8 @@ def pages(server) -> dict[str, tuple[str, bool]]:
         "builder": (unescape(collar.group(1)), False),
         "adopt": (unescape(adopt.group(1)), True),
         "import": ("/portfolios/1/import/", True),
+        "alerts-rules": ("/portfolios/1/alerts/", True),
+        "alerts-log": ("/alerts/", True),
         "login": ("/login/", False),
         "not-found": ("/no-such-page/", False),
         "admin": ("/admin/", True),
