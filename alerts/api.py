@@ -35,8 +35,14 @@ class RuleIn(Schema):
     symbol: str | None = NField(None, max_length=20, description="Default: the portfolio's")
     name: str = NField("", max_length=100)
     kind: str = NField(..., description="One of: " + ", ".join(AlertRule.Kind.values))
-    op: str = NField(..., description="above, below or outside (allowed ops depend on kind)")
-    level: float = NField(..., allow_inf_nan=False)
+    op: str = NField(
+        ...,
+        description="above, below or outside for level kinds; any, expired, assigned or "
+        "exercised for option_event (allowed ops depend on kind)",
+    )
+    level: float | None = NField(
+        None, allow_inf_nan=False, description="Required except for option_event (ignored)"
+    )
     upper: float | None = NField(None, allow_inf_nan=False, description="For 'outside'")
     reset_band: float = NField(0.0, ge=0, allow_inf_nan=False)
     enabled: bool = True
@@ -159,13 +165,18 @@ def create_rule(request: HttpRequest, body: RuleIn) -> Any:
         symbol = normalize_symbol(body.symbol or portfolio.default_symbol)
     except InvalidSymbol as exc:
         raise ApiError(400, "invalid_symbol", str(exc), "symbol") from None
+    level = body.level
+    if body.kind in AlertRule.EVENT_KINDS:
+        level = 0.0
+    elif level is None:
+        raise ApiError(400, "invalid", "level: this kind needs a level", "level")
     rule = AlertRule(
         portfolio=portfolio,
         symbol=symbol,
         name=body.name,
         kind=body.kind,
         op=body.op,
-        level=body.level,
+        level=level,
         upper=body.upper,
         reset_band=body.reset_band,
         enabled=body.enabled,

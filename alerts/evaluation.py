@@ -54,10 +54,14 @@ REASONS: dict[int, str] = {
     6: "cannot be evaluated: no hedge expiry",
     7: "cannot be evaluated: no IV history yet",
     8: "cannot be evaluated: the portfolio could not be valued",
+    9: "cannot be evaluated: not enough IV history (fewer than 20 days in the year)",
+    10: "cannot be evaluated: IV history is out of date (no day stored in the last 5)",
+    11: "cannot be evaluated: IV30 has not moved in the year, so it has no rank",
 }
 NO_MARKET, STALE, NO_CHAIN, NO_FLOOR, NO_SHARES, NO_EXPIRY, NO_IV_HISTORY, VALUATION_FAILED = range(
     1, 9
 )
+IV_HISTORY_SHORT, IV_HISTORY_OLD, IV_FLAT = 9, 10, 11
 
 
 @dataclass(frozen=True)

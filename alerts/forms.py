@@ -36,6 +36,19 @@ class AlertRuleForm(forms.ModelForm[AlertRule]):
         self.instance.portfolio = portfolio  # type: ignore[assignment]
         self.fields["symbol"].required = False
         self.fields["symbol"].help_text = "Default: the portfolio's symbol."
+        self.fields["level"].required = False
+        self.fields["level"].help_text = (
+            "Threshold; the lower bound for 'outside'. Not used by the option-event kind, "
+            "which fires once per expiry, assignment or exercise."
+        )
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("kind") in AlertRule.EVENT_KINDS:
+            data["level"] = 0.0
+        elif data.get("level") is None and "level" not in self.errors:
+            self.add_error("level", "This kind needs a level.")
+        return data
 
     def clean_symbol(self) -> str:
         symbol = str(self.cleaned_data.get("symbol") or "").strip().upper()

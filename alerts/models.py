@@ -32,12 +32,18 @@ class AlertRule(models.Model):
         DELTA_DOLLARS = "delta_dollars", "Net $-delta"
         ROLL_DAYS = "roll_days", "Nearest hedge expiry within N days (roll due)"
         STALE_MINUTES = "stale_minutes", "Market data stale for more than N minutes"
-        IV_RANK = "iv_rank", "IV rank (needs IV history)"
+        IV_RANK = "iv_rank", "IV rank over one year (0–100)"
+        OPTION_EVENT = "option_event", "An option position expired, assigned or exercised"
 
     class Op(models.TextChoices):
         ABOVE = "above", "at or above"
         BELOW = "below", "at or below"
         OUTSIDE = "outside", "outside [level, upper]"
+        # Event rules (option_event): which ledger events notify.
+        ANY = "any", "expired, assigned or exercised"
+        EXPIRED = "expired", "expired (worthless or settled)"
+        ASSIGNED = "assigned", "assigned"
+        EXERCISED = "exercised", "exercised"
 
     class State(models.TextChoices):
         ARMED = "armed", "Armed"
@@ -53,7 +59,10 @@ class AlertRule(models.Model):
         Kind.ROLL_DAYS: (Op.BELOW,),
         Kind.STALE_MINUTES: (Op.ABOVE,),
         Kind.IV_RANK: (Op.ABOVE, Op.BELOW),
+        Kind.OPTION_EVENT: (Op.ANY, Op.EXPIRED, Op.ASSIGNED, Op.EXERCISED),
     }
+    # Kinds that fire on ledger events, not on a metric crossing a level.
+    EVENT_KINDS = frozenset({Kind.OPTION_EVENT})
 
     portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="alert_rules")
     symbol = models.CharField(max_length=10, validators=[SYMBOL_VALIDATOR])
@@ -86,6 +95,11 @@ class AlertRule(models.Model):
     last_error = models.CharField(max_length=200, blank=True)
     last_fired_at = models.DateTimeField(null=True, blank=True)
     delivery_error = models.CharField(max_length=300, blank=True)
+    # Event rules: the last ledger trade (id) already notified; set to the portfolio's newest
+    # trade when the rule is created, so only later events notify. Moves with ``version``.
+    last_trade_id = models.BigIntegerField(
+        null=True, blank=True, help_text="Event rules: the last ledger trade already notified."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -102,7 +116,19 @@ class AlertRule(models.Model):
     def __str__(self) -> str:
         return self.name or self.describe()
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.is_event and self.last_trade_id is None:
+            self.last_trade_id = newest_trade_id(self.portfolio_id)
+        super().save(*args, **kwargs)
+
+    @property
+    def is_event(self) -> bool:
+        return self.kind in self.EVENT_KINDS
+
     def describe(self) -> str:
+        if self.is_event:
+            what = self.Op(self.op).label if self.op in self.Op.values else self.op
+            return f"{self.symbol} option position {what}"
         label = self.Kind(self.kind).label if self.kind in self.Kind.values else self.kind
         if self.op == self.Op.OUTSIDE:
             cond = f"outside [{self.level:g}, {self.upper:g}]"
@@ -120,6 +146,8 @@ class AlertRule(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, Any] = {}
+        if self.is_event:  # no level to compare: fires once per ledger event
+            self.level, self.upper, self.reset_band = 0.0, None, 0.0
         allowed = self.ALLOWED_OPS.get(self.kind)
         if allowed is not None and self.op not in allowed:
             errors["op"] = f"{self.get_kind_display()} allows: {', '.join(allowed)}."
@@ -140,6 +168,15 @@ class AlertRule(models.Model):
             self.apprise_urls = "\n".join(urls)
         if errors:
             raise ValidationError(errors)
+
+
+def newest_trade_id(portfolio_id: int | None) -> int:
+    from portfolio.models import Trade
+
+    if portfolio_id is None:
+        return 0
+    newest = Trade.objects.filter(portfolio_id=portfolio_id).order_by("-pk").first()
+    return newest.pk if newest is not None else 0
 
 
 class AlertEvent(models.Model):

@@ -14,9 +14,10 @@ that dies before committing leaves the rule armed, so the next tick fires it: no
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from alerts import notify
 from alerts.metrics import metrics_row, unavailable
 from alerts.models import AlertDelivery, AlertEvent, AlertRule
 from alerts.secrets import mask_url
+from portfolio.models import Position, Trade
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,42 @@ def portfolio_metrics(
     return values, reasons
 
 
+def iv_rank_metric(symbol: str, today: date | None = None) -> tuple[float, int]:
+    """(IV rank 0–100, reason code) of ``symbol`` from the stored IV history.
+
+    The same for every portfolio of the symbol, and independent of the live quote: it is
+    computed from the stored daily IV30s (``marketdata.ivrecord.rank_for``), so a stale quote
+    does not block it, but a history without a day in the last 5, with fewer than 20 days in
+    the year, or that has not moved, gives no value: the rule waits, never guesses.
+    """
+    from market.calendar import market_date
+    from market.ivhistory import MIN_OBSERVATIONS
+    from marketdata import ivrecord
+
+    today = today or market_date()
+    rank = ivrecord.rank_for(symbol, today)
+    if rank.rank is not None:
+        return float(rank.rank), ev.OK
+    if rank.as_of is None:
+        return math.nan, ev.NO_IV_HISTORY
+    if (today - rank.as_of).days > ivrecord.MAX_AGE_DAYS:
+        return math.nan, ev.IV_HISTORY_OLD
+    if rank.observations < MIN_OBSERVATIONS:
+        return math.nan, ev.IV_HISTORY_SHORT
+    return math.nan, ev.IV_FLAT
+
+
+def all_metrics(
+    portfolios: Sequence[Any], symbol: str, value: ValueFn = _value, today: date | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`portfolio_metrics` with the symbol's IV rank filled in for every portfolio."""
+    values, reasons = portfolio_metrics(portfolios, symbol, value)
+    iv, why = iv_rank_metric(symbol, today)
+    col = ev.METRIC_INDEX["iv_rank"]
+    values[:, col], reasons[:, col] = iv, why
+    return values, reasons
+
+
 def rule_arrays(rules: Sequence[AlertRule], row_of: dict[int, int]) -> ev.RuleArrays:
     return ev.RuleArrays(
         portfolio=np.array([row_of[r.portfolio_id] for r in rules], dtype=np.int64),
@@ -105,14 +143,35 @@ def evaluate_symbol(
     result = TickResult(symbol=symbol, rules=len(rules))
     if not rules:
         return result
+    bell: set[int | None] = set()
+    events = [r for r in rules if r.is_event]
+    rules = [r for r in rules if not r.is_event]
+    if events:
+        _evaluate_events(symbol, events, now, result, bell)
+    if rules:
+        _evaluate_metrics(symbol, rules, now, result, bell, value)
+    if bell:
+        notify.announce(bell)
+    return result
+
+
+def _evaluate_metrics(
+    symbol: str,
+    rules: Sequence[AlertRule],
+    now: datetime,
+    result: TickResult,
+    bell: set[int | None],
+    value: ValueFn,
+) -> None:
     portfolios: dict[int, Any] = {}
     for r in rules:
         portfolios.setdefault(r.portfolio_id, r.portfolio)
     row_of = {pid: i for i, pid in enumerate(portfolios)}
-    values, reasons = portfolio_metrics(list(portfolios.values()), symbol, value)
+    from market.calendar import market_date
+
+    values, reasons = all_metrics(list(portfolios.values()), symbol, value, market_date(now))
     out = ev.evaluate(rule_arrays(rules, row_of), values, reasons)
 
-    bell: set[int | None] = set()
     for i in np.flatnonzero(out.fire).tolist():
         rule = rules[i]
         event = _fire(rule, float(out.value[i]), _numbers(values[row_of[rule.portfolio_id]]), now)
@@ -122,15 +181,133 @@ def evaluate_symbol(
             result.fired.append(event.pk)
             if event.in_app:
                 bell.add(rule.portfolio.owner_id)
-    if bell:
-        notify.announce(bell)
     for i in np.flatnonzero(out.rearm).tolist():
         if _rearm(rules[i], float(out.value[i]), now):
             result.rearmed += 1
         else:
             result.skipped += 1
     _store_status(rules, out, now, changed=out.fire | out.rearm)
-    return result
+
+
+# --- event rules: an option position expired, assigned or exercised -------------------------
+
+EVENT_MAX_AGE_DAYS = 30
+EVENT_ACTIONS: dict[str, tuple[str, ...]] = {
+    AlertRule.Op.EXPIRED: (Trade.Action.EXPIRY,),
+    AlertRule.Op.ASSIGNED: (Trade.Action.ASSIGNMENT,),
+    AlertRule.Op.EXERCISED: (Trade.Action.EXERCISE,),
+    AlertRule.Op.ANY: (Trade.Action.EXPIRY, Trade.Action.ASSIGNMENT, Trade.Action.EXERCISE),
+}
+WORDS: dict[str, str] = {
+    Trade.Action.EXPIRY: "expired",
+    Trade.Action.ASSIGNMENT: "assigned",
+    Trade.Action.EXERCISE: "exercised",
+}
+
+
+def _evaluate_events(
+    symbol: str,
+    rules: Sequence[AlertRule],
+    now: datetime,
+    result: TickResult,
+    bell: set[int | None],
+) -> None:
+    """Each new expiry, assignment or exercise trade of the rule's portfolio and symbol fires
+    the rule once, oldest first. One query for all of the symbol's event rules.
+
+    The rule's ``last_trade_id`` is the cursor: a fire moves it to the trade's id in the same
+    compare-and-set transaction that writes the event, so a restart continues after the last
+    notified trade (nothing lost) and a second evaluator with the same reading writes nothing
+    (nothing repeated). Trades dated more than :data:`EVENT_MAX_AGE_DAYS` ago (a broker
+    history imported today) are history, not news: they do not notify.
+    """
+    from market.calendar import market_date
+
+    cursor = {r.pk: r.last_trade_id or 0 for r in rules}
+    trades = list(
+        Trade.objects.filter(
+            portfolio_id__in={r.portfolio_id for r in rules},
+            symbol=symbol,
+            kind=Position.Kind.OPTION,
+            action__in=EVENT_ACTIONS[AlertRule.Op.ANY],
+            pk__gt=min(cursor.values()),
+            traded_on__gte=market_date(now) - timedelta(days=EVENT_MAX_AGE_DAYS),
+        ).order_by("pk")[:1000]
+    )
+    fired: set[int] = set()
+    for rule in rules:
+        wanted = EVENT_ACTIONS.get(rule.op, ())
+        for trade in trades:
+            if trade.portfolio_id != rule.portfolio_id or trade.pk <= (rule.last_trade_id or 0):
+                continue
+            if trade.action not in wanted:  # not this rule's kind of event
+                continue
+            event = _fire_event(rule, trade, now)
+            if event is None:  # another evaluator moved the rule: it continues from there
+                result.skipped += 1
+                break
+            result.fired.append(event.pk)
+            fired.add(rule.pk)
+            if event.in_app:
+                bell.add(rule.portfolio.owner_id)
+    idle = [r for r in rules if r.pk not in fired]
+    due = [
+        r for r in idle if r.last_evaluated_at is None or now - r.last_evaluated_at >= STATUS_EVERY
+    ]
+    for r in due:
+        r.last_evaluated_at, r.last_error = now, ""
+    if due:
+        AlertRule.objects.bulk_update(due, ["last_evaluated_at", "last_error"])
+
+
+def event_message(rule: AlertRule, trade: Trade) -> str:
+    word = WORDS.get(trade.action, trade.action)
+    contracts = abs(trade.quantity).normalize()
+    text = f"{trade.instrument} {word}: {contracts:f} contract(s) on {trade.traded_on}"
+    return f"{text} — {trade.note}" if trade.note else text
+
+
+def _fire_event(rule: AlertRule, trade: Trade, now: datetime) -> AlertEvent | None:
+    """Move the rule's cursor to ``trade`` and record the event and its deliveries: one
+    transaction, conditional on the version read; None when another evaluator was first."""
+    crossing = rule.crossing + 1
+    contracts = float(abs(trade.quantity))
+    try:
+        with transaction.atomic():
+            moved = AlertRule.objects.filter(pk=rule.pk, version=rule.version).update(
+                crossing=crossing,
+                version=F("version") + 1,
+                last_trade_id=trade.pk,
+                last_value=contracts,
+                last_evaluated_at=now,
+                last_fired_at=now,
+                last_error="",
+            )
+            if not moved:
+                return None
+            event = AlertEvent.objects.create(
+                portfolio_id=rule.portfolio_id,
+                rule=rule,
+                crossing=crossing,
+                rule_text=rule.describe()[:200],
+                symbol=rule.symbol,
+                kind=rule.kind,
+                value=contracts,
+                numbers={
+                    "trade_id": float(trade.pk),
+                    "contracts": contracts,
+                    "strike": float(trade.strike) if trade.strike is not None else None,
+                    "price": float(trade.price),
+                },
+                message=event_message(rule, trade)[:300],
+                fired_at=now,
+                in_app=rule.notify_in_app,
+            )
+            AlertDelivery.objects.bulk_create(_deliveries(rule, event, now))
+    except IntegrityError:  # another evaluator recorded this crossing first
+        return None
+    rule.crossing, rule.version, rule.last_trade_id = crossing, rule.version + 1, trade.pk
+    return event
 
 
 def _numbers(row: np.ndarray) -> dict[str, float | None]:

@@ -166,11 +166,15 @@ def line_chart(
     else:
         xticks = [x for x in nice_ticks(x0, x1, 7) if x0 <= x <= x1]
         fmt = x_format or compact
-    for x in xticks:
+    for i, x in enumerate(xticks):
+        # Time ticks sit on the plot's edges: anchor the outer labels inwards (not clipped).
+        anchor = "middle"
+        if x_kind == "time" and i in (0, len(xticks) - 1):
+            anchor = "start" if i == 0 else "end"
         out.append(
             f'<line x1="{sx(x):.1f}" x2="{sx(x):.1f}" y1="{top}" y2="{top + ph}" '
             f'class="grid" stroke-width="0.5"/>'
-            f'<text x="{sx(x):.1f}" y="{top + ph + 16}" text-anchor="middle">'
+            f'<text x="{sx(x):.1f}" y="{top + ph + 16}" text-anchor="{anchor}">'
             f"{escape(fmt(x))}</text>"
         )
     out.append(

@@ -25,7 +25,8 @@ have subscribers for it, scored by an expiry time each process refreshes (:class
 so a crashed server's topics age out and a Redis restart is repaired within seconds.
 
 Once a day, after the 16:00 New York cut-off, the active publisher also takes expired options
-off the books (:mod:`portfolio.expiry`; ``manage.py process_expiries`` does the same).
+off the books (:mod:`portfolio.expiry`; ``manage.py process_expiries`` does the same) and, on
+trading days, records each tracked symbol's 30-day ATM implied vol (:mod:`marketdata.ivrecord`).
 """
 
 from __future__ import annotations
@@ -397,10 +398,13 @@ class Publisher:
         lock: RedisLock | None = None,
         process_expiries: bool = False,
         on_tick: Callable[[], Awaitable[None]] | None = None,
+        record_iv: bool = False,
     ) -> None:
         self.compute = compute or default_compute
         self.process_expiries = process_expiries
         self.expiries_done: date | None = None
+        self.record_iv = record_iv
+        self.iv_done: date | None = None
         self.on_tick = on_tick  # alerts: evaluated once per tick by the one active publisher
         self.render = render
         self.channel_layer = channel_layer
@@ -418,7 +422,7 @@ class Publisher:
             lock = RedisLock(settings.REDIS_URL, f"{key_prefix()}:publisher-lock")
         from alerts.hooks import on_tick
 
-        return cls(compute, lock=lock, process_expiries=True, on_tick=on_tick)
+        return cls(compute, lock=lock, process_expiries=True, on_tick=on_tick, record_iv=True)
 
     def _layer(self) -> BaseChannelLayer:
         if self.channel_layer is None:
@@ -467,7 +471,28 @@ class Publisher:
         self.ticks += 1
         if self.process_expiries:
             await self.daily_expiries()
+        if self.record_iv and self.leader:
+            await self.daily_iv()
         return topics
+
+    async def daily_iv(self, now: datetime | None = None) -> bool:
+        """After the 16:00 New York close of a trading day, once: store each tracked symbol's
+        IV30 for the day (:func:`marketdata.ivrecord.record_all`; idempotent in the database)."""
+        from market.calendar import is_trading_day
+
+        now = now or timezone.now()
+        local = now.astimezone(expiry.NEW_YORK)
+        day = local.date()
+        if local.time() < expiry.EXPIRY_CUTOFF or not is_trading_day(day) or self.iv_done == day:
+            return False
+        self.iv_done = day  # a failure waits for tomorrow (or the backfill), not every tick
+        from marketdata import ivrecord
+
+        try:
+            await database_sync_to_async(ivrecord.record_all)(now)
+        except Exception:
+            logger.exception("recording the IV history failed")
+        return True
 
     async def daily_expiries(self, now: datetime | None = None) -> bool:
         """Once a day (the first tick after the 16:00 New York cut-off, or after a start) the

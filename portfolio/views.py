@@ -27,6 +27,7 @@ from core.memo import SnapshotMemo
 from market.calendar import market_date
 from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError, UnknownSymbol
+from marketdata import ivrecord
 from marketdata import service as market_service
 from portfolio import (
     access,
@@ -257,6 +258,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "history_chart": functools.cache(lambda: _history_chart(portfolio, symbol))
         if symbol
         else None,
+        "iv_rank": functools.cache(lambda: ivrecord.rank_block(symbol)) if symbol else None,
         "can_edit": portfolio is not None and portfolio.can_edit(request.user),
         # A symbol the portfolio does not hold gets an empty state, never a page of zeros.
         "not_held": not_held,

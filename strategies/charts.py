@@ -190,3 +190,42 @@ def term_figure(points: Sequence[tuple[Any, float, float]]) -> SafeString:
         max_rows=60,
     )
     return figure(term_chart(points), table)
+
+
+def iv_history_figure(
+    dates: Sequence[Any],
+    iv30: Sequence[float | None],
+    rv20: Sequence[float | None],
+    rv60: Sequence[float | None],
+    symbol: str,
+) -> SafeString:
+    """IV30 over time against close-to-close realised vol (20 and 60 days), with a table."""
+
+    def pct(xs: Sequence[float | None]) -> list[float | None]:
+        return [x * 100 if x is not None and math.isfinite(x) else None for x in xs]
+
+    title = f"{symbol} 30-day implied vol against realised vol"
+    series = [
+        Series("IV30", dates, pct(iv30), color="#d4af37"),
+        Series("Realised 20 d", dates, pct(rv20), color="#5fa8ff"),
+        Series("Realised 60 d", dates, pct(rv60), color="#3fb950", dashed=True),
+    ]
+    svg = line_chart(
+        series,
+        title=title,
+        x_kind="time",
+        x_title="Date",
+        y_title="Volatility (%)",
+        y_format=lambda v: f"{v:.0f}%",
+        element_id="iv-history-chart",
+        height=280,
+    )
+    table = series_table(
+        [Series(f"{s.name} (%)", s.x, s.y) for s in series],
+        caption=title + " (%)",
+        x_title="Date",
+        x_format=str,
+        y_format=lambda v: f"{v:.1f}",
+        max_rows=60,
+    )
+    return figure(svg, table)

@@ -85,6 +85,25 @@ class ChainOut(Schema):
     rows: list[StrikeRowOut]
 
 
+class IVRankOut(Schema):
+    rank: float | None = Field(
+        description="IV rank, 0–100: (IV30 − min) / (max − min) × 100 over the window; null "
+        "with `reason` when there is too little history, it has not moved, or it is out of date"
+    )
+    percentile: float | None = Field(
+        description="IV percentile, 0–100: share of the window's earlier days with a lower IV30"
+    )
+    iv30: float | None = Field(description="The latest stored IV30 (decimal)")
+    low: float | None = Field(description="Lowest IV30 in the window")
+    high: float | None = Field(description="Highest IV30 in the window")
+    as_of: dt.date | None = Field(description="Market date of the latest stored IV30")
+    observations: int = Field(description="Stored days in the window")
+    window_days: int = Field(description="Calendar days the window spans (365)")
+    method: str
+    reason: str | None = Field(description="Why rank or percentile is null")
+    iv30_method: str = Field(description="How each day's IV30 is made")
+
+
 class OptionsFilters(Schema):
     min_oi: int | None
     max_spread_pct: float | None
@@ -92,6 +111,7 @@ class OptionsFilters(Schema):
 
 class OptionsOut(Schema):
     inputs: InputsOut
+    iv_rank: IVRankOut = Field(description="IV rank and percentile over one year (stored IV30)")
     expiries: list[ExpiryOut]
     filters: OptionsFilters
     chain: ChainOut | None

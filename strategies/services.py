@@ -25,7 +25,7 @@ from django.conf import settings
 from core.memo import SnapshotMemo
 from core.numbers import finite
 from market.data import MarketInputs, normalize_symbol
-from marketdata import snapshot
+from marketdata import ivrecord, snapshot
 from portfolio import access
 from strategies import chain as chainlib
 
@@ -127,6 +127,7 @@ def options_payload(
     )
     return {
         "inputs": snapshot.chain_block(mk.ctx),
+        "iv_rank": ivrecord.rank_block(mk.ctx.symbol),
         "expiries": [
             {
                 "expiry": e.isoformat(),
@@ -152,20 +153,23 @@ def options_json(
 
     def serialise() -> bytes:
         payload = options_payload(symbol, expiry, min_oi, max_spread_pct, market=mk)
-        del payload["inputs"]
+        del payload["inputs"], payload["iv_rank"]
         return dumps(payload)
 
-    return with_inputs(mk.ctx, _bodies.get_or_compute(mk.ctx.symbol, mk.key, key, serialise))
+    rest = _bodies.get_or_compute(mk.ctx.symbol, mk.key, key, serialise)
+    # The rank moves with the stored history, not with the chain: built per request (cached
+    # in marketdata.ivrecord until the next write), like the inputs block.
+    return with_inputs(mk.ctx, rest, {"iv_rank": ivrecord.rank_block(mk.ctx.symbol)})
 
 
 def dumps(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
 
 
-def with_inputs(ctx: MarketInputs, rest: bytes) -> bytes:
-    """``{"inputs": …, <rest>}``: the inputs block is rebuilt per request (its ``stale`` and
-    ``age_s`` move between refreshes); ``rest`` is a cached serialised object."""
-    head = dumps({"inputs": snapshot.chain_block(ctx)})
+def with_inputs(ctx: MarketInputs, rest: bytes, extra: dict[str, Any] | None = None) -> bytes:
+    """``{"inputs": …, <extra>, <rest>}``: the inputs block is rebuilt per request (its ``stale``
+    and ``age_s`` move between refreshes); ``rest`` is a cached serialised object."""
+    head = dumps({"inputs": snapshot.chain_block(ctx), **(extra or {})})
     return head[:-1] + b"," + rest[1:]
 
 

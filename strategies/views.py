@@ -58,6 +58,61 @@ def _render_error(
     return render(request, name, ctx, status=status)
 
 
+# --- IV history -----------------------------------------------------------------------------
+
+
+@require_GET
+@access.data_page
+def iv_history_view(request: HtmxHttpRequest) -> HttpResponse:
+    """IV30 over the last year against realised vol, with IV rank and percentile."""
+    from market import ivhistory as ivh
+    from marketdata import ivrecord
+    from marketdata.snapshot import market_service
+
+    raw = request.GET.get("symbol", settings.DEFAULT_SYMBOL)[:20]
+    ctx: dict[str, Any] = {"symbol": raw.upper()}
+    try:
+        symbol = services.clean_symbol(raw)
+    except services.InvalidInput as exc:
+        ctx["error"] = exc.message
+        return render(request, "strategies/iv_history.html", ctx, status=400)
+    ctx["symbol"] = symbol
+    closes = None
+    try:
+        h = market_service().history(symbol, ivrecord.CHART_DAYS)
+        closes = (h.dates, h.close)
+    except MarketDataError as exc:
+        ctx["closes_error"] = str(exc)
+    s = ivrecord.chart_series(symbol, closes)
+    rows = [
+        {"date": d.item(), "iv30": iv, "rv20": r20, "rv60": r60}
+        for d, iv, r20, r60 in zip(
+            s["dates"], s["iv30"].tolist(), s["rv20"].tolist(), s["rv60"].tolist(), strict=True
+        )
+    ]
+
+    def last(col: str) -> float | None:
+        vals = [r[col] for r in rows if r[col] is not None and math.isfinite(r[col])]
+        return vals[-1] if vals else None
+
+    ctx.update(
+        rank=ivrecord.rank_block(symbol),
+        observations=len(rows),
+        latest={"iv30": last("iv30"), "rv20": last("rv20"), "rv60": last("rv60")},
+        rv_method=ivh.RV_METHOD,
+        chart=charts.iv_history_figure(
+            [r["date"] for r in rows],
+            [r["iv30"] for r in rows],
+            [r["rv20"] for r in rows],
+            [r["rv60"] for r in rows],
+            symbol,
+        )
+        if rows
+        else None,
+    )
+    return render(request, "strategies/iv_history.html", ctx)
+
+
 # --- options chain --------------------------------------------------------------------------
 
 

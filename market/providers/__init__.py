@@ -35,6 +35,7 @@ def make_provider(name: str, **options: Any) -> Provider:
             seed=int(options.get("seed", 7)),
             rate=float(options.get("rate", 0.04)),
             clock=options.get("clock"),
+            vol_regime=bool(options.get("vol_regime", True)),
         )
     if name == "replay":
         from market.providers.replay import ReplayProvider

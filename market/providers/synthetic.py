@@ -9,7 +9,12 @@
 * Strikes: the symbol's grid (e.g. GLD $1 near the money for short expiries, $5 further out and
   for long ones), spanning about ±3.5 standard deviations.
 * Vols: ATM term structure (short end -> long end) with put skew and a little smile in
-  standardised moneyness ``ln(K/F)/(sigma sqrt T)``.
+  standardised moneyness ``ln(K/F)/(sigma sqrt T)``. With ``vol_regime`` (on when built through
+  ``make_provider``, the app's path) the whole surface is scaled by a deterministic daily vol
+  level: ``exp(x_d)`` with ``x`` an AR(1) in the New York day index (about 40-day mean reversion,
+  stationary sd 0.2, clipped to [0.6, 1.8]), so implied vol has a history to rank.
+  :meth:`SyntheticProvider.atm_term` gives any day's ATM term structure at the 16:00 close
+  without building a chain (what ``manage.py backfill_iv_history`` records).
 * Quotes: American (QdFp) model price at the surface vol; bid/ask on the symbol's tick grid around
   it with spreads that widen away from the money and for cheap options; volume and open interest
   peak at the money and on round strikes.
@@ -22,7 +27,7 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
@@ -113,8 +118,11 @@ class SyntheticProvider:
         rate: float = 0.04,
         clock: Callable[[], datetime] | None = None,
         tick_seconds: int = 5,
+        vol_regime: bool = False,
     ) -> None:
         self.seed = int(seed)
+        self.vol_regime = bool(vol_regime)
+        self._levels: dict[str, np.ndarray] = {}
         self.rate = float(rate)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.tick_seconds = max(1, int(tick_seconds))
@@ -218,6 +226,37 @@ class SyntheticProvider:
         dates = np.array([np.datetime64(EPOCH + timedelta(days=int(i)), "D") for i in idx])
         return PriceHistory(sym, self.name, dates, np.round(np.exp(closes[idx]), 2))
 
+    def vol_level(self, symbol: str, day: date) -> float:
+        """The surface's scale on New York date ``day`` (1.0 without ``vol_regime``)."""
+        if not self.vol_regime:
+            return 1.0
+        sym, _ = self._spec(symbol)
+        i = (day - EPOCH).days
+        if i < 0:
+            raise ProviderUnavailable(f"no synthetic data before {EPOCH}")
+        with self._lock:
+            levels = self._levels.get(sym)
+            if levels is None or levels.shape[0] <= i:
+                from scipy.signal import lfilter
+
+                n = (i // 1024 + 1) * 1024 + 1
+                rng = np.random.default_rng([self.seed, _hash("vol-level", sym)])
+                phi, sd = math.exp(-1.0 / 40.0), 0.2
+                x = lfilter([sd * math.sqrt(1.0 - phi * phi)], [1.0, -phi], rng.standard_normal(n))
+                levels = np.clip(np.exp(x), 0.6, 1.8)
+                self._levels[sym] = levels
+        return float(levels[i])
+
+    def atm_term(self, symbol: str, day: date) -> tuple[list[date], np.ndarray, np.ndarray]:
+        """(expiries, years to each, ATM vol at the forward) listed at 16:00 New York on ``day``:
+        the same surface :meth:`chain` quotes from, without pricing a chain."""
+        sym, spec = self._spec(symbol)
+        close = datetime.combine(day, time(16, 0), tzinfo=NEW_YORK)
+        expiries = listed_expiries(day, close)
+        t = np.asarray(year_fraction(close, np.array(expiries, dtype="datetime64[D]")), float)
+        vol = self.surface_vol(spec, np.zeros_like(t), t) * self.vol_level(sym, day)
+        return expiries, t, vol
+
     def surface_vol(self, spec: SymbolSpec, log_moneyness: np.ndarray, t: np.ndarray) -> np.ndarray:
         t_eff = np.maximum(t, 2.0 / 365.0)
         atm = spec.vol + (spec.vol_short - spec.vol) * np.exp(-t_eff / 0.25)
@@ -245,7 +284,7 @@ class SyntheticProvider:
         q = spec.div_yield
         fwd = spot * np.exp((self.rate - q) * t)
         lm = np.log(strike / fwd)
-        vol = self.surface_vol(spec, lm, t)
+        vol = self.surface_vol(spec, lm, t) * self.vol_level(sym, today)
         model = american(spot, strike, t, self.rate, q, vol, is_call)
         # standardised distance from the money, used by spreads and open interest
         x = np.abs(lm) / (vol * np.sqrt(np.maximum(t, 2.0 / 365.0)))

@@ -59,3 +59,74 @@ def test_concurrent_evaluators_fire_each_crossing_once(fake_market):
     }
     assert AlertEvent.objects.count() == 10 * 3 + 10
     assert AlertDelivery.objects.count() == 10 * 3
+
+
+def test_concurrent_evaluators_notify_each_option_event_once(fake_market):
+    """Two evaluators with the same reading of option-event rules, at the same moment, while
+    expiries land between ticks: each expiry trade notifies once per rule."""
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent transactions: run in the PostgreSQL pass (DATABASE_URL)")
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from portfolio import expiry, ledger
+
+    expiries = [date(2026, 11, 20), date(2026, 11, 27), date(2026, 12, 4)]
+    portfolios = []
+    for _ in range(5):
+        p = PortfolioFactory()
+        for e in expiries:
+            ledger.record_one(
+                p,
+                p.owner,
+                action="buy",
+                quantity=Decimal(1),
+                price=Decimal(2),
+                traded_on=date(2026, 9, 1),
+                symbol="GLD",
+                kind="option",
+                expiry=e,
+                strike=Decimal(180),
+                right="P",
+            )
+        make_rule(
+            portfolio=p,
+            kind="option_event",
+            op="any",
+            level=0.0,
+            reset_band=0.0,
+            email="me@example.com",
+        )
+        portfolios.append(p)
+    for e in expiries:
+        expiry.process_expiries(
+            datetime(e.year, e.month, e.day, 21, 30, tzinfo=UTC), lambda s, d: 170.0
+        )
+        views = [list(AlertRule.objects.select_related("portfolio")) for _ in range(2)]
+        start = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def evaluate(
+            rules: list[AlertRule],
+            start: threading.Barrier = start,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            try:
+                start.wait()
+                runner.evaluate_symbol(
+                    "GLD", value=Book(), rules=rules, now=datetime(2026, 12, 7, tzinfo=UTC)
+                )
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=evaluate, args=(v,)) for v in views]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not errors, errors
+    assert sorted(AlertRule.objects.values_list("crossing", flat=True)) == [3] * 5
+    assert AlertEvent.objects.count() == 5 * 3
+    assert AlertDelivery.objects.count() == 5 * 3

@@ -46,6 +46,13 @@ def server(tmp_path_factory):
             check=True,
             capture_output=True,
         )
+        subprocess.run(  # a year of IV30, so the IV history page draws its chart
+            [sys.executable, "manage.py", "backfill_iv_history", "--symbol", "GLD"],
+            cwd=ROOT,
+            env=srv.env,
+            check=True,
+            capture_output=True,
+        )
         yield srv
 
 
@@ -82,6 +89,7 @@ def pages(server) -> dict[str, tuple[str, bool]]:
     return {
         "dashboard": ("/", False),
         "options": ("/options/?symbol=GLD", False),
+        "iv-history": ("/options/iv-history/?symbol=GLD", False),
         "strategies": ("/strategies/?symbol=GLD", False),
         "builder": (unescape(collar.group(1)), False),
         "adopt": (unescape(adopt.group(1)), True),
