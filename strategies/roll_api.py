@@ -22,7 +22,6 @@ from strategies.roll_schemas import (
 rolls_router: Router = Router(tags=["rolls"])
 
 
-
 @rolls_router.get(
     "",
     response={200: RollsOut, **ERRORS},

@@ -57,7 +57,9 @@ class RollCandidateOut(Schema):
     floor_value: float | None = Field(description="Book value floor at the new expiry, $")
     floor_pct: float | None
     floor_per_share: float | None
-    cap_value: float | None = Field(description="Book value cap at the new expiry ($; None: no cap)")
+    cap_value: float | None = Field(
+        description="Book value cap at the new expiry ($; None: no cap)"
+    )
     cap_pct: float | None
 
 

@@ -178,9 +178,7 @@ def _roll(user: Any, data: dict[str, Any]) -> Rolled:
     done = HedgeRoll.objects.filter(confirmation=data["nonce"]).first()
     if done is not None:
         return Rolled(done, created=False)
-    held = {
-        (lg.right, lg.strike, lg.expiry): lg for lg in held_legs(portfolio, data["symbol"])
-    }
+    held = {(lg.right, lg.strike, lg.expiry): lg for lg in held_legs(portfolio, data["symbol"])}
     styles: dict[tuple[str, float, date], str] = {}
     for lg in data["legs"]:
         if lg["action"] != "close":

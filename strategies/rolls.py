@@ -138,8 +138,10 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def roll_id(from_expiry: date, to_expiry: date, rights: Sequence[str], strikes: Sequence[float],
-            qty: Sequence[float]) -> str:  # fmt: skip
+def roll_id(
+    from_expiry: date, to_expiry: date, rights: Sequence[str], strikes: Any, qty: Any
+) -> str:
+    """``<from>><to>:p190x10,c220x-10``: the expiries and each new leg's strike and contracts."""
     legs = ",".join(
         f"{r.lower()}{_fmt(k)}x{_fmt(q)}" for r, k, q in zip(rights, strikes, qty, strict=True)
     )
@@ -248,7 +250,9 @@ def roll_candidates(
     ok = (hi_ok | lo_ok).all(axis=1)
     rows = t_rows[pick]
     n_strike = quotes.strike[rows]
-    open_px = _exec(quotes.bid[rows], quotes.ask[rows], np.broadcast_to(o_qty > 0, rows.shape), mode)
+    open_px = _exec(
+        quotes.bid[rows], quotes.ask[rows], np.broadcast_to(o_qty > 0, rows.shape), mode
+    )
     ok &= np.isfinite(open_px).all(axis=1)
     # The same contracts reached from two shifts (strikes snap to one listed strike): once.
     sig = np.concatenate([e_col.astype(np.int64)[:, None], np.rint(n_strike * 100)], axis=1)
@@ -271,7 +275,9 @@ def roll_candidates(
         np.array([np.datetime64(lg.expiry, "D") for lg in others], dtype="datetime64[D]"),
     )
     alive = x_exp[None, :] >= e_col[:, None]
-    kind = np.concatenate([np.broadcast_to(o_kind, (n, n_l)), np.broadcast_to(x_kind, alive.shape)], 1)
+    kind = np.concatenate(
+        [np.broadcast_to(o_kind, (n, n_l)), np.broadcast_to(x_kind, alive.shape)], 1
+    )
     units = np.concatenate([np.broadcast_to(o_units, (n, n_l)), np.where(alive, x_units, 0.0)], 1)
     strikes = np.concatenate([n_strike, np.broadcast_to(x_strike, alive.shape)], 1)
     kind = np.where(units == 0, 0, kind).astype(np.int8)

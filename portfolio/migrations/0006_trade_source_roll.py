@@ -4,15 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('portfolio', '0005_opened_on_market_date'),
+        ("portfolio", "0005_opened_on_market_date"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='trade',
-            name='source',
-            field=models.CharField(choices=[('manual', 'Entered in the app'), ('csv', 'CSV import'), ('broker', 'Broker import'), ('adoption', 'Adopted hedge'), ('roll', 'Rolled hedge'), ('expiry', 'Expiry processing'), ('migration', 'Opening trade of a position that predates the ledger'), ('admin', 'Django admin')], default='manual', max_length=10),
+            model_name="trade",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("manual", "Entered in the app"),
+                    ("csv", "CSV import"),
+                    ("broker", "Broker import"),
+                    ("adoption", "Adopted hedge"),
+                    ("roll", "Rolled hedge"),
+                    ("expiry", "Expiry processing"),
+                    ("migration", "Opening trade of a position that predates the ledger"),
+                    ("admin", "Django admin"),
+                ],
+                default="manual",
+                max_length=10,
+            ),
         ),
     ]

@@ -6,34 +6,76 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('portfolio', '0006_trade_source_roll'),
-        ('strategies', '0002_adoption_confirmation'),
+        ("portfolio", "0006_trade_source_roll"),
+        ("strategies", "0002_adoption_confirmation"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='HedgeRoll',
+            name="HedgeRoll",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rolled_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('symbol', models.CharField(max_length=10)),
-                ('candidate_id', models.CharField(max_length=300)),
-                ('from_expiry', models.DateField()),
-                ('to_expiry', models.DateField()),
-                ('spot', models.FloatField(help_text='Spot of the quote the prices came from.')),
-                ('quote_as_of', models.CharField(help_text='Timestamp of that quote.', max_length=40)),
-                ('legs', models.JSONField(help_text='action (close/open), right, strike, expiry, qty, price')),
-                ('debit', models.FloatField(help_text='$ paid (+) or received (−) for the whole roll.')),
-                ('confirmation', models.CharField(editable=False, help_text='The single-use nonce of the signed confirmation that made it.', max_length=64, unique=True)),
-                ('portfolio', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='hedge_rolls', to='portfolio.portfolio')),
-                ('rolled_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('trades', models.ManyToManyField(blank=True, related_name='rolls', to='portfolio.trade')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rolled_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("symbol", models.CharField(max_length=10)),
+                ("candidate_id", models.CharField(max_length=300)),
+                ("from_expiry", models.DateField()),
+                ("to_expiry", models.DateField()),
+                ("spot", models.FloatField(help_text="Spot of the quote the prices came from.")),
+                (
+                    "quote_as_of",
+                    models.CharField(help_text="Timestamp of that quote.", max_length=40),
+                ),
+                (
+                    "legs",
+                    models.JSONField(
+                        help_text="action (close/open), right, strike, expiry, qty, price"
+                    ),
+                ),
+                (
+                    "debit",
+                    models.FloatField(help_text="$ paid (+) or received (−) for the whole roll."),
+                ),
+                (
+                    "confirmation",
+                    models.CharField(
+                        editable=False,
+                        help_text="The single-use nonce of the signed confirmation that made it.",
+                        max_length=64,
+                        unique=True,
+                    ),
+                ),
+                (
+                    "portfolio",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="hedge_rolls",
+                        to="portfolio.portfolio",
+                    ),
+                ),
+                (
+                    "rolled_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "trades",
+                    models.ManyToManyField(blank=True, related_name="rolls", to="portfolio.trade"),
+                ),
             ],
             options={
-                'ordering': ['-rolled_at'],
+                "ordering": ["-rolled_at"],
             },
         ),
     ]

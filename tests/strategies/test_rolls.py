@@ -18,6 +18,7 @@ from portfolio.models import Position, Trade
 from strategies import roll_service, rolls
 from strategies import services as strategy_services
 from strategies.models import HedgeRoll
+from strategies.roll_schemas import RollQuoteOut, RollsOut
 from tests.factories import OptionPositionFactory, PortfolioFactory, PositionFactory, UserFactory
 from tests.portfolio.fakes import AS_OF, EXPIRIES, SPOT, TODAY, FakeMarket, ql_price, surface_vol
 
@@ -152,8 +153,13 @@ def test_floor_cap_matches_the_hedge_panel():
     floor, cap = rolls.floor_cap(200, kind, units, strike, SPOT)
     ins = [
         PositionIn(
-            id=i, kind="option", quantity=q, cost_basis=0.0,
-            expiry=EXPIRIES[2], strike=k, is_call=r == "C",
+            id=i,
+            kind="option",
+            quantity=q,
+            cost_basis=0.0,
+            expiry=EXPIRIES[2],
+            strike=k,
+            is_call=r == "C",
         )  # fmt: skip
         for i, (r, k, q) in enumerate(legs)
     ]
@@ -250,7 +256,9 @@ def test_roll_page_and_confirm(client, market, book):
     assert r.status_code == 200
     html = r.content.decode()
     assert f'data-candidate="{escape(CID)}"' in html and 'id="roll-confirm"' not in html
-    r = client.get("/strategies/roll/", {"symbol": "GLD", "portfolio": pf.pk}, HTTP_HX_REQUEST="true")
+    r = client.get(
+        "/strategies/roll/", {"symbol": "GLD", "portfolio": pf.pk}, HTTP_HX_REQUEST="true"
+    )
     assert r.status_code == 200 and r.content.decode().lstrip().startswith('<div id="roll-body"')
     r = client.get("/strategies/roll/", {"portfolio": pf.pk, "candidate": CID})
     assert r.status_code == 200 and 'id="roll-confirm"' in r.content.decode()
@@ -299,6 +307,7 @@ def test_api_lists_quotes_and_confirms_once(client, market, book):
     r = client.get("/api/rolls", {"portfolio": pf.pk, "symbol": "GLD", "limit": 3})
     assert r.status_code == 200, r.content
     body = r.json()
+    RollsOut.model_validate(body)  # the body the schema documents
     (hedge,) = body["hedges"]
     assert hedge["from_expiry"] == EXPIRIES[1].isoformat() and len(hedge["candidates"]) == 3
     assert hedge["count"] == len(EXPIRIES[2:]) * len(rolls.SHIFTS)
@@ -309,6 +318,7 @@ def test_api_lists_quotes_and_confirms_once(client, market, book):
     )
     assert r.status_code == 200, r.content
     token = r.json()["token"]
+    RollQuoteOut.model_validate(r.json())
     assert r.json()["candidate"]["id"] == CID
     confirm = {"token": token}
     r1 = client.post("/api/rolls/confirm", json.dumps(confirm), content_type="application/json")
