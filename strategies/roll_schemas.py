@@ -15,6 +15,7 @@ class RollsQuery(Schema):
     symbol: Symbol
     portfolio: PortfolioId
     expiry: dt.date | None = Field(None, description="Only the hedge held in this expiry")
+    to_expiry: dt.date | None = Field(None, description="Only rolls into this expiry")
     price: PriceMode
     limit: int | None = Field(None, ge=1, le=1000, description="Candidates per hedge expiry")
 
@@ -80,6 +81,11 @@ class PortfolioBrief(Schema):
     name: str
 
 
+class RollFiltersOut(Schema):
+    expiry: dt.date | None
+    to_expiry: dt.date | None
+
+
 class RollsOut(Schema):
     inputs: InputsOut
     portfolio: PortfolioBrief | None
@@ -89,6 +95,7 @@ class RollsOut(Schema):
     pricing: str
     ranking: str
     strike_shifts_pct: list[float]
+    filters: RollFiltersOut
     hedges: list[HedgeRollsOut]
 
 

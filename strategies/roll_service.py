@@ -55,8 +55,10 @@ def rolls_payload(
     expiry: str | date | None = None,
     mode: str = "ask_bid",
     limit: int | None = None,
+    to_expiry: date | None = None,
 ) -> dict[str, Any]:
-    """Every held hedge expiry (or the one asked for) with its roll candidates, ranked."""
+    """Every held hedge expiry (or the one asked for) with its roll candidates, ranked (only
+    those into ``to_expiry`` when given)."""
     symbol = mk.ctx.symbol
     held = held_legs(portfolio, symbol)
     today = market_date(mk.ctx.as_of)
@@ -66,6 +68,8 @@ def rolls_payload(
         if chosen is None:
             raise InvalidInput("expiry", "expiry: no hedge is held in that expiry")
         hedges = [chosen]
+    if to_expiry is not None and to_expiry not in mk.solved.chain.expiries:
+        raise InvalidInput("to_expiry", "to_expiry: not a listed expiry")
     quotes = rolls.Quotes.of(mk.solved.chain)
     shares = holding_shares(portfolio, symbol)
     out = []
@@ -73,6 +77,10 @@ def rolls_payload(
         block = rolls.roll_candidates(
             held, e, quotes, spot=mk.ctx.spot, shares=shares, today=today, mode=mode
         )
+        if to_expiry is not None:
+            block["candidates"] = [
+                c for c in block["candidates"] if c["to_expiry"] == to_expiry.isoformat()
+            ]
         block["count"] = len(block["candidates"])
         if limit:
             block["candidates"] = block["candidates"][:limit]
@@ -88,6 +96,10 @@ def rolls_payload(
         else "every leg at the mid quote",
         "ranking": "cost per added day, cheapest first (credits first); ties: higher floor",
         "strike_shifts_pct": [s * 100 for s in rolls.SHIFTS],
+        "filters": {
+            "expiry": hedges[0].isoformat() if expiry not in (None, "") and hedges else None,
+            "to_expiry": to_expiry.isoformat() if to_expiry else None,
+        },
         "hedges": out,
     }
 

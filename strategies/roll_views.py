@@ -39,6 +39,7 @@ def roll_view(request: HtmxHttpRequest) -> HttpResponse:
         "symbol": q.get("symbol", settings.DEFAULT_SYMBOL)[:20].upper(),
         "price": q.get("price") or "ask_bid",
         "expiry": q.get("expiry", "")[:10],
+        "to_expiry": q.get("to_expiry", "")[:10],
     }
     try:
         query = from_querydict(RollPageQuery, q)
@@ -51,8 +52,17 @@ def roll_view(request: HtmxHttpRequest) -> HttpResponse:
         mk = services.load_market(symbol)
         limit = query.limit or TABLE_ROWS
         data = roll_service.rolls_payload(
-            mk, portfolio, expiry=query.expiry, mode=query.price, limit=limit
+            mk,
+            portfolio,
+            expiry=query.expiry,
+            mode=query.price,
+            limit=limit,
+            to_expiry=query.to_expiry,
         )
+        held_from = min((h["from_expiry"] for h in data["hedges"]), default="")
+        ctx["to_expiries"] = [
+            e.isoformat() for e in mk.solved.chain.expiries if e.isoformat() > held_from
+        ]
         confirm = None
         if query.candidate:
             if not can_roll:
@@ -64,6 +74,9 @@ def roll_view(request: HtmxHttpRequest) -> HttpResponse:
     except (QueryError, services.InvalidInput, services.NotFound, MarketDataError) as exc:
         return _render_error(request, TEMPLATE, "roll-body", ctx, exc)
     base = {"symbol": symbol, "portfolio": str(portfolio.pk), "price": query.price}
+    for key in ("expiry", "to_expiry"):
+        if getattr(query, key):
+            base[key] = getattr(query, key).isoformat()
     ctx.update(
         portfolio=portfolio,
         data=data,

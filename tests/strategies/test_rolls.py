@@ -275,6 +275,7 @@ def test_roll_page_and_confirm(client, market, book):
     [
         ({"expiry": "2026-13-01"}, 400),
         ({"expiry": EXPIRIES[3].isoformat()}, 400),  # no hedge held there
+        ({"to_expiry": "2026-05-16"}, 400),  # not listed
         ({"price": "best"}, 400),
         ({"candidate": "garbage"}, 400),
         ({"candidate": f"{EXPIRIES[1]}>{EXPIRIES[2]}:p1x1"}, 404),
@@ -311,6 +312,10 @@ def test_api_lists_quotes_and_confirms_once(client, market, book):
     (hedge,) = body["hedges"]
     assert hedge["from_expiry"] == EXPIRIES[1].isoformat() and len(hedge["candidates"]) == 3
     assert hedge["count"] == len(EXPIRIES[2:]) * len(rolls.SHIFTS)
+    r = client.get("/api/rolls", {"portfolio": pf.pk, "to_expiry": EXPIRIES[2].isoformat()})
+    (only,) = r.json()["hedges"]
+    assert {c["to_expiry"] for c in only["candidates"]} == {EXPIRIES[2].isoformat()}
+    assert only["count"] == len(rolls.SHIFTS)
     r = client.post(
         "/api/rolls/quote",
         json.dumps({"portfolio": pf.pk, "symbol": "GLD", "candidate": CID}),
