@@ -380,3 +380,15 @@ def test_nonce_is_random_per_quote(market, book):
     a, _ = _quote_token(pf, CID)
     b, _ = _quote_token(pf, CID)
     assert roll_service.read_roll(a)["nonce"] != roll_service.read_roll(b)["nonce"]
+
+
+@pytest.mark.django_db
+def test_openapi_documents_the_roll_routes(client):
+    doc = client.get("/api/openapi.json").json()
+    assert {"/api/rolls", "/api/rolls/quote", "/api/rolls/confirm"} <= set(doc["paths"])
+    get = doc["paths"]["/api/rolls"]["get"]
+    assert {"200", "400", "404"} <= set(get["responses"])
+    assert {p["name"] for p in get["parameters"]} >= {"portfolio", "expiry", "to_expiry", "price"}
+    confirm = doc["paths"]["/api/rolls/confirm"]["post"]
+    assert {"200", "400", "403", "404", "409"} <= set(confirm["responses"])
+    assert {"RollsOut", "RollCandidateOut", "RollDoneOut"} <= set(doc["components"]["schemas"])
