@@ -319,3 +319,28 @@ def test_panel_marks_trades_and_rolls_and_lists_them(client, market):
     assert r.content.decode().count('class="marker"') == 2
     bad = client.get("/", {"portfolio": pf.pk, "panel": "history", "hist_to": "x"}, **HX)
     assert bad.status_code == 200 and 'id="history-error"' in bad.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_backfill_through_yfinance_parses_yahoos_recorded_chart(monkeypatch):
+    """The real yfinance library parses Yahoo's recorded daily chart (no network): the one
+    bar of QQQ on 2 January 2020, close 216.16, values a book of 50 shares bought before."""
+    from tests.market.test_yfinance import make
+
+    provider, session, _ = make()
+    at = datetime(2020, 1, 3, 22, 0, tzinfo=UTC)
+    freeze(monkeypatch, at)
+    svc = MarketService(provider, _Cache(), chain_ttl=300, quote_ttl=5)
+    with use_market_service(svc):
+        user = UserFactory()
+        pf = PortfolioFactory(owner=user)
+        ledger.record_one(
+            pf, user, symbol="QQQ", action="buy", quantity=D(50), price=D("200"),
+            traded_on=date(2019, 12, 16),
+        )  # fmt: skip
+        assert history.fill(pf, "QQQ", 10, now=at) == 1
+    (point,) = PortfolioSnapshot.objects.filter(portfolio=pf, symbol="QQQ")
+    assert point.taken_at == history.close_instant(date(2020, 1, 2))
+    assert point.spot == pytest.approx(216.16)
+    assert point.value == pytest.approx(50 * 216.16) and point.cost == pytest.approx(50 * 200)
+    assert session.data_requests("/v8/finance/chart/QQQ")
