@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from django.http import QueryDict
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from core import charts
@@ -22,6 +23,14 @@ MAX_YEARS = 10
 MAX_POINTS = 4000
 TRADE_COLOR = "#5fa8ff"
 ROLL_COLOR = "#d29922"
+
+
+EMPTY = format_html(
+    '<p class="muted" id="history-empty">{}<code>{}</code>{}</p>',
+    "No value history in this range yet: a point is added after each day's close (",
+    "manage.py backfill_history",
+    " fills the past).",
+)
 
 
 @dataclass(frozen=True)
@@ -92,9 +101,8 @@ def _events(portfolio: Portfolio, symbol: str, rng: HistoryRange) -> list[dict[s
 
 def history_panel(portfolio: Portfolio | None, symbol: str, rng: HistoryRange) -> dict[str, Any]:
     """What the panel shows: the figure (chart + data table) and the events table."""
-    title = "Portfolio value ($)"
     if portfolio is None:
-        return {"figure": charts.line_chart([], title=title), "events": [], "range": rng}
+        return {"figure": EMPTY, "events": [], "range": rng}
     qs = PortfolioSnapshot.objects.filter(
         portfolio=portfolio, symbol=symbol, taken_at__date__lte=rng.end + timedelta(days=1)
     )
@@ -110,7 +118,7 @@ def history_panel(portfolio: Portfolio | None, symbol: str, rng: HistoryRange) -
     ]
     events = _events(portfolio, symbol, rng)
     if not rows:
-        return {"figure": charts.line_chart([], title=title), "events": events, "range": rng}
+        return {"figure": EMPTY, "events": events, "range": rng}
     span = f"{calendar.market_date(rows[0][0]):%Y-%m-%d} to {calendar.market_date(rows[-1][0]):%Y-%m-%d}"
     title = f"Portfolio value ($), {span} ({len(rows)} daily point{'' if len(rows) == 1 else 's'})"
     xs = [r[0] for r in rows]

@@ -115,7 +115,7 @@ def test_dashboard_views_record_no_history(client, fake_market, demo, url):
     client.get(url)
     assert not PortfolioSnapshot.objects.filter(portfolio=demo).exists()
     html = client.get(url, {"panel": "history"}, **HX).content.decode()
-    assert 'id="history-range"' in html and "No data yet" in html
+    assert 'id="history-range"' in html and 'id="history-empty"' in html
 
 
 def test_stale_data_is_flagged(client, fake_market, demo, url):

@@ -392,3 +392,13 @@ def test_openapi_documents_the_roll_routes(client):
     confirm = doc["paths"]["/api/rolls/confirm"]["post"]
     assert {"200", "400", "403", "404", "409"} <= set(confirm["responses"])
     assert {"RollsOut", "RollCandidateOut", "RollDoneOut"} <= set(doc["components"]["schemas"])
+
+
+def test_admin_lists_rolls_read_only(client, market, book):
+    user, pf = book
+    token, _ = _quote_token(pf, CID)
+    record = roll_service.roll(user, roll_service.read_roll(token)).record
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    assert client.get("/admin/strategies/hedgeroll/").status_code == 200
+    assert client.get(f"/admin/strategies/hedgeroll/{record.pk}/change/").status_code == 200
+    assert client.get("/admin/strategies/hedgeroll/add/").status_code == 403
