@@ -269,8 +269,8 @@ def _fragment(
     )
     if part == "dashboard-body":
         # It also lists the user's portfolios (fixed by who they are and the data version)
-        # and the value history, which gains a point at most once per snapshot interval: the
-        # chart may lag its newest point by less than one interval.
+        # and the value history, which gains its daily point after the close (the publisher or
+        # a command writes it): the chart may lag that point by less than one interval.
         interval = services.snapshot_interval().total_seconds()
         key += (
             getattr(request.user, "pk", None),
