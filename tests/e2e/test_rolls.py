@@ -106,8 +106,16 @@ def test_roll_the_puts_out_one_expiry(server, browser):
     # The ledger: the close of the old puts and the open of the new ones, source "roll".
     page.click("#trades-link")
     page.wait_for_load_state("load")
-    body = page.inner_text("main")
-    assert body.count("Rolled hedge") >= 2 or body.lower().count("roll") >= 2
+    rolled = [
+        r.split("\t")
+        for r in page.locator("tr[id^=trade-]").all_inner_texts()
+        if "Rolled hedge" in r
+    ]
+    assert sorted((r[1], r[3]) for r in rolled) == sorted(
+        [("Close", f"-{contracts:g}"), ("Open", f"{contracts:g}")]
+    ), rolled
+    by_action = {r[1]: r[2] for r in rolled}
+    assert old_expiry in by_action["Close"] and next_expiry in by_action["Open"]
     problems += check(page, "trades")
 
     # The dashboard against /api/portfolio, from one data instant.
