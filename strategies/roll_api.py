@@ -33,7 +33,8 @@ rolls_router: Router = Router(tags=["rolls"])
         "(snapped to listed strikes with two-sided quotes). Each candidate: the debit (+) or "
         "credit (−), cost per added day, and the book's floor and cap at the new expiry "
         "(options at intrinsic, other held hedges alive then included). Ranked cheapest per "
-        "added day first; `to_expiry` keeps the rolls into one expiry."
+        "added day first (`rank=floor`: highest floor first; `rank=debit`: smallest debit first); "
+        "`to_expiry` keeps the rolls into one expiry."
     ),
 )
 def get_rolls(request: HttpRequest, q: Query[RollsQuery]) -> Any:
@@ -45,7 +46,13 @@ def get_rolls(request: HttpRequest, q: Query[RollsQuery]) -> Any:
             raise services.NotFound("portfolio", "no portfolio to roll")
         mk = services.load_market(services.clean_symbol(q.symbol))
         return roll_service.rolls_payload(
-            mk, portfolio, expiry=q.expiry, mode=q.price, limit=q.limit, to_expiry=q.to_expiry
+            mk,
+            portfolio,
+            expiry=q.expiry,
+            mode=q.price,
+            limit=q.limit,
+            to_expiry=q.to_expiry,
+            rank=q.rank,
         )
 
     return guarded(run)

@@ -18,6 +18,9 @@ class RollsQuery(Schema):
     to_expiry: dt.date | None = Field(None, description="Only rolls into this expiry")
     price: PriceMode
     limit: int | None = Field(None, ge=1, le=1000, description="Candidates per hedge expiry")
+    rank: Literal["cost_per_day", "floor", "debit"] = Field(
+        "cost_per_day", description="Order: cost per added day, highest floor, or smallest debit"
+    )
 
 
 class RollPageQuery(RollsQuery):
@@ -81,6 +84,11 @@ class PortfolioBrief(Schema):
     name: str
 
 
+class RollRankingOut(Schema):
+    method: Literal["cost_per_day", "floor", "debit"]
+    description: str
+
+
 class RollFiltersOut(Schema):
     expiry: dt.date | None
     to_expiry: dt.date | None
@@ -93,7 +101,7 @@ class RollsOut(Schema):
     holding_shares: float
     price_mode: Literal["ask_bid", "mid"]
     pricing: str
-    ranking: str
+    ranking: RollRankingOut
     strike_shifts_pct: list[float]
     filters: RollFiltersOut
     hedges: list[HedgeRollsOut]

@@ -56,6 +56,7 @@ def rolls_payload(
     mode: str = "ask_bid",
     limit: int | None = None,
     to_expiry: date | None = None,
+    rank: str = rolls.DEFAULT_RANKING,
 ) -> dict[str, Any]:
     """Every held hedge expiry (or the one asked for) with its roll candidates, ranked (only
     those into ``to_expiry`` when given)."""
@@ -75,7 +76,7 @@ def rolls_payload(
     out = []
     for e in hedges:  # one block per held hedge expiry (a handful), candidates vectorised
         block = rolls.roll_candidates(
-            held, e, quotes, spot=mk.ctx.spot, shares=shares, today=today, mode=mode
+            held, e, quotes, spot=mk.ctx.spot, shares=shares, today=today, mode=mode, rank=rank
         )
         if to_expiry is not None:
             block["candidates"] = [
@@ -94,7 +95,7 @@ def rolls_payload(
         "pricing": "close and open: buy at the ask, sell at the bid"
         if mode == "ask_bid"
         else "every leg at the mid quote",
-        "ranking": "cost per added day, cheapest first (credits first); ties: higher floor",
+        "ranking": {"method": rank, "description": rolls.RANKINGS[rank]},
         "strike_shifts_pct": [s * 100 for s in rolls.SHIFTS],
         "filters": {
             "expiry": hedges[0].isoformat() if expiry not in (None, "") and hedges else None,

@@ -40,6 +40,7 @@ def roll_view(request: HtmxHttpRequest) -> HttpResponse:
         "price": q.get("price") or "ask_bid",
         "expiry": q.get("expiry", "")[:10],
         "to_expiry": q.get("to_expiry", "")[:10],
+        "rank": q.get("rank") or "cost_per_day",
     }
     try:
         query = from_querydict(RollPageQuery, q)
@@ -58,6 +59,7 @@ def roll_view(request: HtmxHttpRequest) -> HttpResponse:
             mode=query.price,
             limit=limit,
             to_expiry=query.to_expiry,
+            rank=query.rank,
         )
         held_from = min((h["from_expiry"] for h in data["hedges"]), default="")
         ctx["to_expiries"] = [
@@ -73,7 +75,12 @@ def roll_view(request: HtmxHttpRequest) -> HttpResponse:
             confirm = {"cand": cand, "token": roll_service.sign_roll(mk, portfolio.pk, cand)}
     except (QueryError, services.InvalidInput, services.NotFound, MarketDataError) as exc:
         return _render_error(request, TEMPLATE, "roll-body", ctx, exc)
-    base = {"symbol": symbol, "portfolio": str(portfolio.pk), "price": query.price}
+    base = {
+        "symbol": symbol,
+        "portfolio": str(portfolio.pk),
+        "price": query.price,
+        "rank": query.rank,
+    }
     for key in ("expiry", "to_expiry"):
         if getattr(query, key):
             base[key] = getattr(query, key).isoformat()

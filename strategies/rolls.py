@@ -37,6 +37,13 @@ from market.payoff import KIND_CALL, KIND_PUT, KIND_STOCK, value_at_expiry
 
 # Strike moves, as a fraction of spot added to every held strike ("down" < 0 < "up").
 SHIFTS: tuple[float, ...] = (-0.10, -0.05, -0.025, 0.0, 0.025, 0.05)
+# Orders of the candidates (``rank``), each with its tie-break.
+RANKINGS: dict[str, str] = {
+    "cost_per_day": "cost per added day, cheapest first (credits first); ties: higher floor",
+    "floor": "highest new floor first; ties: cheaper per added day",
+    "debit": "smallest debit first (largest credit first); ties: higher floor",
+}
+DEFAULT_RANKING = "cost_per_day"
 MAX_ROLL_DAYS = 400
 _STRIKE_SCALE = 10_000  # strikes keyed in 1/10000 $ (listed strikes have ≤ 4 decimals)
 _KEY_SPAN = 10**12  # strike keys per (expiry, right) group
@@ -163,8 +170,12 @@ def roll_candidates(
     mode: str = "ask_bid",
     shifts: Sequence[float] = SHIFTS,
     max_days: int = MAX_ROLL_DAYS,
+    rank: str = DEFAULT_RANKING,
 ) -> dict[str, Any]:
-    """The roll candidates of the legs held in ``from_expiry``, cheapest per added day first."""
+    """The roll candidates of the legs held in ``from_expiry``, ordered as ``rank`` says
+    (:data:`RANKINGS`; default cheapest per added day first)."""
+    if rank not in RANKINGS:
+        raise ValueError(f"unknown ranking {rank!r}")
     old = [lg for lg in held if lg.expiry == from_expiry]
     others = [lg for lg in held if lg.expiry != from_expiry and lg.expiry > from_expiry]
     if not old:
@@ -282,7 +293,12 @@ def roll_candidates(
     strikes = np.concatenate([n_strike, np.broadcast_to(x_strike, alive.shape)], 1)
     kind = np.where(units == 0, 0, kind).astype(np.int8)
     floor, cap = floor_cap(shares, kind, units, strikes, spot)
-    order_c = np.lexsort((-floor, per_day))
+    keys = {
+        "cost_per_day": (-floor, per_day),
+        "floor": (per_day, -floor),
+        "debit": (-floor, debit),
+    }[rank]
+    order_c = np.lexsort(keys)
     out = []
     for rank, i in enumerate(order_c.tolist(), start=1):
         to = e_col[i].astype(object)

@@ -120,6 +120,20 @@ def test_collar_roll_short_call_bought_back_at_the_ask_and_floor_cap_by_brute_fo
         assert call["strike"] - put["strike"] == pytest.approx(30.0)
 
 
+def test_rankings_order_by_floor_or_debit():
+    held = [rolls.HeldLeg("P", 190.0, EXPIRIES[1], 10.0)]
+    kw = {"spot": SPOT, "shares": 1000, "today": TODAY}
+    by_floor = rolls.roll_candidates(held, EXPIRIES[1], _quotes(), rank="floor", **kw)
+    floors = [(-c["floor_value"], c["cost_per_added_day"]) for c in by_floor["candidates"]]
+    assert floors == sorted(floors)
+    by_debit = rolls.roll_candidates(held, EXPIRIES[1], _quotes(), rank="debit", **kw)
+    debits = [c["debit"] for c in by_debit["candidates"]]
+    assert debits == sorted(debits)
+    assert {c["id"] for c in by_floor["candidates"]} == {c["id"] for c in by_debit["candidates"]}
+    with pytest.raises(ValueError):
+        rolls.roll_candidates(held, EXPIRIES[1], _quotes(), rank="best", **kw)
+
+
 def test_mid_mode_prices_every_leg_at_the_mid():
     held = [rolls.HeldLeg("P", 190.0, EXPIRIES[1], 4.0)]
     out = rolls.roll_candidates(
@@ -277,6 +291,7 @@ def test_roll_page_and_confirm(client, market, book):
         ({"expiry": EXPIRIES[3].isoformat()}, 400),  # no hedge held there
         ({"to_expiry": "2026-05-16"}, 400),  # not listed
         ({"price": "best"}, 400),
+        ({"rank": "best"}, 400),
         ({"candidate": "garbage"}, 400),
         ({"candidate": f"{EXPIRIES[1]}>{EXPIRIES[2]}:p1x1"}, 404),
         ({"portfolio": "999999"}, 404),
@@ -345,6 +360,7 @@ def test_api_lists_quotes_and_confirms_once(client, market, book):
     [
         ("get", "/api/rolls", {"limit": 0}, 400),
         ("get", "/api/rolls", {"expiry": "nope"}, 400),
+        ("get", "/api/rolls", {"rank": "best"}, 400),
         ("get", "/api/rolls", {"portfolio": 999999}, 404),
         ("post", "/api/rolls/quote", {"portfolio": 1, "candidate": "x" * 301}, 400),
         ("post", "/api/rolls/confirm", {"token": "forged"}, 400),
