@@ -32,7 +32,7 @@ def _loop(held, from_expiry, chain, spot, shares, today, shifts):
         b, a = quotes[(from_expiry, lg.right == "C", lg.strike)]
         px = (b if b > 0 else 0.0) if lg.quantity > 0 else a
         close += px * lg.quantity * CONTRACT_MULTIPLIER
-    out = {}
+    out: dict[tuple, tuple[float, float]] = {}
     for e in sorted({e for e, _ in book if e > from_expiry and (e - today).days <= 400}):
         for s in shifts:
             legs, ok = [], True

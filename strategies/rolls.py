@@ -293,19 +293,19 @@ def roll_candidates(
     strikes = np.concatenate([n_strike, np.broadcast_to(x_strike, alive.shape)], 1)
     kind = np.where(units == 0, 0, kind).astype(np.int8)
     floor, cap = floor_cap(shares, kind, units, strikes, spot)
-    keys = {
+    sort_keys = {
         "cost_per_day": (-floor, per_day),
         "floor": (per_day, -floor),
         "debit": (-floor, debit),
     }[rank]
-    order_c = np.lexsort(keys)
+    order_c = np.lexsort(sort_keys)
     out = []
-    for rank, i in enumerate(order_c.tolist(), start=1):
+    for position, i in enumerate(order_c.tolist(), start=1):
         to = e_col[i].astype(object)
         out.append(
             {
                 "id": roll_id(from_expiry, to, [lg.right for lg in old], n_strike[i], o_qty),
-                "rank": rank,
+                "rank": position,
                 "to_expiry": to.isoformat(),
                 "days": int(new_days[i]),
                 "added_days": int(added[i]),

@@ -122,7 +122,7 @@ def test_collar_roll_short_call_bought_back_at_the_ask_and_floor_cap_by_brute_fo
 
 def test_rankings_order_by_floor_or_debit():
     held = [rolls.HeldLeg("P", 190.0, EXPIRIES[1], 10.0)]
-    kw = {"spot": SPOT, "shares": 1000, "today": TODAY}
+    kw: dict = {"spot": SPOT, "shares": 1000, "today": TODAY}
     by_floor = rolls.roll_candidates(held, EXPIRIES[1], _quotes(), rank="floor", **kw)
     floors = [(-c["floor_value"], c["cost_per_added_day"]) for c in by_floor["candidates"]]
     assert floors == sorted(floors)
