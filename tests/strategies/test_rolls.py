@@ -418,3 +418,36 @@ def test_admin_lists_rolls_read_only(client, market, book):
     assert client.get("/admin/strategies/hedgeroll/").status_code == 200
     assert client.get(f"/admin/strategies/hedgeroll/{record.pk}/change/").status_code == 200
     assert client.get("/admin/strategies/hedgeroll/add/").status_code == 403
+
+
+def test_demo_is_read_only_when_logins_are_required(client, market, settings, db):
+    from tests.factories import DemoPortfolioFactory
+
+    settings.LOGIN_REQUIRED = True
+    demo = DemoPortfolioFactory()
+    PositionFactory(portfolio=demo, quantity=Decimal(1000))
+    OptionPositionFactory(
+        portfolio=demo, quantity=Decimal(10), strike=Decimal(190), expiry=EXPIRIES[1]
+    )
+    client.force_login(UserFactory())
+    r = client.get("/api/rolls", {"portfolio": demo.pk})
+    assert r.status_code == 200 and r.json()["hedges"][0]["count"] > 0
+    page = client.get("/strategies/roll/", {"portfolio": demo.pk})
+    assert page.status_code == 200 and b"roll-review" not in page.content
+    assert (
+        client.get("/strategies/roll/", {"portfolio": demo.pk, "candidate": CID}).status_code == 403
+    )
+    r = client.post(
+        "/api/rolls/quote",
+        json.dumps({"portfolio": demo.pk, "candidate": CID}),
+        content_type="application/json",
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+    token = roll_service.sign_roll(strategy_services.load_market("GLD"), demo.pk,
+                                   roll_service.find_roll(strategy_services.load_market("GLD"),
+                                                          demo, CID, "ask_bid"))  # fmt: skip
+    r = client.post(
+        "/api/rolls/confirm", json.dumps({"token": token}), content_type="application/json"
+    )
+    assert r.status_code == 403
+    assert not Trade.objects.filter(source=Trade.Source.ROLL).exists()
