@@ -1,5 +1,6 @@
 """The alerts page of a portfolio: its rules (state, last value, why not evaluable), a form to
-add one, delete buttons, and the alert log."""
+add one, delete buttons, and the alert log; and the signed-in user's alert log across their
+portfolios, where the header's bell leads."""
 
 from __future__ import annotations
 
@@ -54,6 +55,27 @@ def rules(request: HttpRequest, pk: int) -> HttpResponse:
         "alerts/rules.html",
         {"portfolio": portfolio, "rules": existing, "form": form, "events": events},
         status=status,
+    )
+
+
+INBOX_SIZE = 100
+
+
+@require_http_methods(["GET"])
+def inbox(request: HttpRequest) -> HttpResponse:
+    """The bell's page: the latest alerts of the portfolios the user owns. Seeing it reads them."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    mine = AlertEvent.objects.filter(portfolio__owner=request.user, in_app=True)
+    events = list(mine.select_related("portfolio").prefetch_related("deliveries")[:INBOX_SIZE])
+    unread_ids = {e.pk for e in events if e.read_at is None}
+    if mine.filter(read_at__isnull=True).update(read_at=timezone.now()):
+        notify.announce([request.user.pk])
+    portfolios = Portfolio.objects.filter(owner=request.user).order_by("name", "pk")
+    return render(
+        request,
+        "alerts/inbox.html",
+        {"events": events, "unread_ids": unread_ids, "portfolios": portfolios},
     )
 
 

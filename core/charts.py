@@ -28,9 +28,13 @@ MIN_TEXT_PX = 11
 HEAT_MAX_OPACITY = 0.62
 
 
-def _svg_open(kind: str, element_id: str, width: float, height: float, label: str) -> str:
+def _svg_open(
+    kind: str, element_id: str, width: float, height: float, label: str, scale_text: bool = True
+) -> str:
     ident = f' id="{escape(element_id)}"' if element_id else ""
-    min_w = math.ceil(width * MIN_TEXT_PX / FONT_UNITS)
+    # Wide enough that no text renders under MIN_TEXT_PX (the caller puts it in a scroll box);
+    # a placeholder with one short line needs no such width and must fit a phone as it is.
+    min_w = math.ceil(width * MIN_TEXT_PX / FONT_UNITS) if scale_text else 0
     return (
         f'<svg class="{kind}"{ident} viewBox="0 0 {width} {height}" role="img" '
         f'style="min-width:{min_w}px" aria-label="{label}" '
@@ -135,13 +139,14 @@ def line_chart(
     ]
     xs = [p[0] for ps in pts for p in ps] + [_num(x) for x, _ in vlines]
     ys = [p[1] for ps in pts for p in ps] + [y for y, _ in hlines]
-    head = _svg_open("chart", element_id, width, height, escape(title or "chart"))
     if not xs or not ys:
+        head = _svg_open("chart", element_id, width, height, escape(title or "chart"), False)
         # built from escaped parts
         return mark_safe(  # nosec B308, B703
             f'{head}<text x="{width / 2}" y="{height / 2}" text-anchor="middle">'
             "No data yet</text></svg>"
         )
+    head = _svg_open("chart", element_id, width, height, escape(title or "chart"))
     left, right, top, bottom = 64, 16, 24 if title else 12, 40 if x_title else 28
     pw, ph = width - left - right, height - top - bottom
     yt = nice_ticks(min(ys), max(ys))

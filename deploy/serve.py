@@ -1,7 +1,10 @@
-"""``serve``: apply migrations under the lock, then run daphne in the same process.
+"""``serve``: apply migrations under the lock, warm up, then run daphne in the same process.
 
 One interpreter instead of two (``python -m deploy.migrate`` then ``python -m daphne``): Django
-and the app are imported once, which is most of the container's start-to-healthy time.
+and the app are imported once, which is most of the container's start-to-healthy time. The
+warm-up (``vault_dash/warmup.py``: templates, the default symbol's market snapshot, bounded by
+``WARMUP_TIMEOUT_S``, default 10 s, 0 turns it off) runs before daphne listens, so the health
+check passes when the first page can be fast.
 
     python -m deploy.serve          # what deploy/entrypoint.sh runs for `serve`
 """
@@ -35,6 +38,25 @@ def main() -> int:
 
         # The migration connection belongs to this thread; the server opens its own.
         connections.close_all()
+    raw = os.environ.get("WARMUP_TIMEOUT_S", "10")
+    try:
+        timeout_s = float(raw or 0)
+        if not (0 <= timeout_s <= 600):
+            raise ValueError(raw)
+    except ValueError:
+        print(
+            f"WARMUP_TIMEOUT_S must be a number of seconds from 0 to 600, not {raw!r}",
+            file=sys.stderr,
+        )
+        return 2
+    if timeout_s > 0:
+        import django
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vault_dash.settings.base")
+        django.setup()
+        from vault_dash.warmup import warm_up
+
+        warm_up(timeout_s=timeout_s)
     from daphne.cli import CommandLineInterface
 
     CommandLineInterface().run(daphne_args())

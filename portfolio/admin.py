@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from portfolio import ledger
 from portfolio.models import (
+    CommodityBacking,
     Lot,
     LotClosure,
     Portfolio,
@@ -270,3 +271,31 @@ class TradeAuditAdmin(_ReadOnlyAdmin):
     search_fields = ("portfolio__name", "actor__username", "reason", "trade_id")
     list_select_related = ("portfolio", "actor")
     date_hierarchy = "at"
+
+
+@admin.register(CommodityBacking)
+class CommodityBackingAdmin(admin.ModelAdmin[CommodityBacking]):
+    """Ounces per share and the sponsor fee of commodity trusts (docs/backing.md)."""
+
+    list_display = (
+        "symbol",
+        "commodity",
+        "ounces_per_share",
+        "as_of",
+        "annual_fee_pct",
+        "enabled",
+        "updated_at",
+    )
+    list_filter = ("enabled", "commodity", "as_of")
+    search_fields = ("symbol", "source")
+    readonly_fields = ("updated_at",)
+    fields = (
+        "symbol",
+        "commodity",
+        "ounces_per_share",
+        "as_of",
+        "annual_fee_pct",
+        "source",
+        "enabled",
+        "updated_at",
+    )

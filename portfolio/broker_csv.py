@@ -32,11 +32,11 @@ import hashlib
 import io
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from portfolio import ledger
-from portfolio.csvio import MAX_BYTES, CsvImportError, RowError
+from portfolio.csvio import MAX_BYTES, CsvImportError, RowError, date_cell, decimal_cell
 from portfolio.models import Portfolio, Position, Trade
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -89,29 +89,14 @@ def _columns(header: list[str]) -> dict[str, int]:
 
 
 def _number(raw: str, name: str, line: int, errors: list[RowError]) -> Decimal | None:
-    text = raw.strip().replace(",", "").replace("$", "")
+    text = raw.strip().replace("$", "")
     if text.startswith("(") and text.endswith(")"):  # accounting negatives
         text = "-" + text[1:-1]
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        errors.append(RowError(line, name, f"{raw[:30]!r} is not a number"))
-        return None
-    if not value.is_finite():
-        errors.append(RowError(line, name, f"{raw[:30]!r} is not a finite number"))
-        return None
-    return value
+    return decimal_cell(text, name, line, errors, shown=raw)
 
 
 def _date(raw: str, name: str, line: int, errors: list[RowError]) -> date | None:
-    text = raw.strip()[:10]
-    for candidate in (text, text.replace("/", "-")):
-        try:
-            return date.fromisoformat(candidate)
-        except ValueError:
-            continue
-    errors.append(RowError(line, name, f"{raw[:30]!r} is not a date like 2026-03-20"))
-    return None
+    return date_cell(raw.strip()[:10].replace("/", "-"), name, line, errors, shown=raw)
 
 
 def parse(data: bytes, portfolio: Portfolio) -> CsvBrokerImport:

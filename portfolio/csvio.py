@@ -102,23 +102,32 @@ def restore(cell: str) -> str:
     return cell
 
 
-def _decimal(raw: str, field: str, line: int, errors: list[RowError]) -> Decimal | None:
+def decimal_cell(
+    raw: str, field: str, line: int, errors: list[RowError], shown: str | None = None
+) -> Decimal | None:
+    """A finite number (thousands separators allowed), or ``None`` with the row's error added.
+    ``shown``: the cell as written, when ``raw`` was cleaned first (the error quotes it)."""
+    quoted = repr((raw if shown is None else shown)[:30])
     try:
         value = Decimal(raw.replace(",", "").replace("_", ""))
     except InvalidOperation:
-        errors.append(RowError(line, field, f"{raw!r} is not a number"))
+        errors.append(RowError(line, field, f"{quoted} is not a number"))
         return None
     if not value.is_finite():
-        errors.append(RowError(line, field, f"{raw!r} is not a finite number"))
+        errors.append(RowError(line, field, f"{quoted} is not a finite number"))
         return None
     return value
 
 
-def _date(raw: str, field: str, line: int, errors: list[RowError]) -> date | None:
+def date_cell(
+    raw: str, field: str, line: int, errors: list[RowError], shown: str | None = None
+) -> date | None:
+    """An ISO date, or ``None`` with the row's error added."""
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        errors.append(RowError(line, field, f"{raw!r} is not a date like 2026-03-20"))
+        quoted = repr((raw if shown is None else shown)[:30])
+        errors.append(RowError(line, field, f"{quoted} is not a date like 2026-03-20"))
         return None
 
 
@@ -149,16 +158,18 @@ def validate_row(
         errors.append(
             RowError(line, "kind", f"{get['kind']!r}: use underlying, physical or option")
         )
-    quantity = _decimal(get["quantity"], "quantity", line, errors) if get["quantity"] else None
-    cost = _decimal(get["cost_basis"], "cost_basis", line, errors) if get["cost_basis"] else None
-    strike = _decimal(get["strike"], "strike", line, errors) if get["strike"] else None
+    quantity = decimal_cell(get["quantity"], "quantity", line, errors) if get["quantity"] else None
+    cost = (
+        decimal_cell(get["cost_basis"], "cost_basis", line, errors) if get["cost_basis"] else None
+    )
+    strike = decimal_cell(get["strike"], "strike", line, errors) if get["strike"] else None
     ups = (
-        _decimal(get["units_per_share"], "units_per_share", line, errors)
+        decimal_cell(get["units_per_share"], "units_per_share", line, errors)
         if get["units_per_share"]
         else None
     )
-    expiry = _date(get["expiry"], "expiry", line, errors) if get["expiry"] else None
-    opened = _date(get["opened_on"], "opened_on", line, errors) if get["opened_on"] else None
+    expiry = date_cell(get["expiry"], "expiry", line, errors) if get["expiry"] else None
+    opened = date_cell(get["opened_on"], "opened_on", line, errors) if get["opened_on"] else None
     right = {"C": "C", "CALL": "C", "P": "P", "PUT": "P", "": ""}.get(get["right"].upper())
     if right is None:
         errors.append(RowError(line, "right", f"{get['right']!r}: use C or P"))
@@ -308,7 +319,7 @@ def _fees(raw: str | None, line: int, errors: list[RowError]) -> Decimal | None:
     text = (raw or "").strip()
     if not text:
         return Decimal(0)
-    value = _decimal(text, "fees", line, errors)
+    value = decimal_cell(text, "fees", line, errors)
     if value is not None and value < 0:
         errors.append(RowError(line, "fees", "fees cannot be negative"))
         return None

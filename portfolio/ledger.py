@@ -38,6 +38,7 @@ from portfolio.models import (
     Trade,
     TradeAudit,
     bump_data_version,
+    instrument_lookup,
 )
 
 COST_QUANTUM = Decimal("0.000001")
@@ -89,16 +90,7 @@ class Instrument:
         return cls(obj.symbol, obj.kind)
 
     def filter(self) -> dict[str, Any]:
-        if self.kind == Position.Kind.OPTION:
-            return {
-                "symbol": self.symbol,
-                "kind": self.kind,
-                "expiry": self.expiry,
-                "strike": self.strike,
-                "right": self.right,
-                "style": self.style,
-            }
-        return {"symbol": self.symbol, "kind": self.kind}
+        return instrument_lookup(self)
 
 
 def _record_of(trade: Trade) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
@@ -191,6 +191,15 @@ class PositionQuerySet(models.QuerySet["Position"]):
         )
 
 
+def instrument_lookup(obj: Any) -> dict[str, Any]:
+    """The fields that name one instrument (of a position, a trade or a ledger ``Instrument``),
+    as lookups: symbol and kind, and for an option its expiry, strike, right and style."""
+    fields: tuple[str, ...] = ("symbol", "kind", "expiry", "strike", "right", "style")
+    if obj.kind != Position.Kind.OPTION:
+        fields = fields[:2]
+    return {name: getattr(obj, name) for name in fields}
+
+
 class Position(models.Model):
     class Kind(models.TextChoices):
         UNDERLYING = "underlying", "Underlying shares"
@@ -300,16 +309,7 @@ class Position(models.Model):
         return Trade.objects.filter(portfolio_id=self.portfolio_id, **self.instrument_filter())
 
     def instrument_filter(self) -> dict[str, Any]:
-        if self.kind == self.Kind.OPTION:
-            return {
-                "symbol": self.symbol,
-                "kind": self.kind,
-                "expiry": self.expiry,
-                "strike": self.strike,
-                "right": self.right,
-                "style": self.style,
-            }
-        return {"symbol": self.symbol, "kind": self.kind}
+        return instrument_lookup(self)
 
     @property
     def total_cost(self) -> Decimal:
@@ -638,3 +638,60 @@ def _bump_now_and_on_commit() -> None:
 @receiver(post_delete, sender=Portfolio)
 def _portfolio_changed(sender: Any, instance: Portfolio, **kwargs: Any) -> None:
     _bump_now_and_on_commit()
+
+
+class CommodityBacking(models.Model):
+    """What stands behind one share of a commodity trust (GLD, IAU …): ounces of metal per share
+    on a date, and the sponsor's annual fee that the trust pays by selling metal, so the ounces
+    per share shrink day by day (see :mod:`portfolio.backing` and ``docs/backing.md``).
+
+    Optional: a symbol without a row shows no backing anywhere.
+    """
+
+    symbol = models.CharField(max_length=10, unique=True, validators=[SYMBOL_VALIDATOR])
+    commodity = models.CharField(max_length=40, default="gold")
+    ounces_per_share = models.DecimalField(
+        max_digits=14,
+        decimal_places=10,
+        validators=[MinValueValidator(Decimal("0.0000000001"))],
+        help_text="Troy ounces of metal behind one share on the date below (the sponsor "
+        "publishes it daily, e.g. “ounces of gold per share”).",
+    )
+    as_of = models.DateField(help_text="The date the ounces per share were published for.")
+    annual_fee_pct = models.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("10"))],
+        help_text="The sponsor's fee in % a year, accrued daily (GLD 0.40, IAU 0.25).",
+    )
+    source = models.CharField(
+        max_length=300, blank=True, help_text="Where the figures come from (a URL or document)."
+    )
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["symbol"]
+        verbose_name = "commodity backing"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ounces_per_share__gt=0), name="backing_ounces_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(annual_fee_pct__gte=0) & Q(annual_fee_pct__lte=10),
+                name="backing_fee_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol}: {self.ounces_per_share} oz {self.commodity}/share on {self.as_of}"
+
+    def clean(self) -> None:
+        if self.symbol:
+            self.symbol = self.symbol.strip().upper()
+
+
+@receiver(post_save, sender=CommodityBacking)
+@receiver(post_delete, sender=CommodityBacking)
+def _backing_changed(sender: Any, instance: CommodityBacking, **kwargs: Any) -> None:
+    _bump_now_and_on_commit()  # the dashboard's memoised panels show it

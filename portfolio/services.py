@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 
 from core.memo import SnapshotMemo
 from core.numbers import json_safe
+from market.calendar import market_date
 from market.data import normalize_symbol
 from market.surface import ChainVols, solve_chain_vols
 from marketdata import snapshot
 from portfolio import access, ledger
+from portfolio import backing as backing_math
 from portfolio import valuation as val
 from portfolio.hedge import hedge_panel
 from portfolio.models import (
+    CommodityBacking,
     Portfolio,
     Position,
     bump_data_version,
@@ -217,3 +220,32 @@ def snapshot_from_result(result: dict[str, Any]) -> dict[str, Any]:
         "age_s": m["age_s"],
         "ts": m["as_of"],
     }
+
+
+def backing_for(symbol: str) -> backing_math.Backing | None:
+    """The symbol's commodity backing, or None when it has none (or it is switched off)."""
+    row = CommodityBacking.objects.filter(symbol=symbol, enabled=True).first()
+    if row is None:
+        return None
+    return backing_math.Backing(
+        symbol=row.symbol,
+        commodity=row.commodity,
+        ounces_per_share=float(row.ounces_per_share),
+        as_of=row.as_of,
+        annual_fee=float(row.annual_fee_pct) / 100.0,
+    )
+
+
+def backing_panel(result: dict[str, Any]) -> dict[str, Any] | None:
+    """The dashboard's gold-aware panel for a valuation result; None without a backing."""
+    backing = backing_for(result["symbol"])
+    if backing is None:
+        return None
+    market, hedge = result["market"], result["hedge"]
+    return backing_math.backing_panel(
+        backing,
+        shares=float(hedge["shares"]),
+        spot=float(market["spot"]),
+        today=market_date(datetime.fromisoformat(market["as_of"])),
+        expiries=hedge.get("expiries") or [],
+    )

@@ -191,6 +191,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         except MarketDataError as exc:
             error, status = f"Market data unavailable: {exc}", 503
     snap = services.snapshot_from_result(result) if result else None
+    not_held = result is not None and portfolio is not None and not result["positions"]
     query = {"symbol": symbol or raw_symbol[:20]}
     if portfolio is not None and request.GET.get("portfolio"):
         query["portfolio"] = str(portfolio.pk)
@@ -221,7 +222,15 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "hist_query": urlencode({**query, **hist.query()}),
         "history_presets": HISTORY_PRESETS,
         "can_edit": portfolio is not None and portfolio.can_edit(request.user),
+        # A symbol the portfolio does not hold gets an empty state, never a page of zeros.
+        "not_held": not_held,
+        "book": functools.cache(lambda: book.summarise(portfolio)) if portfolio else None,
+        "show_book": functools.cache(
+            lambda: portfolio is not None and (not_held or len(book.held_symbols(portfolio)) > 1)
+        ),
         "expiry_rows": _expiry_rows(result["hedge"]) if result else [],
+        # Gold-aware hedging: None (and no panel) for a symbol without a commodity backing.
+        "backing": functools.cache(lambda: services.backing_panel(result) if result else None),
         "heat_spot_vol": functools.cache(lambda: maps().get("heat_spot_vol")),
         "heat_spot_date": functools.cache(lambda: maps().get("heat_spot_date")),
     }

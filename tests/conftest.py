@@ -60,3 +60,17 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def fake_market(monkeypatch):
+    """The deterministic QuantLib-checked market of tests/portfolio/fakes.py in place of the
+    process-wide market service, with the computed-result memos cleared around the test."""
+    from portfolio import services
+    from tests.portfolio.fakes import FakeMarket
+
+    market = FakeMarket()
+    monkeypatch.setattr("marketdata.service.get_market_service", lambda: market)
+    services.clear_memos()
+    yield market
+    services.clear_memos()

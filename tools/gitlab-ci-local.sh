@@ -12,6 +12,8 @@
 # variables the jobs read to reach the services point at this machine's PostgreSQL and Redis
 # instead: TEST_REDIS_URL, TEST_POSTGRES_URL and POSTGRES_DATABASE_URL, taken from the
 # environment when set. UV_PYTHON points at this machine's Python 3.12 (the image's Python).
+# PYTEST_ADDOPTS, when set, reaches the jobs' pytest runs (.ci/run leaves out there what its
+# `make test` already ran).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -91,6 +93,7 @@ run() {
     --variable "TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}" \
     --variable "TEST_POSTGRES_URL=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}" \
     --variable "POSTGRES_DATABASE_URL=${POSTGRES_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/vault_ci}" \
+    ${PYTEST_ADDOPTS:+--variable "PYTEST_ADDOPTS=$PYTEST_ADDOPTS"} \
     "$@"
 }
 

@@ -87,13 +87,15 @@ def paid_received(v: Any, places: int = 2) -> str:
     return f"{s} {'paid' if x > 0 else 'received'}"
 
 
+def _typeset(s: str) -> str:
+    """A formatted figure as shown: no sign when it rounds to zero, a true minus otherwise."""
+    return s.lstrip("+-") if _is_zero(s.lstrip("+-")) else s.replace("-", MINUS)
+
+
 def _percent(x: float | None, places: int, signed: bool = False) -> str:
     if x is None:
         return DASH
-    s = f"{x:{'+' if signed else ''},.{int(places)}f}%"
-    if _is_zero(s.lstrip("+-")):
-        s = s.lstrip("+-")
-    return s.replace("-", MINUS)
+    return _typeset(f"{x:{'+' if signed else ''},.{int(places)}f}%")
 
 
 @register.filter
@@ -120,10 +122,7 @@ def num(v: Any, places: int = 2) -> str:
     x = finite(v)
     if x is None:
         return DASH
-    s = f"{x:,.{int(places)}f}"
-    if _is_zero(s.lstrip("-")):
-        s = s.lstrip("-")
-    return s.replace("-", MINUS)
+    return _typeset(f"{x:,.{int(places)}f}")
 
 
 @register.filter
@@ -132,8 +131,17 @@ def snum(v: Any, places: int = 0) -> str:
     x = finite(v)
     if x is None:
         return DASH
-    s = f"{x:+,.{int(places)}f}"
-    return s.lstrip("+-") if _is_zero(s.lstrip("+-")) else s.replace("-", MINUS)
+    return _typeset(f"{x:+,.{int(places)}f}")
+
+
+@register.filter
+def quantity(v: Any) -> str:
+    """A held or traded quantity as recorded, sign kept, no trailing zeros (up to 4 places):
+    "1,000" / "−10" / "12.5"."""
+    x = finite(v)
+    if x is None:
+        return DASH
+    return _typeset(f"{x:,.4f}".rstrip("0").rstrip(".")) or "0"
 
 
 @register.filter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from market.data import OptionChain, PriceHistory, Quote
 
@@ -22,6 +22,22 @@ class Provider(Protocol):
     def chain(self, symbol: str) -> OptionChain: ...
 
     def history(self, symbol: str, days: int = 30) -> PriceHistory: ...
+
+
+def number(x: Any) -> float:
+    """A provider's field as a float; NaN (a gap in the chain's arrays) when it is missing,
+    not a number, or infinite."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return math.nan
+    return v if math.isfinite(v) else math.nan
+
+
+def positive(x: Any) -> float | None:
+    """A provider's price-like field when it is a positive number, else ``None``."""
+    v = number(x)
+    return v if v > 0 else None
 
 
 def clean_bid_ask(bid: float, ask: float) -> tuple[float, float]:

@@ -49,7 +49,7 @@ import numpy as np
 from market.calendar import NEW_YORK
 from market.data import OptionChain, PriceHistory, Quote, normalize_symbol
 from market.errors import ProviderUnavailable, UnknownSymbol
-from market.providers.base import clean_bid_ask, occ_expiry
+from market.providers.base import clean_bid_ask, number, occ_expiry, positive
 from market.session import nyse_state
 
 logger = logging.getLogger(__name__)
@@ -144,19 +144,6 @@ class CboeClient:
         raise last
 
 
-def _num(x: Any) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return math.nan
-    return v if math.isfinite(v) else math.nan
-
-
-def _positive(x: Any) -> float | None:
-    v = _num(x)
-    return v if v > 0 else None
-
-
 def _new_york(raw: Any) -> datetime | None:
     """CBOE's ``2026-07-24T15:59:59`` (America/New_York, no offset) as an aware instant."""
     if not raw:
@@ -189,20 +176,20 @@ class CboeProvider:
         doc = self.client.document(sym)
         data = doc["data"]
         as_of = _new_york(data.get("last_trade_time")) or self.clock()
-        if _positive(data.get("current_price")) is None:
+        if positive(data.get("current_price")) is None:
             raise ProviderUnavailable(f"CBOE sent no price for {sym}")
         return sym, doc, as_of
 
     def quote(self, symbol: str) -> Quote:
         sym, doc, as_of = self._data(symbol)
         data = doc["data"]
-        bid, ask = _positive(data.get("bid")), _positive(data.get("ask"))
+        bid, ask = positive(data.get("bid")), positive(data.get("ask"))
         if bid is not None and ask is not None and ask < bid:
             bid = ask = None
         return Quote(
             symbol=sym,
             spot=float(data["current_price"]),
-            prev_close=_positive(data.get("prev_day_close")),
+            prev_close=positive(data.get("prev_day_close")),
             bid=bid,
             ask=ask,
             as_of=as_of.astimezone(UTC),
@@ -227,15 +214,15 @@ class CboeProvider:
                 adjusted += 1
                 continue
             expiry = occ_expiry(match["ymd"])
-            bid, ask = clean_bid_ask(_num(rec.get("bid")), _num(rec.get("ask")))
-            last = _num(rec.get("last_trade_price"))
+            bid, ask = clean_bid_ask(number(rec.get("bid")), number(rec.get("ask")))
+            last = number(rec.get("last_trade_price"))
             traded = _new_york(rec.get("last_trade_time"))
             if not last > 0 or traded is None:
                 last = math.nan
             elif traded < cutoff:
                 last = math.nan
                 stale += 1
-            vol, oi = _num(rec.get("volume")), _num(rec.get("open_interest"))
+            vol, oi = number(rec.get("volume")), number(rec.get("open_interest"))
             rows["expiry"].append(expiry)
             rows["strike"].append(int(match["strike"]) / 1000.0)
             rows["is_call"].append(match["right"] == "C")

@@ -51,7 +51,7 @@ from market.errors import (
     ProviderUnavailable,
     UnknownSymbol,
 )
-from market.providers.base import clean_bid_ask, occ_expiry
+from market.providers.base import clean_bid_ask, number, occ_expiry, positive
 from market.session import normalize_state
 
 logger = logging.getLogger(__name__)
@@ -261,21 +261,8 @@ class YFinanceClient:
         )
 
 
-def _num(x: Any) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return math.nan
-    return v if math.isfinite(v) else math.nan
-
-
-def _positive(x: Any) -> float | None:
-    v = _num(x)
-    return v if v > 0 else None
-
-
 def _price(info: dict[str, Any]) -> float | None:
-    return _positive(info.get("regularMarketPrice")) or _positive(info.get("currentPrice"))
+    return positive(info.get("regularMarketPrice")) or positive(info.get("currentPrice"))
 
 
 def dividend_yield(info: dict[str, Any]) -> float:
@@ -287,8 +274,8 @@ def dividend_yield(info: dict[str, Any]) -> float:
     current dividend yields 1.39 %).
     """
     price = _price(info)
-    rate = _positive(info.get("dividendRate"))
-    quoted = _num(info.get("dividendYield"))
+    rate = positive(info.get("dividendRate"))
+    quoted = number(info.get("dividendYield"))
     quoted = quoted / 100.0 if 0 <= quoted < 100 else math.nan
     if rate is not None and price is not None:
         q = rate / price
@@ -306,7 +293,7 @@ def dividend_yield(info: dict[str, Any]) -> float:
 
 
 def _as_of(info: dict[str, Any], fallback: datetime) -> datetime:
-    ts = _num(info.get("regularMarketTime"))
+    ts = number(info.get("regularMarketTime"))
     return datetime.fromtimestamp(ts, tz=UTC) if ts > 0 else fallback
 
 
@@ -368,10 +355,10 @@ class YFinanceProvider:
         price = _price(info)
         if price is None:
             raise UnknownSymbol(f"Yahoo Finance has no price for {sym!r}")
-        bid, ask = _positive(info.get("bid")), _positive(info.get("ask"))
+        bid, ask = positive(info.get("bid")), positive(info.get("ask"))
         if bid is not None and ask is not None and ask < bid:
             bid = ask = None
-        prev = _positive(info.get("regularMarketPreviousClose")) or _positive(
+        prev = positive(info.get("regularMarketPreviousClose")) or positive(
             info.get("previousClose")
         )
         return Quote(
@@ -471,18 +458,18 @@ class YFinanceProvider:
         cutoff = as_of - timedelta(days=self.stale_after_days)
         stale = 0
         for rec in records:
-            k = _num(rec.get("strike"))
+            k = number(rec.get("strike"))
             if not k > 0:
                 continue
-            bid, ask = clean_bid_ask(_num(rec.get("bid")), _num(rec.get("ask")))
-            last = _num(rec.get("lastPrice"))
+            bid, ask = clean_bid_ask(number(rec.get("bid")), number(rec.get("ask")))
+            last = number(rec.get("lastPrice"))
             if not last > 0:
                 last = math.nan
             when = _to_datetime(rec.get("lastTradeDate"))
             if when is not None and when < cutoff and math.isfinite(last):
                 last = math.nan
                 stale += 1
-            vol, oi = _num(rec.get("volume")), _num(rec.get("openInterest"))
+            vol, oi = number(rec.get("volume")), number(rec.get("openInterest"))
             cols["expiry"].append(d)
             cols["strike"].append(k)
             cols["is_call"].append(is_call)

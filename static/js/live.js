@@ -135,6 +135,8 @@
     } else if (msg.type === "connected") {
       attempt = 0;
       setState("live", "live");
+    } else if (msg.type === "alerts_unread") {
+      document.dispatchEvent(new CustomEvent("vault:alerts", { detail: msg })); // bell.js
     } else if (msg.type === "error" && window.console) {
       window.console.warn("live updates:", msg.code, msg.message);
     }

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portfolio", "0006_trade_source_roll"),
+        ("portfolio", "0008_trade_source_roll"),
         ("strategies", "0002_adoption_confirmation"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
-from portfolio import services
-from tests.portfolio.fakes import FakeMarket
+from tests.factories import PortfolioFactory, UserFactory
 
 
 @pytest.fixture
-def fake_market(monkeypatch):
-    market = FakeMarket()
-    monkeypatch.setattr("marketdata.service.get_market_service", lambda: market)
-    services.clear_memos()
-    yield market
-    services.clear_memos()
+def owner_client():
+    """A logged-in client and a portfolio its user owns."""
+    user = UserFactory()
+    client = Client()
+    client.force_login(user)
+    return client, PortfolioFactory(owner=user)

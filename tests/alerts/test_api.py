@@ -15,14 +15,6 @@ pytestmark = pytest.mark.django_db
 SECRET = "tk_api_5ecret"
 
 
-@pytest.fixture
-def owner_client():
-    user = UserFactory()
-    client = Client()
-    client.force_login(user)
-    return client, PortfolioFactory(owner=user)
-
-
 def body(portfolio, **kw):
     data = {"portfolio": portfolio.pk, "kind": "spot", "op": "above", "level": 210, "reset_band": 2}
     data.update(kw)

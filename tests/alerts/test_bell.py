@@ -61,3 +61,25 @@ async def test_unread_count_is_sent_on_connect(fake_market):
     assert (await comm.receive_json_from())["type"] == "connected"
     assert (await comm.receive_json_from())["unread"] == 1
     await comm.disconnect()
+
+
+async def test_opening_the_alert_log_sends_zero_to_the_owner_only(fake_market):
+    owner, stranger = await sync_to_async(UserFactory)(), await sync_to_async(UserFactory)()
+    mine = await sync_to_async(PortfolioFactory)(owner=owner)
+    theirs = await sync_to_async(PortfolioFactory)(owner=stranger)
+    for portfolio in (mine, theirs):
+        await sync_to_async(make_rule)(portfolio=portfolio, level=150.0)
+    await sync_to_async(runner.evaluate_symbol)("GLD", value=Book())
+    client, cookie = await sync_to_async(login)(owner)
+    _, other_cookie = await sync_to_async(login)(stranger)
+    my_socket, their_socket = communicator(cookie=cookie), communicator(cookie=other_cookie)
+    for comm in (my_socket, their_socket):
+        assert (await comm.connect(timeout=5))[0]
+        assert (await comm.receive_json_from())["type"] == "connected"
+        assert (await comm.receive_json_from())["unread"] == 1  # each their own one
+
+    assert (await sync_to_async(client.get)("/alerts/")).status_code == 200
+    assert (await next_of_type(my_socket, "alerts_unread", 5))["unread"] == 0
+    assert await their_socket.receive_nothing(timeout=0.3)  # still 1 unread: nothing to say
+    for comm in (my_socket, their_socket):
+        await comm.disconnect()

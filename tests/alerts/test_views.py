@@ -8,19 +8,11 @@ from django.test import Client
 from alerts import runner
 from alerts.models import AlertRule
 from tests.alerts.helpers import Book, make_rule
-from tests.factories import PortfolioFactory, UserFactory
+from tests.factories import PortfolioFactory
 
 pytestmark = pytest.mark.django_db
 
 SECRET = "tk_view_5ecret"
-
-
-@pytest.fixture
-def owner():
-    user = UserFactory()
-    client = Client()
-    client.force_login(user)
-    return client, PortfolioFactory(owner=user)
 
 
 def form(**kw):
@@ -29,8 +21,8 @@ def form(**kw):
     return data
 
 
-def test_add_a_rule_and_see_its_state(owner, fake_market):
-    client, p = owner
+def test_add_a_rule_and_see_its_state(owner_client, fake_market):
+    client, p = owner_client
     url = f"/portfolios/{p.pk}/alerts/"
     r = client.post(url, form(apprise_urls=f"ntfy://u:{SECRET}@ntfy.example.com/t"))
     assert r.status_code == 302
@@ -44,8 +36,8 @@ def test_add_a_rule_and_see_its_state(owner, fake_market):
     assert "cannot be evaluated: no IV history yet" in page
 
 
-def test_invalid_rule_re_renders_without_echoing_the_secret(owner):
-    client, p = owner
+def test_invalid_rule_re_renders_without_echoing_the_secret(owner_client):
+    client, p = owner_client
     r = client.post(
         f"/portfolios/{p.pk}/alerts/",
         form(op="outside", apprise_urls=f"ntfy://u:{SECRET}@ntfy.example.com/t"),
@@ -56,8 +48,8 @@ def test_invalid_rule_re_renders_without_echoing_the_secret(owner):
     assert AlertRule.objects.count() == 0
 
 
-def test_delete_and_ownership(owner):
-    client, p = owner
+def test_delete_and_ownership(owner_client):
+    client, p = owner_client
     mine = make_rule(portfolio=p)
     theirs = make_rule(portfolio=PortfolioFactory())
     assert client.post(f"/portfolios/{p.pk}/alerts/{mine.pk}/delete/").status_code == 302

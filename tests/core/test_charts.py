@@ -63,6 +63,13 @@ def test_line_chart_without_data():
     assert "No data yet" in line_chart([], title="x")
 
 
+def test_placeholder_fits_a_phone_while_a_chart_keeps_its_legible_width():
+    # The placeholder has one short line: no minimum width to push a 390 px page wider.
+    assert 'style="min-width:0px"' in line_chart([], title="x")
+    drawn = line_chart([Series("v", [1, 2], [1.0, 2.0])], title="x")
+    assert 'style="min-width:0px"' not in drawn and "min-width:" in drawn
+
+
 def test_heat_map_colours_by_sign_and_marks_the_highlight():
     svg = heat_map(["a", "b"], ["-1", "+1"], [[-10.0, 5.0], [None, 10.0]], highlight=(1, 1))
     root = ET.fromstring(str(svg))

@@ -75,3 +75,20 @@ def test_legs_in_words():
     ]
     assert f.legs_label(legs) == "buy 10 put 350.00 · sell 10 call 400.00"
     assert f.legs_label([{"kind": "stock", "quantity": 1}]) == "shares only"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1000, "1,000"),
+        (-10, "−10"),
+        ("12.5000", "12.5"),
+        (0.00001, "0"),
+        (-0.00001, "0"),
+        (1234.5678, "1,234.5678"),
+        (None, f.DASH),
+        ("nan", f.DASH),
+    ],
+)
+def test_quantity_keeps_sign_and_recorded_places(value, text) -> None:
+    assert f.quantity(value) == text

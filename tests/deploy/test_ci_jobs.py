@@ -187,6 +187,18 @@ def test_ci_run_tests_every_supported_version() -> None:
     assert set(jobs_line.group(1).split()) >= {"lint", "typecheck", "test"}
     assert re.search(r"^make test$", run, re.MULTILINE)
     assert re.search(r"^\.venv/bin/mypy \.$", run, re.MULTILINE), "mypy on make test's Python"
+    # The jobs leave out only what `make test` ran just before them, and nothing after them.
+    assert re.findall(r"^export PYTEST_ADDOPTS=(.*)$", run, re.MULTILINE) == [
+        """'-m "not browser" --ignore=tests/deploy'"""
+    ]
+    order = [
+        "\nmake test\n",
+        "export PYTEST_ADDOPTS",
+        "gitlab-ci-local.sh run",
+        "unset PYTEST_ADDOPTS",
+    ]
+    assert [run.index(part) for part in order] == sorted(run.index(part) for part in order)
+    assert "PYTEST_ADDOPTS" not in run[run.index("unset PYTEST_ADDOPTS") + 22 :]
     assert {host.group(1), load()[".python"]["variables"]["UV_PYTHON"]} == set(supported_versions())
 
 

@@ -62,11 +62,13 @@ def test_dashboard_matches_api_and_switches_symbol(server, browser):
     # Switch symbol through HTMX: the document survives (no full navigation), URL is pushed.
     page.evaluate("window.__marker = 'same-document'")
     page.click("#symbol-slv")
-    page.wait_for_selector('#kpis[data-symbol="SLV"]', timeout=15_000)
+    page.wait_for_selector("#symbol-not-held", timeout=15_000)
     assert page.evaluate("window.__marker") == "same-document"
     assert "symbol=SLV" in page.url
     assert page.locator("#symbol-tabs a.active").inner_text() == "SLV"
-    assert page.locator("#kpi-value").get_attribute("data-value") == "0.0"  # no SLV holdings
+    # No SLV holdings: an empty state that says so, never a page of $0 figures.
+    assert "You hold no SLV" in (page.locator("#symbol-not-held h2").text_content() or "")
+    assert page.locator("#kpi-value").count() == 0
     page.go_back()
     page.wait_for_selector('#kpis[data-symbol="GLD"]', timeout=15_000)
     wait_for_htmx_idle(page)
@@ -92,6 +94,6 @@ def test_dashboard_works_without_javascript(server, browser):
     assert page.locator("#kpi-value").count() == 1
     page.fill("#symbol-input", "IAU")
     page.click("#symbol-switcher button[type=submit]")
-    page.wait_for_selector('#kpis[data-symbol="IAU"]')
+    page.wait_for_selector("#symbol-not-held")
     assert "symbol=IAU" in page.url
     context.close()

@@ -87,6 +87,8 @@ def pages(server) -> dict[str, tuple[str, bool]]:
         "adopt": (unescape(adopt.group(1)), True),
         "roll": ("/strategies/roll/?symbol=GLD", False),
         "import": ("/portfolios/1/import/", True),
+        "alerts-rules": ("/portfolios/1/alerts/", True),
+        "alerts-log": ("/alerts/", True),
         "login": ("/login/", False),
         "not-found": ("/no-such-page/", False),
         "admin": ("/admin/", True),

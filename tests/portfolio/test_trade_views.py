@@ -202,3 +202,50 @@ def test_a_symbol_not_held_records_no_zero_snapshot(owner, fake_market):
     assert result["positions"] == []
     assert history.fill(pf, "GLD", 10) == 0
     assert not PortfolioSnapshot.objects.filter(portfolio=pf).exists()
+
+
+def _dashboard(client, pf, symbol):
+    return client.get(reverse("portfolio:dashboard"), {"portfolio": pf.pk, "symbol": symbol})
+
+
+def test_dashboard_of_a_symbol_not_held_is_an_empty_state_not_zeros(client, owner, fake_market):
+    pf = PortfolioFactory(owner=owner, default_symbol="GLD")
+    client.post(reverse("portfolio:trade_add", args=[pf.pk]), _form(quantity="2", fees="0"))
+    page = _dashboard(client, pf, "SLV")
+    html = page.content.decode()
+    assert page.status_code == 200 and page.context["not_held"] is True
+    assert f"You hold no SLV in {pf.name}" in html
+    assert 'id="panel-kpis"' not in html and 'id="panel-scenarios"' not in html
+    # The spot is the market's, and the way forward is offered to the owner.
+    assert f"${fake_market.quote('SLV').spot:,.2f}" in html
+    assert f"{reverse('portfolio:trade_add', args=[pf.pk])}?symbol=SLV" in html
+    # A held symbol still gets the full page.
+    page = _dashboard(client, pf, "GLD")
+    assert page.context["not_held"] is False and 'id="panel-kpis"' in page.content.decode()
+
+
+def test_dashboard_shows_the_book_total_when_several_symbols_are_held(client, owner, fake_market):
+    pf = PortfolioFactory(owner=owner, default_symbol="GLD")
+    client.post(reverse("portfolio:trade_add", args=[pf.pk]), _form(quantity="2", fees="0"))
+    assert 'id="book-total"' not in _dashboard(client, pf, "GLD").content.decode()
+
+    client.post(
+        reverse("portfolio:trade_add", args=[pf.pk]),
+        _form(symbol="SLV", quantity="10", price="30", fees="0"),
+    )
+    html = _dashboard(client, pf, "GLD").content.decode()
+    gld = client.get(f"/api/portfolio?portfolio={pf.pk}&symbol=GLD").json()["totals"]
+    slv = client.get(f"/api/portfolio?portfolio={pf.pk}&symbol=SLV").json()["totals"]
+    total = gld["value"] + slv["value"]
+    assert 'id="book-total"' in html
+    assert f'data-value="{total!r}"' in html
+    assert f"${total:,.2f}" in html and f"${slv['value']:,.2f}" in html
+    assert 'id="book-GLD" aria-current="true"' in html
+
+
+def test_demo_dashboard_of_a_symbol_not_held_offers_no_edits(client, owner, fake_market):
+    demo = DemoPortfolioFactory()
+    html = _dashboard(client, demo, "SLV").content.decode()
+    assert "You hold no SLV" in html
+    assert reverse("portfolio:trade_add", args=[demo.pk]) not in html
+    assert "Create your own portfolio" in html

@@ -171,6 +171,7 @@ def test_live_panel_brings_every_number_panel_from_one_valuation(client, fake_ma
     assert {p for p, _ in panels} == {
         "panel-kpis",
         "panel-hedge",
+        "panel-backing",  # GLD has a commodity backing (the default row of the migrations)
         "panel-positions",
         "panel-scenarios",
     }

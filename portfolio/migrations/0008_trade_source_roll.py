@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portfolio", "0005_opened_on_market_date"),
+        ("portfolio", "0007_commodity_backing_defaults"),
     ]
 
     operations = [
