@@ -194,8 +194,9 @@ def roll_candidates(
     c_bid = np.where(found, quotes.bid[row] if len(order) else np.nan, np.nan)
     c_ask = np.where(found, quotes.ask[row] if len(order) else np.nan, np.nan)
     close_px = _exec(c_bid, c_ask, o_qty < 0, mode)
-    # A long worth nothing on the bid is closed for $0 (left to expire worthless would do).
-    close_px = np.where(np.isnan(close_px) & (o_qty > 0) & (mode != "mid"), 0.0, close_px)
+    # A listed long with no bid is closed for $0 (left to expire worthless would do); a contract
+    # the chain does not list has no price at all: the hedge cannot be rolled now.
+    close_px = np.where(np.isnan(close_px) & (o_qty > 0) & found & (mode != "mid"), 0.0, close_px)
     close_ok = bool(np.all(np.isfinite(close_px)))
     close_cash = float(np.sum(o_units * np.nan_to_num(close_px)))  # received (+) to close
 

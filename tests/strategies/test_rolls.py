@@ -154,6 +154,11 @@ def test_last_expiry_has_no_candidates_and_unquoted_short_cannot_close():
     assert out["closable"] is False and out["candidates"] == []
     with pytest.raises(ValueError):
         rolls.roll_candidates(held, EXPIRIES[2], _quotes(), spot=SPOT, shares=100, today=TODAY)
+    unlisted = [rolls.HeldLeg("P", 191.0, EXPIRIES[1], 1.0)]  # no such strike in the chain
+    out = rolls.roll_candidates(
+        unlisted, EXPIRIES[1], _quotes(), spot=SPOT, shares=100, today=TODAY
+    )
+    assert out["closable"] is False and out["legs"][0]["close_price"] is None
 
 
 def test_floor_cap_matches_the_hedge_panel():
