@@ -43,6 +43,17 @@ def _svg_open(
 
 
 @dataclass(frozen=True)
+class Marker:
+    """A labelled point drawn on a line chart: ``shape`` "circle" or "diamond"."""
+
+    x: Any
+    y: float
+    label: str
+    shape: str = "circle"
+    color: str = "#5fa8ff"
+
+
+@dataclass(frozen=True)
 class Series:
     name: str
     x: Sequence[Any]  # numbers, dates or datetimes
@@ -114,8 +125,10 @@ def line_chart(
     hlines: Sequence[tuple[float, str]] = (),
     vlines: Sequence[tuple[Any, str]] = (),
     element_id: str = "",
+    markers: Sequence[Marker] = (),
 ) -> SafeString:
-    """A multi-series line chart with nice y ticks, x ticks, optional reference lines."""
+    """A multi-series line chart with nice y ticks, x ticks, optional reference lines and
+    markers (each with its label as a tooltip; list them in a table beside the chart too)."""
     pts = [
         [
             (_num(x), float(y))
@@ -209,6 +222,20 @@ def line_chart(
         if len(ps) == 1:
             x, y = ps[0]
             out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{color}"/>')
+    for m in markers:
+        x, y = sx(_num(m.x)), sy(float(m.y))
+        if m.shape == "diamond":
+            tag = "polygon"
+            attrs = (
+                f'points="{x:.1f},{y - 6:.1f} {x + 6:.1f},{y:.1f} {x:.1f},{y + 6:.1f} '
+                f'{x - 6:.1f},{y:.1f}"'
+            )
+        else:
+            tag, attrs = "circle", f'cx="{x:.1f}" cy="{y:.1f}" r="5"'
+        out.append(
+            f'<{tag} {attrs} fill="{m.color}" stroke="#000" stroke-width="0.5" class="marker">'
+            f"<title>{escape(m.label)}</title></{tag}>"
+        )
     if len(series) > 1 or (series and series[0].name):
         lx = left + 8
         for i, s in enumerate(series):

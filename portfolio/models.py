@@ -376,6 +376,7 @@ class Trade(models.Model):
         CSV = "csv", "CSV import"
         BROKER = "broker", "Broker import"
         ADOPTION = "adoption", "Adopted hedge"
+        ROLL = "roll", "Rolled hedge"
         EXPIRY = "expiry", "Expiry processing"
         MIGRATION = "migration", "Opening trade of a position that predates the ledger"
         ADMIN = "admin", "Django admin"

@@ -25,8 +25,10 @@ have subscribers for it, scored by an expiry time each process refreshes (:class
 so a crashed server's topics age out and a Redis restart is repaired within seconds.
 
 Once a day, after the 16:00 New York cut-off, the active publisher also takes expired options
-off the books (:mod:`portfolio.expiry`; ``manage.py process_expiries`` does the same) and, on
-trading days, records each tracked symbol's 30-day ATM implied vol (:mod:`marketdata.ivrecord`).
+off the books (:mod:`portfolio.expiry`; ``manage.py process_expiries`` does the same), records
+each book's value at the close in its value history (:mod:`portfolio.history`, catching up
+missed days; ``manage.py backfill_history`` does the same) and, on trading days, records each
+tracked symbol's 30-day ATM implied vol (:mod:`marketdata.ivrecord`).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from portfolio import expiry
 logger = logging.getLogger(__name__)
 
 GROUP_PREFIX = "updates."
+HISTORY_CATCH_UP_DAYS = 10  # daily closes the once-a-day history record looks back over
 EVENT_TYPE = "portfolio.update"
 
 # Consumers re-join their groups this often (sessions: portfolio/session_guard.py).
@@ -505,6 +508,12 @@ class Publisher:
             await database_sync_to_async(expiry.process_expiries)(now)
         except Exception:
             logger.exception("expiry processing failed")
+        try:  # then the day's close point of every book's value history (portfolio.history)
+            from portfolio import history
+
+            await database_sync_to_async(history.fill_all)(HISTORY_CATCH_UP_DAYS, now)
+        except Exception:
+            logger.exception("recording the value history failed")
         return True
 
     async def _ticks(self) -> None:

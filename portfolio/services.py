@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 
 from core.memo import SnapshotMemo
 from core.numbers import json_safe
@@ -30,7 +28,6 @@ from portfolio.hedge import hedge_panel
 from portfolio.models import (
     CommodityBacking,
     Portfolio,
-    PortfolioSnapshot,
     Position,
     bump_data_version,
 )
@@ -51,7 +48,6 @@ def clear_memos() -> None:
     _results.clear()
     _bodies.clear()
     access.clear_memo()
-    _last_recorded.clear()
     bump_data_version()
 
 
@@ -167,52 +163,8 @@ def _portfolio_block(portfolio: Portfolio | None) -> dict[str, Any] | None:
     }
 
 
-_last_recorded: dict[tuple[int, str], float] = {}
-
-
 def snapshot_interval() -> timedelta:
     return timedelta(minutes=float(getattr(settings, "PORTFOLIO_SNAPSHOT_MINUTES", 5)))
-
-
-def record_snapshot(portfolio: Portfolio | None, result: dict[str, Any]) -> bool:
-    """Store a history point unless one was stored for this portfolio/symbol recently.
-
-    An in-process note of the last write spares the per-tick query; the database check still
-    guards against several processes (or restarts) writing within one interval.
-    """
-    if portfolio is None or result.get("totals") is None or not result.get("positions"):
-        return False  # nothing held in the symbol: no $0 history point
-    symbol = result["symbol"]
-    memo_key = (portfolio.pk, symbol)
-    mono = time.monotonic()
-    interval = snapshot_interval()
-    if mono - _last_recorded.get(memo_key, -1e18) < interval.total_seconds():
-        return False
-    now = timezone.now()
-    last = (
-        PortfolioSnapshot.objects.filter(portfolio=portfolio, symbol=symbol)
-        .order_by("-taken_at")
-        .values_list("taken_at", flat=True)
-        .first()
-    )
-    if last is not None and now - last < interval:
-        _last_recorded[memo_key] = mono - (now - last).total_seconds()
-        return False
-    t = result["totals"]
-    PortfolioSnapshot.objects.create(
-        portfolio=portfolio,
-        symbol=symbol,
-        taken_at=now,
-        spot=result["market"]["spot"],
-        value=t["value"] or 0.0,
-        cost=t["cost"] or 0.0,
-        pnl=t["pnl"] or 0.0,
-        day_change=t["day_change"] or 0.0,
-        delta=t["greeks"]["delta_shares"] or 0.0,
-        stale=bool(result["market"]["stale"]),
-    )
-    _last_recorded[memo_key] = mono
-    return True
 
 
 def live_snapshot(symbol: str, portfolio: Portfolio | None = None) -> dict[str, Any]:
@@ -223,12 +175,9 @@ def live_snapshot(symbol: str, portfolio: Portfolio | None = None) -> dict[str, 
     """
     if portfolio is None:
         portfolio = access.resolve_portfolio(None)  # the demo (memoised: no query per tick)
-    result = value_portfolio(portfolio, symbol, with_scenarios=False)
-    try:
-        record_snapshot(portfolio, result)
-    except Exception:  # history is best effort; a locked SQLite must not stop the tick
-        logger.warning("could not record a portfolio snapshot", exc_info=True)
-    return snapshot_from_result(result)
+    # The value history is recorded once a day from the daily closes (portfolio.history),
+    # not per tick.
+    return snapshot_from_result(value_portfolio(portfolio, symbol, with_scenarios=False))
 
 
 def snapshot_from_result(result: dict[str, Any]) -> dict[str, Any]:

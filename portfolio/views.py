@@ -35,6 +35,7 @@ from portfolio import (
     broker_csv,
     broker_ibkr,
     csvio,
+    history_chart,
     ledger,
     onboarding,
     services,
@@ -46,7 +47,7 @@ from portfolio.forms import (
     NewPortfolioForm,
     TradeForm,
 )
-from portfolio.models import Portfolio, PortfolioSnapshot, Position, Trade, data_version
+from portfolio.models import Portfolio, Position, Trade, data_version
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ logger = logging.getLogger(__name__)
 # out-of-band swaps: what static/js/live.js asks for after each WebSocket update.
 PANELS = ("kpis", "positions", "hedge", "history", "scenarios", "live")
 SUGGESTED_SYMBOLS = ("GLD", "IAU", "SLV", "SPY")
-HISTORY_DAYS = 30
+HISTORY_PRESETS = (("30d", "30 days"), ("90d", "90 days"), ("1y", "1 year"), ("all", "All"))
 TRADES_SHOWN = 500
 
 
@@ -76,41 +77,6 @@ def _chosen_date(raw: str | None) -> tuple[date | None, str]:
     if not today <= d <= today + timedelta(days=3 * 365):
         return None, "The scenario date must be between today and three years out."
     return d, ""
-
-
-def _history_chart(portfolio: Portfolio | None, symbol: str) -> Any:
-    if portfolio is None:
-        return charts.line_chart([], title="Portfolio value")
-    since = timezone.now() - timedelta(days=HISTORY_DAYS)
-    rows = list(
-        PortfolioSnapshot.objects.history(portfolio, symbol, since).values_list(
-            "taken_at", "value", "cost"
-        )[:2000]
-    )
-    if not rows:
-        return charts.line_chart([], title="Portfolio value")
-    xs = [r[0] for r in rows]
-    title = (
-        f"Portfolio value ($), last {HISTORY_DAYS} days ({len(rows)} snapshot"
-        f"{'' if len(rows) == 1 else 's'})"
-    )
-    series = [charts.Series("Value", xs, [r[1] for r in rows])]
-    svg = charts.line_chart(
-        series,
-        x_kind="time",
-        title=title,
-        x_title="time (UTC)",
-        hlines=[(rows[-1][2], "cost")],
-        element_id="history-chart",
-    )
-    table = charts.series_table(
-        series,
-        caption=title,
-        x_title="Time (UTC)",
-        x_format=lambda t: t.strftime("%Y-%m-%d %H:%M"),
-        y_format=lambda v: f"${v:,.0f}",
-    )
-    return charts.figure(svg, table)
 
 
 def _scenario_maps(result: dict[str, Any]) -> dict[str, Any]:
@@ -216,6 +182,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     except InvalidSymbol as exc:
         symbol, error, status = "", str(exc), 400
     chosen, date_error = _chosen_date(request.GET.get("date"))
+    hist = history_chart.parse_range(request.GET)
     result: dict[str, Any] | None = None
     if symbol:
         try:
@@ -224,11 +191,6 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             error, status = str(exc) or f"No market data for {symbol}.", 404
         except MarketDataError as exc:
             error, status = f"Market data unavailable: {exc}", 503
-    if result is not None:
-        try:
-            services.record_snapshot(portfolio, result)
-        except Exception:  # best effort: history must not break the page
-            logger.warning("could not record a portfolio snapshot", exc_info=True)
     snap = services.snapshot_from_result(result) if result else None
     not_held = result is not None and portfolio is not None and not result["positions"]
     query = {"symbol": symbol or raw_symbol[:20]}
@@ -255,10 +217,12 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             )
         ),
         "query": urlencode(query),
-        "history_chart": functools.cache(lambda: _history_chart(portfolio, symbol))
+        "history": functools.cache(lambda: history_chart.history_panel(portfolio, symbol, hist))
         if symbol
         else None,
         "iv_rank": functools.cache(lambda: ivrecord.rank_block(symbol)) if symbol else None,
+        "hist_query": urlencode({**query, **hist.query()}),
+        "history_presets": HISTORY_PRESETS,
         "can_edit": portfolio is not None and portfolio.can_edit(request.user),
         # A symbol the portfolio does not hold gets an empty state, never a page of zeros.
         "not_held": not_held,
@@ -316,8 +280,8 @@ def _fragment(
     )
     if part == "dashboard-body":
         # It also lists the user's portfolios (fixed by who they are and the data version)
-        # and the value history, which gains a point at most once per snapshot interval: the
-        # chart may lag its newest point by less than one interval.
+        # and the value history, which gains its daily point after the close (the publisher or
+        # a command writes it): the chart may lag that point by less than one interval.
         interval = services.snapshot_interval().total_seconds()
         key += (
             getattr(request.user, "pk", None),

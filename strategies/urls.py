@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from strategies import views
+from strategies import roll_views, views
 
 app_name = "strategies"
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("strategies/", views.strategies_view, name="strategies"),
     path("strategies/builder/", views.builder_view, name="builder"),
     path("strategies/adopt/", views.adopt_view, name="adopt"),
+    path("strategies/roll/", roll_views.roll_view, name="roll"),
 ]

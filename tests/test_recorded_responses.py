@@ -120,6 +120,7 @@ def test_recorded_responses(client, book) -> None:
             "/api/strategies",
             {"symbol": "GLD", "portfolio": pid, "expiry": expiry, "max_cost_pct": 3},
         ),
+        "rolls": ("/api/rolls", {"symbol": "GLD", "portfolio": pid, "limit": 8}),
     }
     seen: dict[str, dict] = {}
     for name, (url, params) in gets.items():

@@ -19,6 +19,7 @@ from alerts.api import router as alerts_router
 from core.api_errors import ApiError, error_body
 from portfolio.api import router as portfolio_router
 from strategies.api import options_router, strategies_router
+from strategies.roll_api import rolls_router
 from vault_dash.middleware import error_code, too_large_message
 
 api = NinjaAPI(
@@ -94,4 +95,5 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 api.add_router("/portfolio", portfolio_router)
 api.add_router("/options", options_router)
 api.add_router("/strategies", strategies_router)
+api.add_router("/rolls", rolls_router)
 api.add_router("/alerts", alerts_router)

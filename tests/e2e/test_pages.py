@@ -93,6 +93,7 @@ def pages(server) -> dict[str, tuple[str, bool]]:
         "strategies": ("/strategies/?symbol=GLD", False),
         "builder": (unescape(collar.group(1)), False),
         "adopt": (unescape(adopt.group(1)), True),
+        "roll": ("/strategies/roll/?symbol=GLD", False),
         "import": ("/portfolios/1/import/", True),
         "alerts-rules": ("/portfolios/1/alerts/", True),
         "alerts-log": ("/alerts/", True),

@@ -194,13 +194,13 @@ def test_book_adds_symbols_up_and_says_when_the_own_symbol_is_not_held(client, o
 
 
 def test_a_symbol_not_held_records_no_zero_snapshot(owner, fake_market):
-    from portfolio import services
+    from portfolio import history, services
     from portfolio.models import PortfolioSnapshot
 
     pf = PortfolioFactory(owner=owner)
     result = services.value_portfolio(pf, "GLD", with_scenarios=False)
     assert result["positions"] == []
-    assert services.record_snapshot(pf, result) is False
+    assert history.fill(pf, "GLD", 10) == 0
     assert not PortfolioSnapshot.objects.filter(portfolio=pf).exists()
 
 

@@ -25,6 +25,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--append", action="store_true", help="add to an existing file")
         parser.add_argument("--no-chain", action="store_true", help="record the quote only")
+        parser.add_argument(
+            "--history",
+            type=int,
+            default=0,
+            metavar="DAYS",
+            help="also record this many days of daily closes (replayed by history())",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["provider"]:
@@ -50,9 +57,13 @@ class Command(BaseCommand):
             try:
                 quote = source.quote(symbol)
                 chain = None if options["no_chain"] else source.chain(symbol)
+                days = options["history"]
+                if not 0 <= days <= 3650:
+                    raise CommandError("--history: between 0 and 3650 days")
+                history = source.history(symbol, days) if days else None
             except MarketDataError as exc:
                 raise CommandError(f"{symbol}: {exc}") from exc
-            snapshots.append(snapshot_dict(quote, chain))
+            snapshots.append(snapshot_dict(quote, chain, history))
             size = 0 if chain is None else len(chain)
             self.stdout.write(
                 f"{quote.symbol}: spot {quote.spot:.2f}, {size} contracts ({quote.provider})"

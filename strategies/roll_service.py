@@ -1,0 +1,249 @@
+"""Rolls of a portfolio's hedges: the held legs read from the book, the candidates priced from
+the chain (:mod:`strategies.rolls`), the signed confirmation of one of them, and the one
+transaction that closes the old legs and opens the new ones as ledger trades.
+
+A confirmation is used once, as an adoption's (:mod:`strategies.adoption`): its token carries a
+random nonce that the :class:`~strategies.models.HedgeRoll` keeps in a unique column. A second
+POST of the same token writes nothing and gets the first roll back; two at once are serialised
+on the portfolio's row lock, and the unique column stops any that slip past.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.core import signing
+from django.db import IntegrityError, transaction
+
+from market.calendar import market_date
+from marketdata import snapshot
+from strategies import rolls
+from strategies.adoption import may_adopt
+from strategies.models import HedgeRoll
+from strategies.services import InvalidInput, Market, NotFound, holding_shares, parse_expiry
+
+ROLL_SALT = "strategies.roll"
+ROLL_MAX_AGE = 15 * 60
+
+
+def held_legs(portfolio: Any, symbol: str) -> list[rolls.HeldLeg]:
+    """The open option positions of ``symbol`` in the portfolio (none without a portfolio)."""
+    if portfolio is None:
+        return []
+    from portfolio.models import Position
+
+    rows = (
+        portfolio.open_positions()
+        .filter(symbol=symbol, kind=Position.Kind.OPTION)
+        .values_list("right", "strike", "expiry", "quantity", "style")
+    )
+    return [
+        rolls.HeldLeg(right, float(strike), expiry, float(qty), style)
+        for right, strike, expiry, qty, style in rows
+        if strike is not None and expiry is not None and qty
+    ]
+
+
+def rolls_payload(
+    mk: Market,
+    portfolio: Any,
+    *,
+    expiry: str | date | None = None,
+    mode: str = "ask_bid",
+    limit: int | None = None,
+    to_expiry: date | None = None,
+    rank: str = rolls.DEFAULT_RANKING,
+) -> dict[str, Any]:
+    """Every held hedge expiry (or the one asked for) with its roll candidates, ranked (only
+    those into ``to_expiry`` when given)."""
+    symbol = mk.ctx.symbol
+    held = held_legs(portfolio, symbol)
+    today = market_date(mk.ctx.as_of)
+    hedges = rolls.hedge_expiries(held, today)
+    if expiry not in (None, ""):
+        chosen = parse_expiry(expiry, hedges, "expiry") if hedges else None
+        if chosen is None:
+            raise InvalidInput("expiry", "expiry: no hedge is held in that expiry")
+        hedges = [chosen]
+    if to_expiry is not None and to_expiry not in mk.solved.chain.expiries:
+        raise InvalidInput("to_expiry", "to_expiry: not a listed expiry")
+    quotes = rolls.Quotes.of(mk.solved.chain)
+    shares = holding_shares(portfolio, symbol)
+    out = []
+    for e in hedges:  # one block per held hedge expiry (a handful), candidates vectorised
+        block = rolls.roll_candidates(
+            held, e, quotes, spot=mk.ctx.spot, shares=shares, today=today, mode=mode, rank=rank
+        )
+        if to_expiry is not None:
+            block["candidates"] = [
+                c for c in block["candidates"] if c["to_expiry"] == to_expiry.isoformat()
+            ]
+        block["count"] = len(block["candidates"])
+        if limit:
+            block["candidates"] = block["candidates"][:limit]
+        out.append(block)
+    return {
+        "inputs": snapshot.chain_block(mk.ctx),
+        "portfolio": {"id": portfolio.pk, "name": portfolio.name} if portfolio else None,
+        "symbol": symbol,
+        "holding_shares": shares,
+        "price_mode": mode,
+        "pricing": "close and open: buy at the ask, sell at the bid"
+        if mode == "ask_bid"
+        else "every leg at the mid quote",
+        "ranking": {"method": rank, "description": rolls.RANKINGS[rank]},
+        "strike_shifts_pct": [s * 100 for s in rolls.SHIFTS],
+        "filters": {
+            "expiry": hedges[0].isoformat() if expiry not in (None, "") and hedges else None,
+            "to_expiry": to_expiry.isoformat() if to_expiry else None,
+        },
+        "hedges": out,
+    }
+
+
+def find_roll(mk: Market, portfolio: Any, cid: str, mode: str) -> dict[str, Any]:
+    """The candidate with id ``cid`` priced on the current chain (its block's legs included)."""
+    head = cid.split(":", 1)[0]
+    try:
+        from_s, to_s = head.split(">", 1)
+        from_expiry, to_expiry = date.fromisoformat(from_s), date.fromisoformat(to_s)
+    except ValueError:
+        raise InvalidInput("candidate", "candidate: malformed roll id") from None
+    if to_expiry not in mk.solved.chain.expiries:
+        raise NotFound("candidate", "candidate: its new expiry is no longer listed")
+    held = held_legs(portfolio, mk.ctx.symbol)
+    if from_expiry not in rolls.hedge_expiries(held, market_date(mk.ctx.as_of)):
+        raise NotFound("candidate", "candidate: no hedge is held in its expiry any more")
+    block = rolls_payload(mk, portfolio, expiry=from_expiry, mode=mode)["hedges"][0]
+    for cand in block["candidates"]:
+        if cand["id"] == cid:
+            return {**cand, "from_expiry": block["from_expiry"]}
+    raise NotFound("candidate", "candidate: not among the current roll candidates")
+
+
+def sign_roll(mk: Market, portfolio_id: int, cand: dict[str, Any]) -> str:
+    """Tamper-proof token of exactly the roll the confirmation shows."""
+    payload = {
+        "nonce": secrets.token_urlsafe(24),
+        "symbol": mk.ctx.symbol,
+        "portfolio": portfolio_id,
+        "candidate": cand["id"],
+        "from_expiry": cand["from_expiry"],
+        "to_expiry": cand["to_expiry"],
+        "debit": cand["debit"],
+        "spot": mk.ctx.spot,
+        "as_of": mk.ctx.as_of.isoformat(),
+        "legs": [
+            {k: lg[k] for k in ("action", "right", "strike", "expiry", "quantity", "price")}
+            for lg in cand["legs"]
+        ],
+    }
+    return signing.dumps(payload, salt=ROLL_SALT, compress=True)
+
+
+def read_roll(token: str) -> dict[str, Any]:
+    try:
+        data = signing.loads(token, salt=ROLL_SALT, max_age=ROLL_MAX_AGE)
+    except signing.SignatureExpired:
+        raise InvalidInput("token", "the quote has expired: review the roll again") from None
+    except signing.BadSignature:
+        raise InvalidInput("token", "invalid confirmation token") from None
+    if not isinstance(data, dict) or not data.get("legs") or not data.get("nonce"):
+        raise InvalidInput("token", "invalid confirmation token")
+    return data
+
+
+@dataclass(frozen=True)
+class Rolled:
+    record: HedgeRoll
+    created: bool  # False: this confirmation had been used; nothing was written
+
+
+def roll(user: Any, data: dict[str, Any]) -> Rolled:
+    """Close the signed old legs and open the new ones, once per confirmation."""
+    try:
+        return _roll(user, data)
+    except IntegrityError:
+        # A concurrent use of the same confirmation committed first (the unique nonce).
+        record = HedgeRoll.objects.filter(confirmation=data["nonce"]).first()
+        if record is None:
+            raise
+        return Rolled(record, created=False)
+
+
+@transaction.atomic
+def _roll(user: Any, data: dict[str, Any]) -> Rolled:
+    from portfolio import ledger
+    from portfolio.models import Portfolio, Position, Trade
+
+    portfolio = (
+        Portfolio.objects.visible_to(user).select_for_update().filter(pk=data["portfolio"]).first()
+    )
+    if portfolio is None:
+        raise NotFound("portfolio", "no such portfolio")
+    if not may_adopt(user, portfolio):
+        raise InvalidInput("portfolio", "you may not change this portfolio", "forbidden")
+    # After the portfolio's row lock: a use of this confirmation that committed meanwhile shows.
+    done = HedgeRoll.objects.filter(confirmation=data["nonce"]).first()
+    if done is not None:
+        return Rolled(done, created=False)
+    held = {(lg.right, lg.strike, lg.expiry): lg for lg in held_legs(portfolio, data["symbol"])}
+    styles: dict[tuple[str, float, date], str] = {}
+    for lg in data["legs"]:
+        if lg["action"] != "close":
+            continue
+        key = (lg["right"], float(lg["strike"]), date.fromisoformat(lg["expiry"]))
+        now = held.get(key)
+        if now is None or now.quantity != -float(lg["quantity"]):
+            raise InvalidInput(
+                "token",
+                "the book changed since this roll was quoted: review the roll again",
+                "conflict",
+            )
+        styles[key] = now.style
+    today = market_date()
+    trades = [
+        Trade(
+            symbol=data["symbol"],
+            kind=Position.Kind.OPTION,
+            expiry=date.fromisoformat(lg["expiry"]),
+            strike=Decimal(str(lg["strike"])),
+            right=lg["right"],
+            style=styles.get(
+                (lg["right"], float(lg["strike"]), date.fromisoformat(lg["expiry"])),
+                Position.Style.AMERICAN,
+            )
+            if lg["action"] == "close"
+            else Position.Style.AMERICAN,
+            action=Trade.Action.CLOSE if lg["action"] == "close" else Trade.Action.OPEN,
+            quantity=Decimal(str(lg["quantity"])),
+            price=Decimal(str(lg["price"])),
+            traded_on=today,
+            source=Trade.Source.ROLL,
+            note=f"roll {data['from_expiry']} → {data['to_expiry']}"[:200],
+        )
+        for lg in data["legs"]
+    ]
+    try:
+        ledger.record(portfolio, user, trades, reason=f"roll {data['candidate']}"[:200])
+    except ledger.LedgerError as exc:
+        raise InvalidInput("token", exc.message) from None
+    record = HedgeRoll.objects.create(
+        portfolio=portfolio,
+        rolled_by=user if getattr(user, "is_authenticated", False) else None,
+        symbol=data["symbol"],
+        candidate_id=data["candidate"][:300],
+        from_expiry=date.fromisoformat(data["from_expiry"]),
+        to_expiry=date.fromisoformat(data["to_expiry"]),
+        spot=data["spot"],
+        quote_as_of=data["as_of"],
+        legs=data["legs"],
+        debit=float(data["debit"]),
+        confirmation=data["nonce"],
+    )
+    record.trades.set(trades)
+    return Rolled(record, created=True)

@@ -1,0 +1,155 @@
+"""Rolling the demo's put hedge out one expiry in a real browser, as a person would: from the
+dashboard's hedge panel to the roll page, its confirmation, the ledger and back to the
+dashboard, whose numbers must match /api/portfolio. axe-core at a phone's and a desktop's width."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from tests.support.a11y import axe_violations, overflow, screenshot
+from tests.support.browser import wait_for_htmx_idle
+from tests.support.server import ROOT, run_app_server
+
+pytestmark = [pytest.mark.browser]
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1440, "height": 900}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("rolls")
+    with run_app_server({"DATA_DIR": str(data)}, seed=True) as srv:
+        subprocess.run(
+            [sys.executable, "manage.py", "backfill_history", "--days", "60"],
+            cwd=ROOT,
+            env=srv.env,
+            check=True,
+            capture_output=True,
+        )
+        yield srv
+
+
+def api(server, path: str) -> dict:
+    with urllib.request.urlopen(f"{server.url}{path}", timeout=20) as r:  # noqa: S310
+        return json.load(r)
+
+
+def kpis(page) -> dict[str, float | str]:
+    out: dict[str, float | str] = {"ts": page.get_attribute("#kpis", "data-ts") or ""}
+    for name in ("value", "pnl", "floor", "delta"):
+        raw = page.get_attribute(f"#kpi-{name}", "data-value")
+        out[name] = float(raw) if raw else float("nan")
+    return out
+
+
+def check(page, where: str) -> list[str]:
+    problems = [f"{where}: axe {v}" for v in axe_violations(page)]
+    size = overflow(page)
+    if size["scroll"] > size["viewport"]:
+        problems.append(f"{where}: document {size['scroll']} px wide")
+    return problems
+
+
+def test_roll_the_puts_out_one_expiry(server, browser):
+    page = browser.new_page(viewport=DESKTOP)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    problems: list[str] = []
+
+    before = api(server, "/api/portfolio?symbol=GLD")
+    (put,) = [p for p in before["positions"] if p["inputs"].get("right") == "P"]
+    old_expiry = put["inputs"]["expiry"]
+    contracts = put["quantity"]
+
+    # The dashboard: the value history has daily points; the hedge panel links to the rolls.
+    page.goto(f"{server.url}/")
+    assert page.locator("#history-chart polyline").count() == 1
+    problems += check(page, "dashboard before")
+    page.click("#roll-link")
+    page.wait_for_selector(f"#roll-{old_expiry} table.roll-candidates")
+    problems += check(page, "roll page")
+    screenshot(page, "roll-1440")
+
+    # Roll into the next listed expiry, same strike.
+    options = page.locator("#roll-to-expiry option").all_inner_texts()
+    next_expiry = next(e for e in options if re.fullmatch(r"\d{4}-\d{2}-\d{2}", e))
+    assert next_expiry > old_expiry
+    page.locator("#roll-to-expiry").select_option(next_expiry)
+    page.evaluate("window.__marker = 1")  # survives only if HTMX swapped, not reloaded
+    page.click("#roll-filters button[type=submit]")
+    wait_for_htmx_idle(page)
+    assert page.evaluate("window.__marker") == 1
+    rows = page.locator("table.roll-candidates tbody tr")
+    assert rows.count() >= 1
+    assert set(page.locator("table.roll-candidates tbody tr").evaluate_all(
+        "rs => rs.map(r => r.dataset.to)")) == {next_expiry}  # fmt: skip
+    same = page.locator('table.roll-candidates tbody tr[data-shift="0.0"]')
+    assert same.count() == 1
+    same.locator("a.roll-review").click()
+    page.wait_for_selector("#roll-confirm")
+    problems += check(page, "roll confirmation")
+    screenshot(page, "roll-confirm-1440")
+    legs = page.locator("#roll-legs tbody tr")
+    assert legs.count() == 2
+    assert "close" in legs.nth(0).inner_text() and "open" in legs.nth(1).inner_text()
+    page.click("#roll-confirm-button")
+    page.wait_for_url(lambda u: "/strategies/roll/" not in u)
+    assert "Rolled" in page.inner_text("main")
+
+    # The ledger: the close of the old puts and the open of the new ones, source "roll".
+    page.click("#trades-link")
+    page.wait_for_load_state("load")
+    rolled = [
+        r.replace("\u2212", "-").split("\t")  # the page writes a true minus sign
+        for r in page.locator("tr[id^=trade-]").all_inner_texts()
+        if "Rolled hedge" in r
+    ]
+    assert sorted((r[1], r[3]) for r in rolled) == sorted(
+        [("Close", f"-{contracts:g}"), ("Open", f"{contracts:g}")]
+    ), rolled
+    by_action = {r[1]: r[2] for r in rolled}
+    assert old_expiry in by_action["Close"] and next_expiry in by_action["Open"]
+    problems += check(page, "trades")
+
+    # The dashboard against /api/portfolio, from one data instant.
+    for _ in range(5):
+        page.goto(f"{server.url}/")
+        shown = kpis(page)
+        after = api(server, "/api/portfolio?symbol=GLD")
+        if after["as_of"] == shown["ts"]:
+            break
+    assert after["as_of"] == shown["ts"], "could not catch one quote in both"
+    t = after["totals"]
+    assert shown["value"] == pytest.approx(t["value"], rel=1e-12)
+    assert shown["pnl"] == pytest.approx(t["pnl"], rel=1e-12)
+    assert shown["delta"] == pytest.approx(t["greeks"]["delta_shares"], rel=1e-12)
+    assert shown["floor"] == pytest.approx(after["hedge"]["floor"]["floor_value"], rel=1e-12)
+    (new_put,) = [p for p in after["positions"] if p["inputs"].get("right") == "P"]
+    assert new_put["inputs"]["expiry"] == next_expiry and new_put["quantity"] == contracts
+    assert new_put["inputs"]["strike"] == put["inputs"]["strike"]
+    # The roll is marked on the value history chart (today's trades sit on the last point).
+    page.locator("#history-presets a", has_text="All").click()
+    wait_for_htmx_idle(page)
+    assert page.locator("#history-chart polygon.marker").count() == 1
+    assert page.locator("#history-events tr.roll").count() == 2
+    problems += check(page, "dashboard after")
+    screenshot(page, "roll-dashboard-1440")
+
+    # A phone's width: the roll page and the dashboard.
+    page.set_viewport_size(PHONE)
+    page.goto(f"{server.url}/strategies/roll/?symbol=GLD")
+    page.wait_for_selector("#roll-body")
+    problems += check(page, "roll page at 390 px")
+    screenshot(page, "roll-390")
+    page.goto(f"{server.url}/")
+    problems += check(page, "dashboard at 390 px")
+    screenshot(page, "roll-dashboard-390")
+    assert not errors, errors
+    assert not problems, "\n".join(problems)
