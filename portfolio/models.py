@@ -380,6 +380,7 @@ class Trade(models.Model):
         EXPIRY = "expiry", "Expiry processing"
         MIGRATION = "migration", "Opening trade of a position that predates the ledger"
         ADMIN = "admin", "Django admin"
+        DEMO = "demo", "Demo portfolio (seed_demo)"
 
     portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="trades")
     symbol = models.CharField(max_length=10, validators=[SYMBOL_VALIDATOR])

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from portfolio import access, services
+from portfolio import access, ledger, services
 from portfolio.management.commands.seed_demo import DEMO_NAME
-from portfolio.models import Portfolio, PortfolioSnapshot
+from portfolio.models import Lot, Portfolio, PortfolioSnapshot
+from portfolio.models import instrument_lookup as trade_lookup
 from tests.factories import (
     DemoPortfolioFactory,
     OptionPositionFactory,
@@ -104,6 +105,25 @@ def test_seed_demo_is_idempotent(fake_market):
     call_command("seed_demo", "--reset", stdout=out)
     assert Portfolio.objects.filter(name=DEMO_NAME).count() == 1
     assert Portfolio.objects.get(name=DEMO_NAME).positions.count() == 2
+
+
+def test_seed_demo_keeps_its_book_in_the_ledger(fake_market):
+    """The demo's positions follow trades and lots like a user's book, also after --reset."""
+    for argv in ([], ["--reset"]):
+        call_command("seed_demo", *argv, stdout=io.StringIO())
+        demo = Portfolio.objects.get(name=DEMO_NAME)
+        trades = list(demo.trades.order_by("traded_on"))
+        assert [(t.action, t.source, t.kind) for t in trades] == [
+            ("buy", "demo", "underlying"),
+            ("buy", "demo", "option"),
+        ]
+        for trade in trades:
+            position = demo.open_positions().get(**trade_lookup(trade))
+            assert position.quantity == trade.quantity
+            assert position.cost_basis == trade.price
+            assert position.opened_on == trade.traded_on
+        assert Lot.objects.filter(portfolio=demo).count() == 2
+        assert ledger.realised_pnl(demo) == 0
 
 
 def test_resolve_portfolio_prefers_own(fake_market):

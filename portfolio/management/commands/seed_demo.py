@@ -2,7 +2,8 @@
 
 The put is chosen from the symbol's listed chain: the monthly-style expiry closest to four
 months out (between two and seven months) and the listed put strike closest to 10 % below spot.
-Running it again leaves an existing demo alone (``--reset`` rebuilds its positions).
+Running it again leaves an existing demo alone (``--reset`` rebuilds it). The book is written
+through the trade ledger (source ``demo``), so its trades, lots and positions agree.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from django.db import transaction
 
 from market.calendar import market_date
 from market.errors import MarketDataError
-from portfolio.models import Portfolio, Position
+from portfolio import ledger
+from portfolio.models import Portfolio, Position, Trade
 
 DEMO_NAME = "Demo: gold hedged with puts"
 SHARES = 1000
@@ -99,31 +101,43 @@ class Command(BaseCommand):
             if not demo.is_demo:
                 demo.is_demo = True
                 demo.save(update_fields=["is_demo", "updated_at"])
+            # The demo's book is kept by the ledger like any other: trades, lots, positions.
+            demo.trades.all().delete()
             demo.positions.all().delete()
-            Position.objects.create(
-                portfolio=demo,
-                symbol=symbol,
-                kind=Position.Kind.UNDERLYING,
-                quantity=Decimal(SHARES),
-                cost_basis=_money(spot * 0.92),
-                opened_on=today - timedelta(days=365),
-                note="Demo: bought a year ago",
-            )
-            Position.objects.create(
-                portfolio=demo,
-                symbol=symbol,
-                kind=Position.Kind.OPTION,
-                quantity=Decimal(CONTRACTS),
-                cost_basis=_money(premium),
-                expiry=expiry,
-                strike=Decimal(str(strike)),
-                right=Position.Right.PUT,
-                opened_on=today,
-                note="Demo: protective puts ~10% out of the money",
+            ledger.record(
+                demo,
+                None,
+                [
+                    Trade(
+                        symbol=symbol,
+                        kind=Position.Kind.UNDERLYING,
+                        action=Trade.Action.BUY,
+                        quantity=Decimal(SHARES),
+                        price=_money(spot * 0.92),
+                        traded_on=today - timedelta(days=365),
+                        source=Trade.Source.DEMO,
+                        note="Demo: bought a year ago",
+                    ),
+                    Trade(
+                        symbol=symbol,
+                        kind=Position.Kind.OPTION,
+                        expiry=expiry,
+                        strike=Decimal(str(strike)),
+                        right=Position.Right.PUT,
+                        style=Position.Style.AMERICAN,
+                        action=Trade.Action.BUY,
+                        quantity=Decimal(CONTRACTS),
+                        price=_money(premium),
+                        traded_on=today,
+                        source=Trade.Source.DEMO,
+                        note="Demo: protective puts ~10% out of the money",
+                    ),
+                ],
+                reason="seed_demo",
             )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo portfolio #{demo.pk}: {SHARES} {symbol} @ {spot:.2f} hedged with "
-                f"{CONTRACTS} puts {expiry} K={strike:g} @ {premium:.2f}."
+                f"{CONTRACTS} puts {expiry} K={strike:g} @ {_money(premium)}."
             )
         )
