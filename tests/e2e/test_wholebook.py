@@ -2,14 +2,16 @@
 
 The seeded demo holds 1,000 GLD and 10 long puts: the strategies page ranks with those puts
 included, a second full put hedge shows the book before/after with an over-hedge warning (and
-is cancelled), a collar built in the builder is adopted through the same confirmation, and at
-every step the dashboard shows what ``/api/portfolio`` says. Axe on every page visited;
+is cancelled), a collar built in the builder is adopted through the same confirmation, the roll
+panel rolls the original puts out one expiry, and at every step the dashboard shows what
+``/api/portfolio`` says. Axe on every page visited;
 screenshots of the strategies and adopt pages at 390 and 1440 px.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 
 import pytest
@@ -176,5 +178,43 @@ def test_whole_book_hedging_walkthrough(server, browser):
     assert h["cap_value"] == pytest.approx(float(after["cap"] or 0))
     delta = end["totals"]["greeks"]["delta_shares"]
     assert delta == pytest.approx(float(after["delta"] or 0), rel=1e-2)
+
+    # 6. The roll panel rolls the original puts out one expiry (every leg of that expiry
+    #    moves, same strikes); the ledger does it in one confirmation.
+    (put,) = [p for p in start["positions"] if p["inputs"].get("right") == "P"]
+    old_expiry = put["inputs"]["expiry"]
+
+    def legs_at(body: dict, expiry: str) -> set[tuple[str, float, float]]:
+        return {
+            (p["inputs"]["right"], p["inputs"]["strike"], p["quantity"])
+            for p in body["positions"]
+            if p["inputs"].get("expiry") == expiry
+        }
+
+    rolling = legs_at(end, old_expiry)
+    assert ("P", put["inputs"]["strike"], put["quantity"]) in rolling
+    page.click("#roll-link")
+    section = f"#roll-{old_expiry}"
+    page.wait_for_selector(f"{section} table.roll-candidates")
+    later = [
+        e
+        for e in page.locator("#roll-to-expiry option").all_inner_texts()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", e) and e > old_expiry
+    ]
+    next_expiry = min(later)
+    page.locator("#roll-to-expiry").select_option(next_expiry)
+    page.click("#roll-filters button[type=submit]")
+    wait_for_htmx_idle(page)
+    page.locator(f'{section} table.roll-candidates tbody tr[data-shift="0.0"]').locator(
+        "a.roll-review"
+    ).click()
+    page.wait_for_selector("#roll-confirm")
+    check_page(page, "roll confirmation")
+    page.click("#roll-confirm-button")
+    page.wait_for_url(lambda u: "/strategies/roll/" not in u)
+    assert "Rolled" in page.inner_text("main")
+    rolled = dashboard_matches_api(server, page)
+    assert legs_at(rolled, old_expiry) == set()
+    assert rolling <= legs_at(rolled, next_expiry)
     assert errors == []
     context.close()
