@@ -36,8 +36,13 @@ def _rel(ours, ref, floor):
     return np.abs(ours - ref) / np.maximum(np.abs(ref), floor)
 
 
+def _greeks(args, accuracy):
+    S, K, t, r, q, vol, call = args
+    return american_greeks(S, K, t, r, q, vol, call, accuracy)
+
+
 def _errors(args, refs, accuracy=None):
-    ours = american_greeks(*args, accuracy=accuracy)
+    ours = _greeks(args, accuracy)
     scale = oracle.greek_scales(*args[:6])
     out = {}
     for f in FIELDS:
@@ -57,13 +62,13 @@ def _best_of_both_schemes(args, refs, away):
     err = _errors(args, refs, FINE)
     worst = np.max([err[f] for f in FIELDS], axis=0)
     redo = np.nonzero(away & (worst >= 1e-4))[0]
-    ours = american_greeks(*args, accuracy=FINE)
+    ours = _greeks(args, FINE)
     scale = oracle.greek_scales(*args[:6])
     acc_gap = {f: np.zeros(redo.size) for f in FIELDS}
     acc_gap["_ours"] = worst[redo]
     for j, i in enumerate(redo):
-        a = tuple(x[i] for x in args)
-        high = oracle.american_qdfp_greeks(*a, scheme="high", rate_step=1e-5)
+        S, K, t, r, q, vol, call = (x[i] for x in args)
+        high = oracle.american_qdfp_greeks(S, K, t, r, q, vol, call, "high", 1e-5)
         for f in FIELDS:
             floor = FLOOR * float(scale[f][i])
             err[f][i] = min(err[f][i], _rel(float(getattr(ours, f)[i]), high[f], floor))
@@ -294,3 +299,25 @@ def test_gld_like_puts():
     for f in ("theta", "vega", "rho"):
         assert np.mean(err[f] < 1e-4) >= 0.97, (f, np.sort(err[f])[-5:])
         assert err[f].max() < 1e-3, f
+
+
+def test_price_options_fine_greeks_keeps_the_price_paths_price():
+    """``fine_greeks=True``: Greeks from the fine boundary, the price from the price path (the
+    one implied vols are solved against), so a leg priced at its own implied vol keeps its
+    quote; and the fine Greeks are closer to QuantLib than the default on the issue's put."""
+    from market.pricing import price_options
+
+    args = (367.11, 690.0, 1.139, 0.04, 0.0, 0.421298, False)
+    fine = price_options(*args, style="american", fine_greeks=True)
+    default = price_options(*args, style="american")
+    assert float(fine.price) == float(american(*args)) == float(default.price)
+    ref = american_greeks(*args, accuracy=FINE)
+    for f in FIELDS:
+        assert float(getattr(fine, f)) == float(getattr(ref, f)), f
+    assert fine.model == default.model == "american-qdfp"
+    # an in-the-money put 3 weeks out, off the band
+    args = (367.11, 380.0, 21 / 365, 0.04, 0.0, 0.25, False)
+    q = oracle.american_qdfp_greeks(*args)
+    fine = price_options(*args, style="american", fine_greeks=True)
+    for f in FIELDS:
+        assert float(getattr(fine, f)) == pytest.approx(q[f], rel=1e-4), f
