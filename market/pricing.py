@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from market import qdfp
 from market.bsm import (
     DAYS_PER_YEAR,
     INV_SQRT_2PI,
@@ -37,7 +38,7 @@ from market.bsm import (
     bsm_price,
 )
 from market.lattice import american_lattice
-from market.qdfp import FINE, american, american_greeks
+from market.qdfp import american, american_greeks
 
 # The pricing API in one place: the engines live in market.bsm, market.qdfp and market.lattice.
 __all__ = [
@@ -70,27 +71,23 @@ def price_options(
     vol: ArrayLike,
     is_call: ArrayLike,
     style: str = "american",
-    fine_greeks: bool = False,
 ) -> Priced:
     """Prices and Greeks for ``style`` "american" (QdFp; FD Greeks) or "european" (BSM).
 
-    ``fine_greeks`` computes American Greeks on the finer exercise boundary
-    (:data:`market.qdfp.FINE`: every Greek within ~1e-4 of QuantLib, at 5-11x the cost), for
-    a few contracts such as a book's legs; whole chains keep the price path's boundary. The
-    price stays the price path's (the one implied vols are solved against, so a contract
-    priced at its own implied vol reproduces its quote).
+    American Greeks come from the Greeks' exercise boundary (:data:`market.qdfp.GREEKS`, finer
+    than the price path's); the price stays the price path's (:func:`american`, the one
+    implied vols are solved against, so a contract priced at its own implied vol reproduces
+    its quote).
     """
     if style == "european":
         g = bsm(spot, strike, t, rate, div_yield, vol, is_call)
         model = MODEL_BSM
     elif style == "american":
-        if fine_greeks:
-            g = american_greeks(spot, strike, t, rate, div_yield, vol, is_call, FINE)
+        g = american_greeks(spot, strike, t, rate, div_yield, vol, is_call)
+        if qdfp.GREEKS != qdfp.PRICE:
             g = dataclasses.replace(
                 g, price=american(spot, strike, t, rate, div_yield, vol, is_call)
             )
-        else:
-            g = american_greeks(spot, strike, t, rate, div_yield, vol, is_call)
         model = MODEL_QDFP
     else:
         raise ValueError(f"style must be 'american' or 'european', not {style!r}")

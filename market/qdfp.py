@@ -56,18 +56,18 @@ class Accuracy:
     naive: int
 
 
-# Prices, the IV solve and, by default, the Greeks use the fast scheme (prices within 1e-4 of
-# QuantLib's accurate scheme). Greeks are derivatives of the price, so the error of the boundary
-# shows up magnified in them: FINE (12 boundary nodes, 12 fixed-point nodes, 64 premium nodes,
-# seven sweeps) puts every Greek within ~1e-4 of QuantLib off the exercise band, at 5-11x the
-# cost of the Greeks on PRICE (measured in docs/benchmarks.md, "American Greeks against
-# QuantLib"): ``american_greeks(..., accuracy=FINE)`` for a few contracts (a position's legs),
-# not for whole chains. The vol and rate bumps cannot start from the unbumped boundary with
-# fewer sweeps: the plain sweeps contract slowly, so a warm start captures only part of the
+# Prices and the IV solve (which prices many times) use the fast scheme: within 1e-4 of
+# QuantLib's accurate scheme on prices. Greeks are derivatives of the price, so the error of the
+# boundary shows up magnified in them; they use FINE (12 boundary nodes, 12 fixed-point nodes,
+# 64 premium nodes, seven sweeps): every Greek within ~1e-4 of QuantLib off the exercise band,
+# at ~2.6x the cost of Greeks on PRICE (docs/benchmarks.md, "American Greeks against
+# QuantLib"). One scheme for every contract, so no Greek jumps where a contract would cross a
+# switching threshold. The vol and rate bumps cannot start from the unbumped boundary with fewer
+# sweeps: the plain sweeps contract slowly, so a warm start captures only part of the
 # boundary's derivative (vega off by 5e-2 after two sweeps, 7e-3 after four).
 PRICE = Accuracy(N_NODES, N_FP, N_PRICE, N_NEWTON, N_NAIVE)
 FINE = Accuracy(nodes=12, fp=12, premium=64, newton=2, naive=5)
-GREEKS = PRICE  # the default of american_greeks
+GREEKS = FINE  # the default of american_greeks
 
 
 def _cheb_matrix(nodes: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -108,8 +108,7 @@ def _price(
             continue
         args = (spot_a[m], strike[m], t[m], rate, q, vol[m], is_call[m])
         if greeks:
-            # a book's legs are few: their Greeks on the fine boundary cost milliseconds
-            priced = pricing.price_options(*args, style=style, fine_greeks=True)
+            priced = pricing.price_options(*args, style=style)
             for k in out:
                 out[k][m] = np.asarray(getattr(priced, k), dtype=float)
             models[m] = str(priced.model)
