@@ -625,7 +625,10 @@ def american_greeks(
     is_call: ArrayLike,
     accuracy: Accuracy | None = None,
 ) -> Greeks:
-    """American price and Greeks (``accuracy`` defaults to :data:`GREEKS`).
+    """American price and Greeks on the exercise boundary of ``accuracy`` (default
+    :data:`GREEKS`, finer than the price path's :data:`PRICE`: every Greek within ~1e-4 of
+    QuantLib off the exercise band; the price is then that boundary's, within ~2e-5 of
+    :func:`american`'s).
 
     Delta and gamma are exact spot derivatives of the QdFp price (the exercise boundary does
     not depend on spot, so no bump is needed: a bump is too coarse when sigma sqrt(T) S is
