@@ -229,6 +229,7 @@ def _line(name: str, ours: float, ql_time: float, scaled_from: int | None, err: 
 
 
 def main() -> None:
+    from market import qdfp
     from market.iv import implied_vol
     from market.pricing import american, american_greeks, bsm
 
@@ -311,41 +312,30 @@ def main() -> None:
     )
 
     # ---- American price + Greeks -------------------------------------------------------------
+    # The Greeks use a finer exercise boundary than prices (qdfp.GREEKS = qdfp.FINE); the line
+    # "price path's boundary" computes them with accuracy=qdfp.PRICE, as before issue 13 item
+    # 10, the two interleaved so their times are comparable.
     american_greeks(S[:50], K[:50], T[:50], RATE, DIV, sig[:50], call[:50])
-    t_ours = _best_time(lambda: american_greeks(S, K, T, RATE, DIV, sig, call), 3)
+    t_fine, t_fast = [], []
+    for _ in range(3):
+        t_fine.append(_best_time(lambda: american_greeks(S, K, T, RATE, DIV, sig, call), 1))
+        t_fast.append(
+            _best_time(
+                lambda: american_greeks(S, K, T, RATE, DIV, sig, call, accuracy=qdfp.PRICE), 1
+            )
+        )
     sub = _subsample(n, 200)
     start = time.perf_counter()
     ref_g = ql.american_greeks(c, sub)
     t_ql = (time.perf_counter() - start) * n / sub.size
-    ga = american_greeks(S, K, T, RATE, DIV, sig, call)
-    ours_g = np.stack([ga.price, ga.delta, ga.gamma, ga.theta, ga.vega, ga.rho], axis=1)[sub]
-    # relative error with a floor of 1e-5 of each Greek's natural size (tests/market/oracle.py)
-    sd = sig[sub] * np.sqrt(T[sub])
-    floors = 1e-5 * np.stack(
-        [
-            K[sub],
-            np.ones(sub.size),
-            1 / (S[sub] * sd),
-            (S[sub] * sig[sub] / np.sqrt(T[sub]) + RATE * K[sub] + DIV * S[sub]) / 365,
-            S[sub] * np.sqrt(T[sub]) / 100,
-            (K[sub] + S[sub]) * T[sub] / 100,
-        ],
-        axis=1,
-    )
-    rel_g = np.abs(ours_g - ref_g) / np.maximum(np.abs(ref_g), floors)
-    worst = ", ".join(
-        f"{name} {rel_g[:, k].max():.1e}"
-        for k, name in enumerate(("price", "delta", "gamma", "theta", "vega", "rho"))
-    )
-    print(
-        _line(
-            "American price+Greeks",
-            t_ours,
-            t_ql,
-            sub.size,
-            f"max rel err vs QuantLib central differences: {worst}",
-        )
-    )
+    for label, acc, t_ours in (
+        ("American price+Greeks", None, min(t_fine)),
+        ("  same, price's boundary", qdfp.PRICE, min(t_fast)),
+    ):
+        _greeks_line(label, acc, t_ours, t_ql, c, sub, ref_g)
+
+    # ---- the chain page: analytics of a synthetic GLD chain ----------------------------------
+    _chain_page_line()
 
     # ---- European IV ------------------------------------------------------------------------
     p_eur = g.price
@@ -391,6 +381,82 @@ def main() -> None:
             f"round-trip max |iv - vol| ours {ours_err:.1e} (solved {np.mean(res.reason[informative] == ''):.1%}); "
             f"QuantLib Brent+QdFp on our prices {np.max(np.abs(ql_iv[both] - sig[sub][both])):.1e}",
         )
+    )
+
+
+def _greeks_line(
+    label: str,
+    acc: Any,
+    t_ours: float,
+    t_ql: float,
+    c: dict[str, np.ndarray],
+    sub: np.ndarray,
+    ref_g: np.ndarray,
+) -> None:
+    from market.pricing import american_greeks
+
+    S, K, T, sig, call = c["spot"], c["strike"], c["t"], c["vol"], c["call"]
+    ga = american_greeks(S, K, T, RATE, DIV, sig, call, accuracy=acc)
+    ours_g = np.stack([ga.price, ga.delta, ga.gamma, ga.theta, ga.vega, ga.rho], axis=1)[sub]
+    # relative error with a floor of 1e-5 of each Greek's natural size (tests/market/oracle.py)
+    sd = sig[sub] * np.sqrt(T[sub])
+    floors = 1e-5 * np.stack(
+        [
+            K[sub],
+            np.ones(sub.size),
+            1 / (S[sub] * sd),
+            (S[sub] * sig[sub] / np.sqrt(T[sub]) + RATE * K[sub] + DIV * S[sub]) / 365,
+            S[sub] * np.sqrt(T[sub]) / 100,
+            (K[sub] + S[sub]) * T[sub] / 100,
+        ],
+        axis=1,
+    )
+    rel_g = np.abs(ours_g - ref_g) / np.maximum(np.abs(ref_g), floors)
+    worst = ", ".join(
+        f"{name} {rel_g[:, k].max():.1e}"
+        for k, name in enumerate(("price", "delta", "gamma", "theta", "vega", "rho"))
+    )
+    print(
+        _line(
+            label,
+            t_ours,
+            t_ql,
+            sub.size,
+            f"max rel err vs QuantLib central differences: {worst}",
+        )
+    )
+
+
+def _chain_page_line() -> None:
+    """Chain analytics (IV solve + price and Greeks of every solved contract) of the synthetic
+    GLD chain the options page shows, with the Greeks' boundary (the default) and with the
+    price path's, interleaved, best of 5 each."""
+    from datetime import UTC, datetime
+
+    from market import qdfp
+    from market.analytics import analyze_chain
+    from market.providers import make_provider
+
+    rate = 0.04
+    provider = make_provider(
+        "synthetic", seed=7, rate=rate, clock=lambda: datetime(2025, 6, 2, 15, 0, tzinfo=UTC)
+    )
+    chain = provider.chain("GLD")
+    analyze_chain(chain, rate)
+    fine, fast = [], []
+    greeks = qdfp.GREEKS
+    try:
+        for _ in range(5):
+            qdfp.GREEKS = greeks
+            fine.append(_best_time(lambda: analyze_chain(chain, rate), 1))
+            qdfp.GREEKS = qdfp.PRICE
+            fast.append(_best_time(lambda: analyze_chain(chain, rate), 1))
+    finally:
+        qdfp.GREEKS = greeks
+    print(
+        f"{'chain page analytics (GLD)':<28} {len(chain)} contracts: "
+        f"{min(fine) * 1e3:.0f} ms (Greeks' boundary), {min(fast) * 1e3:.0f} ms with the "
+        f"Greeks on the price path's ({min(fine) / min(fast):.2f}x)"
     )
 
 

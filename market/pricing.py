@@ -22,6 +22,9 @@ deterministic forward (European) or the best deterministic exercise time (Americ
 
 from __future__ import annotations
 
+import dataclasses
+
+from market import qdfp
 from market.bsm import (
     DAYS_PER_YEAR,
     INV_SQRT_2PI,
@@ -69,12 +72,22 @@ def price_options(
     is_call: ArrayLike,
     style: str = "american",
 ) -> Priced:
-    """Prices and Greeks for ``style`` "american" (QdFp; FD Greeks) or "european" (BSM)."""
+    """Prices and Greeks for ``style`` "american" (QdFp; FD Greeks) or "european" (BSM).
+
+    American Greeks come from the Greeks' exercise boundary (:data:`market.qdfp.GREEKS`, finer
+    than the price path's); the price stays the price path's (:func:`american`, the one
+    implied vols are solved against, so a contract priced at its own implied vol reproduces
+    its quote).
+    """
     if style == "european":
         g = bsm(spot, strike, t, rate, div_yield, vol, is_call)
         model = MODEL_BSM
     elif style == "american":
         g = american_greeks(spot, strike, t, rate, div_yield, vol, is_call)
+        if qdfp.GREEKS != qdfp.PRICE:
+            g = dataclasses.replace(
+                g, price=american(spot, strike, t, rate, div_yield, vol, is_call)
+            )
         model = MODEL_QDFP
     else:
         raise ValueError(f"style must be 'american' or 'european', not {style!r}")

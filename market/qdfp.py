@@ -44,6 +44,32 @@ N_NAIVE = 2  # plain fixed-point sweeps
 CHUNK = 512  # contracts per vectorised block (keeps temporaries cache-sized)
 
 
+@dataclass(frozen=True)
+class Accuracy:
+    """Discretisation of the fixed point: boundary nodes, fixed-point quadrature nodes, premium
+    nodes, Jacobi-Newton sweeps and plain sweeps."""
+
+    nodes: int
+    fp: int
+    premium: int
+    newton: int
+    naive: int
+
+
+# Prices and the IV solve (which prices many times) use the fast scheme: within 1e-4 of
+# QuantLib's accurate scheme on prices. Greeks are derivatives of the price, so the error of the
+# boundary shows up magnified in them; they use FINE (12 boundary nodes, 12 fixed-point nodes,
+# 64 premium nodes, seven sweeps): every Greek within ~1e-4 of QuantLib off the exercise band,
+# at ~2.6x the cost of Greeks on PRICE (docs/benchmarks.md, "American Greeks against
+# QuantLib"). One scheme for every contract, so no Greek jumps where a contract would cross a
+# switching threshold. The vol and rate bumps cannot start from the unbumped boundary with fewer
+# sweeps: the plain sweeps contract slowly, so a warm start captures only part of the
+# boundary's derivative (vega off by 5e-2 after two sweeps, 7e-3 after four).
+PRICE = Accuracy(N_NODES, N_FP, N_PRICE, N_NEWTON, N_NAIVE)
+FINE = Accuracy(nodes=12, fp=12, premium=64, newton=2, naive=5)
+GREEKS = FINE  # the default of american_greeks
+
+
 def _cheb_matrix(nodes: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Barycentric interpolation matrix from values at 2nd-kind Chebyshev nodes to points x."""
     n = nodes.shape[0]
@@ -194,7 +220,12 @@ def _qdplus_boundary(
 
 
 def _put_boundary(
-    T: np.ndarray, r: np.ndarray, q: np.ndarray, sig: np.ndarray, sch: _Scheme
+    T: np.ndarray,
+    r: np.ndarray,
+    q: np.ndarray,
+    sig: np.ndarray,
+    sch: _Scheme,
+    acc: Accuracy = PRICE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exercise boundary of a strike-1 American put on the scheme's nodes.
 
@@ -272,12 +303,12 @@ def _put_boundary(
         return bnew
 
     bnode = b
-    for _ in range(N_NEWTON):
+    for _ in range(acc.newton):
         fv, fd = evaluate(bnode, True)
         with np.errstate(all="ignore"):
             bnew = bnode - (fv - bnode) / (fd - 1.0)
         bnode = set_nodes(bnew)
-    for _ in range(N_NAIVE):
+    for _ in range(acc.naive):
         (fv,) = evaluate(bnode, False)
         bnode = set_nodes(fv)
     return H, xmax
@@ -321,11 +352,16 @@ def _put_premium(
 
 
 def _american_put_core(
-    x: np.ndarray, T: np.ndarray, r: np.ndarray, q: np.ndarray, sig: np.ndarray
+    x: np.ndarray,
+    T: np.ndarray,
+    r: np.ndarray,
+    q: np.ndarray,
+    sig: np.ndarray,
+    acc: Accuracy = PRICE,
 ) -> np.ndarray:
     """Strike-1 American put (``r > 0``, ``T > 0``, ``sig > 0``) at spot columns ``x`` (m, k)."""
-    sch = _scheme(N_NODES, N_FP, N_PRICE)
-    H, xmax = _put_boundary(T, r, q, sig, sch)
+    sch = _scheme(acc.nodes, acc.fp, acc.premium)
+    H, xmax = _put_boundary(T, r, q, sig, sch, acc)
     prem = _put_premium(x, T, r, q, sig, H, xmax, sch)
     eur = bsm_price(x, 1.0, T[:, None], r[:, None], q[:, None], sig[:, None], False)
     intrinsic = np.maximum(1.0 - x, 0.0)
@@ -375,15 +411,20 @@ def _put_premium_spot_derivatives(
 
 
 def _american_put_core_greeks(
-    x: np.ndarray, T: np.ndarray, r: np.ndarray, q: np.ndarray, sig: np.ndarray
+    x: np.ndarray,
+    T: np.ndarray,
+    r: np.ndarray,
+    q: np.ndarray,
+    sig: np.ndarray,
+    acc: Accuracy = PRICE,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Strike-1 American put at spot ``x`` (m,): value and its first two spot derivatives.
 
     Exact derivatives of the value :func:`_american_put_core` returns: in the exercise region
     (at or below today's boundary) the value is ``1 - x``, so slope -1 and curvature 0.
     """
-    sch = _scheme(N_NODES, N_FP, N_PRICE)
-    H, xmax = _put_boundary(T, r, q, sig, sch)
+    sch = _scheme(acc.nodes, acc.fp, acc.premium)
+    H, xmax = _put_boundary(T, r, q, sig, sch, acc)
     prem, dprem, d2prem = _put_premium_spot_derivatives(x, T, r, q, sig, H, xmax, sch)
     eur = bsm(x, 1.0, T, r, q, sig, False)
     intrinsic = np.maximum(1.0 - x, 0.0)
@@ -418,6 +459,7 @@ def _american_prices(
     sig: np.ndarray,
     call: np.ndarray,
     spot_bumps: tuple[float, ...] = (),
+    acc: Accuracy = PRICE,
 ) -> np.ndarray:
     """American prices, shape (m, 1 + len(spot_bumps)); bumps are relative spot shifts."""
     m = S.shape[0]
@@ -473,7 +515,7 @@ def _american_prices(
         xs = np.where(c[:, None], K[i, None] / Sb[i], Sb[i] / K[i, None])
         # a call's scale is its (bumped) spot: C(S) = S * P(K/S)
         scale_b = np.where(c[:, None], Sb[i], scale[:, None])
-        put = _american_put_core(xs, T[i], rp[i], qp[i], sig[i])
+        put = _american_put_core(xs, T[i], rp[i], qp[i], sig[i], acc)
         out[i] = np.maximum(scale_b * put, intrinsic[i])
     return out
 
@@ -527,6 +569,7 @@ def _american_spot_greeks(
     q: np.ndarray,
     sig: np.ndarray,
     call: np.ndarray,
+    acc: Accuracy = PRICE,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """American price, delta and gamma (1-d arrays).
 
@@ -547,7 +590,7 @@ def _american_spot_greeks(
         c = call[i]
         # put space (McDonald-Schroder): put V = K P(S/K); call V = S P(K/S) with r, q swapped
         x = np.where(c, K[i] / S[i], S[i] / K[i])
-        p, dp, d2p = _american_put_core_greeks(x, T[i], rp[i], qp[i], sig[i])
+        p, dp, d2p = _american_put_core_greeks(x, T[i], rp[i], qp[i], sig[i], acc)
         price[i] = np.where(c, S[i], K[i]) * p
         delta[i] = np.where(c, p - x * dp, dp)
         gamma[i] = np.where(c, x * x * d2p / S[i], d2p / K[i])
@@ -555,7 +598,15 @@ def _american_spot_greeks(
     if rest.size:
         h = _SPOT_STEP
         p3 = _american_prices(
-            S[rest], K[rest], T[rest], r[rest], q[rest], sig[rest], call[rest], spot_bumps=(-h, h)
+            S[rest],
+            K[rest],
+            T[rest],
+            r[rest],
+            q[rest],
+            sig[rest],
+            call[rest],
+            spot_bumps=(-h, h),
+            acc=acc,
         )
         ds = S[rest] * h
         price[rest] = p3[:, 0]
@@ -572,8 +623,12 @@ def american_greeks(
     div_yield: ArrayLike,
     vol: ArrayLike,
     is_call: ArrayLike,
+    accuracy: Accuracy | None = None,
 ) -> Greeks:
-    """American price and Greeks.
+    """American price and Greeks on the exercise boundary of ``accuracy`` (default
+    :data:`GREEKS`, finer than the price path's :data:`PRICE`: every Greek within ~1e-4 of
+    QuantLib off the exercise band; the price is then that boundary's, within ~2e-5 of
+    :func:`american`'s).
 
     Delta and gamma are exact spot derivatives of the QdFp price (the exercise boundary does
     not depend on spot, so no bump is needed: a bump is too coarse when sigma sqrt(T) S is
@@ -584,6 +639,7 @@ def american_greeks(
     of gamma. Vega and rho are central differences of the full vectorised price in vol (±1e-4)
     and rate (±1e-5).
     """
+    acc = GREEKS if accuracy is None else accuracy
     S, K, T, r, q, sig, c = as_arrays(spot, strike, t, rate, div_yield, vol, is_call)
     shape = broadcast_shape(spot, strike, t, rate, div_yield, vol, is_call)
     S, K, T, r, q, sig = (x.ravel() for x in (S, K, T, r, q, sig))
@@ -598,13 +654,15 @@ def american_greeks(
         ]
         rest = np.nonzero(~euro)[0]
         if rest.size:
-            g = american_greeks(S[rest], K[rest], T[rest], r[rest], q[rest], sig[rest], call[rest])
+            g = american_greeks(
+                S[rest], K[rest], T[rest], r[rest], q[rest], sig[rest], call[rest], acc
+            )
             for arr, f in zip(
                 fields, ("price", "delta", "gamma", "theta", "vega", "rho"), strict=True
             ):
                 arr[rest] = getattr(g, f)
         return Greeks(*(x.reshape(shape) for x in fields))
-    price, delta, gamma = _american_spot_greeks(S, K, T, r, q, sig, call)
+    price, delta, gamma = _american_spot_greeks(S, K, T, r, q, sig, call, acc)
     w = np.where(call, 1.0, -1.0)
     intrinsic = np.maximum(w * (S - K), 0.0)
     exercised = price <= intrinsic * (1 + 1e-12) + 1e-14
@@ -622,6 +680,7 @@ def american_greeks(
         six([q] * 6),
         six([sig + dv, np.maximum(sig - dv, 0.0), sig, sig, sig, sig]),
         six([call] * 6),
+        acc=acc,
     )[:, 0].reshape(6, -1)
     vega = (bumped[0] - bumped[1]) / (sig + dv - np.maximum(sig - dv, 0.0)) * 0.01
     rho = (bumped[2] - bumped[3]) / (2 * dr) * 0.01
