@@ -2,33 +2,25 @@
 transaction that records its legs as trades in the portfolio's ledger (positions and lots
 follow) and records an ``AdoptedHedge``.
 
-A confirmation is used once. Its token carries a random nonce that the record keeps (a unique
-column): a second POST of the same token, a double-click or a retry, writes nothing and gets the
-first adoption back; two at once are serialised on the portfolio's row lock, and the unique
-column stops any that slip past.
+A confirmation is used once (:mod:`strategies.confirmation`, shared with rolls): a second POST
+of the same token, a double-click or a retry, writes nothing and gets the first adoption back.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-from django.core import signing
-from django.db import IntegrityError, transaction
-
 from market.calendar import market_date
 from market.data import CONTRACT_MULTIPLIER
+from strategies import confirmation
 from strategies.legs import Leg
 from strategies.models import AdoptedHedge
-from strategies.services import InvalidInput, NotFound
+from strategies.services import InvalidInput
 
 ADOPT_SALT = "strategies.adopt"
-ADOPT_MAX_AGE = 15 * 60
 
 
 def sign_adoption(
@@ -42,7 +34,6 @@ def sign_adoption(
 ) -> str:
     """Tamper-proof token of exactly what the confirmation page shows."""
     payload = {
-        "nonce": secrets.token_urlsafe(24),
         "symbol": symbol,
         "portfolio": portfolio_id,
         "candidate": cid,
@@ -61,26 +52,11 @@ def sign_adoption(
             if lg.is_option
         ],
     }
-    return signing.dumps(payload, salt=ADOPT_SALT, compress=True)
+    return confirmation.sign(payload, ADOPT_SALT)
 
 
 def read_adoption(token: str) -> dict[str, Any]:
-    try:
-        data = signing.loads(token, salt=ADOPT_SALT, max_age=ADOPT_MAX_AGE)
-    except signing.SignatureExpired:
-        raise InvalidInput("token", "the quote has expired: review the hedge again") from None
-    except signing.BadSignature:
-        raise InvalidInput("token", "invalid confirmation token") from None
-    if not isinstance(data, dict) or not data.get("legs") or not data.get("nonce"):
-        raise InvalidInput("token", "invalid confirmation token")
-    return data
-
-
-def may_adopt(user: Any, portfolio: Any) -> bool:
-    """Owners adopt into their portfolios; the embedded demo accepts anonymous adoption."""
-    if portfolio.can_edit(user):
-        return True
-    return bool(portfolio.owner_id is None and portfolio.is_demo and not settings.LOGIN_REQUIRED)
+    return confirmation.read(token, ADOPT_SALT, "hedge")
 
 
 def preview(portfolio: Any, symbol: str, legs: Sequence[Leg]) -> dict[str, Any]:
@@ -106,40 +82,18 @@ def preview(portfolio: Any, symbol: str, legs: Sequence[Leg]) -> dict[str, Any]:
     return wholebook.before_after(before, legs, value, symbol, market_date())
 
 
-@dataclass(frozen=True)
-class Adoption:
-    record: AdoptedHedge
-    created: bool  # False: this confirmation had been used; nothing was written
+Adoption = confirmation.Used[AdoptedHedge]
 
 
 def adopt(user: Any, data: dict[str, Any]) -> Adoption:
     """Record the signed legs as trades in the portfolio's ledger, once per confirmation."""
-    try:
-        return _adopt(user, data)
-    except IntegrityError:
-        # A concurrent use of the same confirmation committed first (the unique nonce).
-        record = AdoptedHedge.objects.filter(confirmation=data["nonce"]).first()
-        if record is None:
-            raise
-        return Adoption(record, created=False)
+    return confirmation.use_once(user, data, AdoptedHedge, lambda pf: _adopt(user, pf, data))
 
 
-@transaction.atomic
-def _adopt(user: Any, data: dict[str, Any]) -> Adoption:
+def _adopt(user: Any, portfolio: Any, data: dict[str, Any]) -> AdoptedHedge:
     from portfolio import ledger
-    from portfolio.models import Portfolio, Position, Trade
+    from portfolio.models import Position, Trade
 
-    portfolio = (
-        Portfolio.objects.visible_to(user).select_for_update().filter(pk=data["portfolio"]).first()
-    )
-    if portfolio is None:
-        raise NotFound("portfolio", "no such portfolio")
-    if not may_adopt(user, portfolio):
-        raise InvalidInput("portfolio", "you may not change this portfolio", "forbidden")
-    # After the portfolio's row lock: a use of this confirmation that committed meanwhile shows.
-    done = AdoptedHedge.objects.filter(confirmation=data["nonce"]).first()
-    if done is not None:
-        return Adoption(done, created=False)
     today = market_date()
     trades = [
         Trade(
@@ -184,4 +138,4 @@ def _adopt(user: Any, data: dict[str, Any]) -> Adoption:
         ),
     )
     record.positions.set([p for p in touched if p is not None])
-    return Adoption(record, created=True)
+    return record

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Query, Router
 
 from core.api_errors import ApiError
-from strategies import roll_service, services
+from strategies import confirmation, roll_service, services
 from strategies.api import ERRORS, ensure_allowed, guarded
 from strategies.roll_schemas import (
     RollConfirmIn,
@@ -74,7 +74,7 @@ def post_quote(request: HttpRequest, body: RollQuoteIn) -> Any:
         portfolio = services.resolve_portfolio(request.user, body.portfolio)
         if portfolio is None:
             raise services.NotFound("portfolio", "no such portfolio")
-        if not roll_service.may_adopt(request.user, portfolio):
+        if not confirmation.may_adopt(request.user, portfolio):
             raise services.InvalidInput(
                 "portfolio", "you may not change this portfolio", "forbidden"
             )

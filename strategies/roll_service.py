@@ -2,32 +2,23 @@
 the chain (:mod:`strategies.rolls`), the signed confirmation of one of them, and the one
 transaction that closes the old legs and opens the new ones as ledger trades.
 
-A confirmation is used once, as an adoption's (:mod:`strategies.adoption`): its token carries a
-random nonce that the :class:`~strategies.models.HedgeRoll` keeps in a unique column. A second
-POST of the same token writes nothing and gets the first roll back; two at once are serialised
-on the portfolio's row lock, and the unique column stops any that slip past.
+A confirmation is used once, as an adoption's (:mod:`strategies.confirmation`): a second POST
+of the same token writes nothing and gets the first roll back.
 """
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.core import signing
-from django.db import IntegrityError, transaction
-
 from market.calendar import market_date
 from marketdata import snapshot
-from strategies import rolls
-from strategies.adoption import may_adopt
+from strategies import confirmation, rolls
 from strategies.models import HedgeRoll
 from strategies.services import InvalidInput, Market, NotFound, holding_shares, parse_expiry
 
 ROLL_SALT = "strategies.roll"
-ROLL_MAX_AGE = 15 * 60
 
 
 def held_legs(portfolio: Any, symbol: str) -> list[rolls.HeldLeg]:
@@ -128,7 +119,6 @@ def find_roll(mk: Market, portfolio: Any, cid: str, mode: str) -> dict[str, Any]
 def sign_roll(mk: Market, portfolio_id: int, cand: dict[str, Any]) -> str:
     """Tamper-proof token of exactly the roll the confirmation shows."""
     payload = {
-        "nonce": secrets.token_urlsafe(24),
         "symbol": mk.ctx.symbol,
         "portfolio": portfolio_id,
         "candidate": cand["id"],
@@ -142,55 +132,25 @@ def sign_roll(mk: Market, portfolio_id: int, cand: dict[str, Any]) -> str:
             for lg in cand["legs"]
         ],
     }
-    return signing.dumps(payload, salt=ROLL_SALT, compress=True)
+    return confirmation.sign(payload, ROLL_SALT)
 
 
 def read_roll(token: str) -> dict[str, Any]:
-    try:
-        data = signing.loads(token, salt=ROLL_SALT, max_age=ROLL_MAX_AGE)
-    except signing.SignatureExpired:
-        raise InvalidInput("token", "the quote has expired: review the roll again") from None
-    except signing.BadSignature:
-        raise InvalidInput("token", "invalid confirmation token") from None
-    if not isinstance(data, dict) or not data.get("legs") or not data.get("nonce"):
-        raise InvalidInput("token", "invalid confirmation token")
-    return data
+    return confirmation.read(token, ROLL_SALT, "roll")
 
 
-@dataclass(frozen=True)
-class Rolled:
-    record: HedgeRoll
-    created: bool  # False: this confirmation had been used; nothing was written
+Rolled = confirmation.Used[HedgeRoll]
 
 
 def roll(user: Any, data: dict[str, Any]) -> Rolled:
     """Close the signed old legs and open the new ones, once per confirmation."""
-    try:
-        return _roll(user, data)
-    except IntegrityError:
-        # A concurrent use of the same confirmation committed first (the unique nonce).
-        record = HedgeRoll.objects.filter(confirmation=data["nonce"]).first()
-        if record is None:
-            raise
-        return Rolled(record, created=False)
+    return confirmation.use_once(user, data, HedgeRoll, lambda pf: _roll(user, pf, data))
 
 
-@transaction.atomic
-def _roll(user: Any, data: dict[str, Any]) -> Rolled:
+def _roll(user: Any, portfolio: Any, data: dict[str, Any]) -> HedgeRoll:
     from portfolio import ledger
-    from portfolio.models import Portfolio, Position, Trade
+    from portfolio.models import Position, Trade
 
-    portfolio = (
-        Portfolio.objects.visible_to(user).select_for_update().filter(pk=data["portfolio"]).first()
-    )
-    if portfolio is None:
-        raise NotFound("portfolio", "no such portfolio")
-    if not may_adopt(user, portfolio):
-        raise InvalidInput("portfolio", "you may not change this portfolio", "forbidden")
-    # After the portfolio's row lock: a use of this confirmation that committed meanwhile shows.
-    done = HedgeRoll.objects.filter(confirmation=data["nonce"]).first()
-    if done is not None:
-        return Rolled(done, created=False)
     held = {(lg.right, lg.strike, lg.expiry): lg for lg in held_legs(portfolio, data["symbol"])}
     styles: dict[tuple[str, float, date], str] = {}
     for lg in data["legs"]:
@@ -246,4 +206,4 @@ def _roll(user: Any, data: dict[str, Any]) -> Rolled:
         confirmation=data["nonce"],
     )
     record.trades.set(trades)
-    return Rolled(record, created=True)
+    return record

@@ -20,7 +20,17 @@ from core.htmx import HtmxHttpRequest, wants_partial
 from market.data import CONTRACT_MULTIPLIER
 from market.errors import MarketDataError, UnknownSymbol
 from portfolio import access
-from strategies import adoption, builder, charts, presets, ranked, ranking, services, wholebook
+from strategies import (
+    adoption,
+    builder,
+    charts,
+    confirmation,
+    presets,
+    ranked,
+    ranking,
+    services,
+    wholebook,
+)
 from strategies import chain as chainlib
 from strategies.legs import Candidate, Leg
 from strategies.models import AdoptedHedge
@@ -489,7 +499,7 @@ def adopt_view(request: HtmxHttpRequest) -> HttpResponse:
         portfolio = services.resolve_portfolio(request.user, query.portfolio)
         if portfolio is None:
             raise services.NotFound("portfolio", "no portfolio to add the hedge to")
-        if not adoption.may_adopt(request.user, portfolio):
+        if not confirmation.may_adopt(request.user, portfolio):
             raise services.InvalidInput(
                 "portfolio", "you may not change this portfolio", "forbidden"
             )

@@ -1,0 +1,91 @@
+"""Single-use confirmations of a change to a portfolio's book: adopting a hedge
+(:mod:`strategies.adoption`) and rolling one (:mod:`strategies.roll_service`).
+
+The confirmation page signs exactly what it shows, with a random nonce (:func:`sign`). Using
+the token (:func:`use_once`) runs one transaction under the portfolio's row lock that writes
+the trades and a record keeping the nonce in a unique column. A second use of the same token
+(a retry, a double click) writes nothing and gets the first record back; two at once are
+serialised on the row lock, and the unique column stops any that slip past.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, models, transaction
+
+from strategies.services import InvalidInput, NotFound
+
+MAX_AGE_S = 15 * 60
+
+R = TypeVar("R", bound=models.Model)
+
+
+def may_adopt(user: Any, portfolio: Any) -> bool:
+    """Owners change their portfolios; the embedded demo accepts anonymous changes."""
+    if portfolio.can_edit(user):
+        return True
+    return bool(portfolio.owner_id is None and portfolio.is_demo and not settings.LOGIN_REQUIRED)
+
+
+def sign(payload: dict[str, Any], salt: str) -> str:
+    """A tamper-proof, single-use token of ``payload`` (which must carry ``legs``)."""
+    return signing.dumps({"nonce": secrets.token_urlsafe(24), **payload}, salt=salt, compress=True)
+
+
+def read(token: str, salt: str, what: str) -> dict[str, Any]:
+    """The payload of a token from :func:`sign` with ``salt``, at most :data:`MAX_AGE_S` old;
+    :class:`InvalidInput` (a 400) for anything else. ``what`` names it in the expiry message."""
+    try:
+        data = signing.loads(token, salt=salt, max_age=MAX_AGE_S)
+    except signing.SignatureExpired:
+        raise InvalidInput("token", f"the quote has expired: review the {what} again") from None
+    except signing.BadSignature:
+        raise InvalidInput("token", "invalid confirmation token") from None
+    if not isinstance(data, dict) or not data.get("legs") or not data.get("nonce"):
+        raise InvalidInput("token", "invalid confirmation token")
+    return data
+
+
+@dataclass(frozen=True)
+class Used(Generic[R]):
+    record: R
+    created: bool  # False: this confirmation had been used; nothing was written
+
+
+def use_once(
+    user: Any, data: dict[str, Any], model: type[R], carry_out: Callable[[Any], R]
+) -> Used[R]:
+    """Run ``carry_out(portfolio)`` for the confirmation ``data`` once: it writes the trades and
+    returns the new ``model`` record holding ``data["nonce"]`` in its ``confirmation`` column."""
+    try:
+        return _use(user, data, model, carry_out)
+    except IntegrityError:
+        # A concurrent use of the same confirmation committed first (the unique nonce).
+        record = model._default_manager.filter(confirmation=data["nonce"]).first()
+        if record is None:
+            raise
+        return Used(record, created=False)
+
+
+@transaction.atomic
+def _use(user: Any, data: dict[str, Any], model: type[R], carry_out: Callable[[Any], R]) -> Used[R]:
+    from portfolio.models import Portfolio
+
+    portfolio = (
+        Portfolio.objects.visible_to(user).select_for_update().filter(pk=data["portfolio"]).first()
+    )
+    if portfolio is None:
+        raise NotFound("portfolio", "no such portfolio")
+    if not may_adopt(user, portfolio):
+        raise InvalidInput("portfolio", "you may not change this portfolio", "forbidden")
+    # After the portfolio's row lock: a use of this confirmation that committed meanwhile shows.
+    done = model._default_manager.filter(confirmation=data["nonce"]).first()
+    if done is not None:
+        return Used(done, created=False)
+    return Used(carry_out(portfolio), created=True)
