@@ -270,44 +270,15 @@ def event_message(rule: AlertRule, trade: Trade) -> str:
 def _fire_event(rule: AlertRule, trade: Trade, now: datetime) -> AlertEvent | None:
     """Move the rule's cursor to ``trade`` and record the event and its deliveries: one
     transaction, conditional on the version read; None when another evaluator was first."""
-    crossing = rule.crossing + 1
     contracts = float(abs(trade.quantity))
-    try:
-        with transaction.atomic():
-            moved = AlertRule.objects.filter(pk=rule.pk, version=rule.version).update(
-                crossing=crossing,
-                version=F("version") + 1,
-                last_trade_id=trade.pk,
-                last_value=contracts,
-                last_evaluated_at=now,
-                last_fired_at=now,
-                last_error="",
-            )
-            if not moved:
-                return None
-            event = AlertEvent.objects.create(
-                portfolio_id=rule.portfolio_id,
-                rule=rule,
-                crossing=crossing,
-                rule_text=rule.describe()[:200],
-                symbol=rule.symbol,
-                kind=rule.kind,
-                value=contracts,
-                numbers={
-                    "trade_id": float(trade.pk),
-                    "contracts": contracts,
-                    "strike": float(trade.strike) if trade.strike is not None else None,
-                    "price": float(trade.price),
-                },
-                message=event_message(rule, trade)[:300],
-                fired_at=now,
-                in_app=rule.notify_in_app,
-            )
-            AlertDelivery.objects.bulk_create(_deliveries(rule, event, now))
-    except IntegrityError:  # another evaluator recorded this crossing first
-        return None
-    rule.crossing, rule.version, rule.last_trade_id = crossing, rule.version + 1, trade.pk
-    return event
+    numbers = {
+        "trade_id": float(trade.pk),
+        "contracts": contracts,
+        "strike": float(trade.strike) if trade.strike is not None else None,
+        "price": float(trade.price),
+    }
+    message = event_message(rule, trade)
+    return _record(rule, now, contracts, numbers, message, last_trade_id=trade.pk)
 
 
 def _numbers(row: np.ndarray) -> dict[str, float | None]:
@@ -325,17 +296,32 @@ def _fire(
     rule: AlertRule, value: float, numbers: dict[str, float | None], now: datetime
 ) -> AlertEvent | None:
     """Disarm the rule and record its event and deliveries, atomically; None if already done."""
+    message = message_for(rule, value)
+    return _record(rule, now, value, numbers, message, state=AlertRule.State.FIRED)
+
+
+def _record(
+    rule: AlertRule,
+    now: datetime,
+    value: float,
+    numbers: dict[str, float | None],
+    message: str,
+    **changes: Any,
+) -> AlertEvent | None:
+    """The rule's next crossing (with ``changes`` to the rule), its event and deliveries: one
+    transaction, conditional on the rule's version as read; None when another evaluator (a
+    second publisher, a restart mid-tick) recorded this crossing first."""
     crossing = rule.crossing + 1
     try:
         with transaction.atomic():
             moved = AlertRule.objects.filter(pk=rule.pk, version=rule.version).update(
-                state=AlertRule.State.FIRED,
                 crossing=crossing,
                 version=F("version") + 1,
                 last_value=value,
                 last_evaluated_at=now,
                 last_fired_at=now,
                 last_error="",
+                **changes,
             )
             if not moved:
                 return None
@@ -348,14 +334,16 @@ def _fire(
                 kind=rule.kind,
                 value=value,
                 numbers=numbers,
-                message=message_for(rule, value)[:300],
+                message=message[:300],
                 fired_at=now,
                 in_app=rule.notify_in_app,
             )
             AlertDelivery.objects.bulk_create(_deliveries(rule, event, now))
     except IntegrityError:  # another evaluator recorded this crossing first
         return None
-    rule.state, rule.crossing, rule.version = AlertRule.State.FIRED, crossing, rule.version + 1
+    rule.crossing, rule.version = crossing, rule.version + 1
+    for name, new in changes.items():
+        setattr(rule, name, new)
     return event
 
 
