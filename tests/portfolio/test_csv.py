@@ -144,3 +144,14 @@ def test_commands(tmp_path):
     assert len(exported.getvalue().splitlines()) == 4
     with pytest.raises(CommandError):
         call_command("export_positions", "--portfolio", "nope", stdout=io.StringIO())
+
+
+def test_import_command_reads_standard_input(monkeypatch):
+    pf = PortfolioFactory(name="Piped")
+    piped = io.TextIOWrapper(io.BytesIO(b"symbol,quantity,cost_basis\nSLV,100,30\n"))
+    monkeypatch.setattr("sys.stdin", piped)
+    out = io.StringIO()
+    call_command("import_positions", "-", "--portfolio", "Piped", stdout=out)
+    (position,) = pf.open_positions()
+    assert (position.symbol, position.quantity, position.cost_basis) == ("SLV", 100, 30)
+    assert "Imported 1 trade(s)" in out.getvalue()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 
 import pytest
 
-from tests.support.server import run_app_server
+from tests.support.server import ROOT, run_app_server
 from tests.support.services import free_port
 
 pytestmark = [
@@ -30,6 +32,16 @@ def test_value_changes_without_reload_and_recovers_after_restart(tmp_path, brows
     errors: list[str] = []
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(run_app_server(env, seed=True))
+        # The demo holds GLD; 100 SLV shares make SLV a symbol with live figures too (a symbol
+        # not held shows an empty state, without KPIs to update).
+        subprocess.run(
+            [sys.executable, "manage.py", "import_positions", "-", "--portfolio", "1"],
+            cwd=ROOT,
+            env=server.env,
+            input=b"symbol,quantity,cost_basis\nSLV,100,30\n",
+            check=True,
+            capture_output=True,
+        )
         page = browser.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(f"{server.url}/")

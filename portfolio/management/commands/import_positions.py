@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ class Command(BaseCommand):
         mode = options["mode"]
         path = options["file"]
         try:
-            data = self.stdin.buffer.read() if path == "-" else Path(path).read_bytes()  # type: ignore[attr-defined]
+            data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
         try:
