@@ -140,7 +140,7 @@ def test_book_flags_say_what_the_dashboard_says() -> None:
     for _ in range(40):
         n = int(rng.integers(1, 5))
         qty = rng.integers(-5, 12, n).astype(float) * 100
-        t = rng.choice([0.1, 0.25, 0.5], n)
+        t = np.asarray(rng.choice([0.1, 0.25, 0.5], n), dtype=np.float64)
         net_delta = float(rng.normal(200, 400))
         kind = np.full((1, n), KIND_PUT, dtype=np.int8)
         ratio, codes = wholebook.book_flags(
