@@ -109,6 +109,20 @@ def listed_expiries(today: date, now: datetime | None = None) -> list[date]:
     return keep
 
 
+def ar1(noise: np.ndarray, phi: float, scale: float) -> np.ndarray:
+    """The AR(1) path x[t] = phi·x[t-1] + scale·noise[t], from x[-1] = 0.
+
+    A recursion has no array form; it runs once per symbol and process (the levels are kept),
+    over a few thousand days. (scipy.signal.lfilter would do it, but the image keeps only the
+    scipy.special part of scipy: see the Dockerfile.)"""
+    out = np.empty(len(noise))
+    x = 0.0
+    for t, e in enumerate(noise.tolist()):
+        x = scale * e + phi * x
+        out[t] = x
+    return out
+
+
 class SyntheticProvider:
     name = "synthetic"
 
@@ -237,12 +251,10 @@ class SyntheticProvider:
         with self._lock:
             levels = self._levels.get(sym)
             if levels is None or levels.shape[0] <= i:
-                from scipy.signal import lfilter
-
                 n = (i // 1024 + 1) * 1024 + 1
                 rng = np.random.default_rng([self.seed, _hash("vol-level", sym)])
                 phi, sd = math.exp(-1.0 / 40.0), 0.2
-                x = lfilter([sd * math.sqrt(1.0 - phi * phi)], [1.0, -phi], rng.standard_normal(n))
+                x = ar1(rng.standard_normal(n), phi, sd * math.sqrt(1.0 - phi * phi))
                 levels = np.clip(np.exp(x), 0.6, 1.8)
                 self._levels[sym] = levels
         return float(levels[i])

@@ -116,3 +116,55 @@ def test_unknown_and_malformed_symbols():
         with pytest.raises(InvalidSymbol) as err:
             p.quote(bad)
         assert isinstance(err.value, MarketDataError) and isinstance(err.value, ValueError)
+
+
+def test_ar1_is_scipy_lfilter_without_scipy_signal() -> None:
+    """The synthetic vol regime's AR(1) path equals scipy.signal.lfilter's bit for bit (the
+    image keeps only scipy.special, so the app must not import scipy.signal)."""
+    import math
+
+    from scipy.signal import lfilter
+
+    from market.providers.synthetic import ar1
+
+    noise = np.random.default_rng(3).standard_normal(3000)
+    phi = math.exp(-1 / 40)
+    scale = 0.2 * math.sqrt(1 - phi * phi)
+    assert np.array_equal(ar1(noise, phi, scale), lfilter([scale], [1.0, -phi], noise))
+
+
+def test_the_app_loads_no_scipy_beyond_what_scipy_special_loads() -> None:
+    """The Dockerfile drops every scipy subpackage that `import scipy.special` does not load;
+    a lazy import of another one (scipy.signal once) is a 503 in the image only."""
+    import subprocess
+    import sys
+
+    from tests.support.server import ROOT, app_env
+
+    script = """
+import sys, scipy.special
+kept = {m.split(".")[1] for m in sys.modules if m.startswith("scipy.")}
+import django
+django.setup()
+from django.urls import get_resolver
+get_resolver().url_patterns
+from datetime import date
+from market.providers.synthetic import SyntheticProvider
+from strategies.services import load_market
+provider = SyntheticProvider(seed=7, vol_regime=True)
+provider.vol_level("GLD", date(2026, 6, 1))
+provider.atm_term("GLD", date(2026, 6, 1))
+load_market("GLD")
+used = {m.split(".")[1] for m in sys.modules if m.startswith("scipy.")}
+print(" ".join(sorted(used - kept)))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=app_env({}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "", f"scipy subpackages the image does not keep: {done.stdout}"
