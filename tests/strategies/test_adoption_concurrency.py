@@ -7,11 +7,10 @@ transactions, so this is the PostgreSQL pass's test (``.ci/run`` runs it there).
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from portfolio.models import Position
 from strategies import adoption
@@ -19,6 +18,7 @@ from strategies.legs import Leg
 from strategies.models import AdoptedHedge
 from tests.factories import PortfolioFactory, PositionFactory
 from tests.strategies.conftest import AS_OF, EXPIRIES
+from tests.support.postgres import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,25 +36,7 @@ def test_two_concurrent_posts_of_one_confirmation_write_once() -> None:
         "GLD", portfolio.pk, "cid", "Collar", legs, 250.0, AS_OF.isoformat()
     )
     data = adoption.read_adoption(token)
-    start = threading.Barrier(2)
-    results: list[adoption.Adoption] = []
-    errors: list[BaseException] = []
-
-    def post() -> None:
-        try:
-            start.wait()
-            results.append(adoption.adopt(portfolio.owner, data))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=post) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not errors, errors
+    results = at_once(lambda: adoption.adopt(portfolio.owner, data))
     assert sorted(r.created for r in results) == [False, True]
     assert results[0].record.pk == results[1].record.pk
     assert AdoptedHedge.objects.count() == 1

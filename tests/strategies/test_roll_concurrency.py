@@ -8,17 +8,17 @@ pass's test (``.ci/run`` runs it there).
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from portfolio.models import Position, Trade
 from strategies import roll_service
 from strategies.models import HedgeRoll
 from tests.factories import OptionPositionFactory, PortfolioFactory, PositionFactory
 from tests.portfolio.fakes import EXPIRIES
+from tests.support.postgres import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,25 +48,7 @@ def test_two_concurrent_confirms_of_one_roll_trade_once() -> None:
              "quantity": 10.0, "price": 2.734},
         ],
     }  # fmt: skip
-    start = threading.Barrier(2)
-    results: list[roll_service.Rolled] = []
-    errors: list[BaseException] = []
-
-    def post() -> None:
-        try:
-            start.wait()
-            results.append(roll_service.roll(portfolio.owner, data))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=post) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not errors, errors
+    results = at_once(lambda: roll_service.roll(portfolio.owner, data))
     assert sorted(r.created for r in results) == [False, True]
     assert results[0].record.pk == results[1].record.pk
     assert HedgeRoll.objects.count() == 1

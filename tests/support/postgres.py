@@ -3,18 +3,22 @@
 A server's connections are told apart in ``pg_stat_activity`` by their client port: the
 ports of the TCP sockets to PostgreSQL a process holds (``/proc/<pid>/fd`` → socket inode →
 ``/proc/<pid>/net/tcp``) are matched against ``client_port``. That needs no cooperation from
-the server and separates the workers of one gunicorn.
+the server and separates the workers of one gunicorn. :func:`at_once` races calls in threads.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+
+T = TypeVar("T")
 
 
 def libpq(url: str) -> str:
@@ -115,3 +119,31 @@ class ConnectionProbe:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def at_once(call: Callable[[], T], n: int = 2, timeout: float = 30) -> list[T]:
+    """``call()`` in ``n`` threads released together (each with its own database connection,
+    closed afterwards); their results, or the first exception any of them raised."""
+    start = threading.Barrier(n)
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            start.wait()
+            results.append(call())
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    if errors:
+        raise errors[0]
+    return results
