@@ -21,7 +21,8 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from core import charts
+from alerts.templatetags import alert_bell
+from core import charts, shell
 from core.htmx import HtmxHttpRequest, wants_partial
 from core.memo import SnapshotMemo
 from market.calendar import market_date
@@ -191,22 +192,87 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             error, status = str(exc) or f"No market data for {symbol}.", 404
         except MarketDataError as exc:
             error, status = f"Market data unavailable: {exc}", 503
-    snap = services.snapshot_from_result(result) if result else None
+    can_edit = portfolio is not None and portfolio.can_edit(request.user)
+    part = "dashboard-body"
+    if wants_partial(request):
+        panel = request.GET.get("panel", "")
+        part = f"panel-{panel}" if panel in PANELS else "dashboard-body"
+    template = "portfolio/dashboard.html"
+    memoisable = result is not None and not result["market"]["stale"] and part in MEMO_PARTS
+    key = _memo_key(request, part, portfolio, can_edit) if memoisable else None
+
+    # Built only when something renders: a memo hit needs none of it.
+    @functools.cache
+    def context() -> dict[str, Any]:
+        return _dashboard_context(
+            request,
+            portfolio,
+            symbol,
+            raw_symbol[:20],
+            result,
+            hist,
+            chosen=chosen,
+            error=error,
+            date_error=date_error,
+            can_edit=can_edit,
+        )
+
+    if result is None or key is None:
+        if wants_partial(request):
+            template += f"#{part}"
+        return render(request, template, context(), status=status)
+    snapshot = (result["market"]["as_of"], result["market"]["chain_as_of"])
+    html = _fragments.get_or_compute(
+        result["symbol"],
+        snapshot,
+        key,
+        lambda: render_to_string(f"{template}#{part}", context(), request),
+    )
+    if wants_partial(request):
+        return HttpResponse(html, status=status)
+    page = shell.render_page(
+        request,
+        template,
+        lambda: {**context(), "body_html": html},
+        memo=_pages,
+        scope=result["symbol"],
+        snapshot=snapshot,
+        # The page around the body names the user (menu, logout) and their unread alerts.
+        key=(*key, request.user.get_username(), alert_bell.unread_for(request)),
+    )
+    return HttpResponse(page, status=status)
+
+
+def _dashboard_context(
+    request: HttpRequest,
+    portfolio: Portfolio | None,
+    symbol: str,
+    asked: str,
+    result: dict[str, Any] | None,
+    hist: history_chart.HistoryRange,
+    *,
+    chosen: date | None,
+    error: str,
+    date_error: str,
+    can_edit: bool,
+) -> dict[str, Any]:
+    """The dashboard template's context; ``symbol`` is "" when ``asked`` was not a symbol."""
     not_held = result is not None and portfolio is not None and not result["positions"]
-    query = {"symbol": symbol or raw_symbol[:20]}
+    query = {"symbol": symbol or asked}
     if portfolio is not None and request.GET.get("portfolio"):
         query["portfolio"] = str(portfolio.pk)
     if chosen:
         query["date"] = chosen.isoformat()
-    context: dict[str, Any] = {
+    maps = functools.cache(lambda: _scenario_maps(result) if result else {})
+    return {
         "portfolio": portfolio,
         # Callables are resolved by the template only where used: a panel refresh (every live
         # update of every open page) then runs none of these queries.
         "portfolios": functools.cache(lambda: list(Portfolio.objects.visible_to(request.user))),
-        "symbol": symbol or raw_symbol[:20],
+        "symbol": symbol or asked,
         "symbols": functools.cache(lambda: _symbols(portfolio, symbol)),
         "result": result,
-        "snap": snap,
+        "snap": services.snapshot_from_result(result) if result else None,
         "error": error,
         "date_error": date_error,
         "chosen_date": (
@@ -223,7 +289,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "iv_rank": functools.cache(lambda: ivrecord.rank_block(symbol)) if symbol else None,
         "hist_query": urlencode({**query, **hist.query()}),
         "history_presets": HISTORY_PRESETS,
-        "can_edit": portfolio is not None and portfolio.can_edit(request.user),
+        "can_edit": can_edit,
         # A symbol the portfolio does not hold gets an empty state, never a page of zeros.
         "not_held": not_held,
         "book": functools.cache(lambda: book.summarise(portfolio)) if portfolio else None,
@@ -236,47 +302,32 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "heat_spot_vol": functools.cache(lambda: maps().get("heat_spot_vol")),
         "heat_spot_date": functools.cache(lambda: maps().get("heat_spot_date")),
     }
-    maps = functools.cache(lambda: _scenario_maps(result) if result else {})
-    part = "dashboard-body"
-    if wants_partial(request):
-        panel = request.GET.get("panel", "")
-        part = f"panel-{panel}" if panel in PANELS else "dashboard-body"
-    template = "portfolio/dashboard.html"
-    if result is None or result["market"]["stale"] or part not in MEMO_PARTS:
-        if wants_partial(request):
-            template += f"#{part}"
-        return render(request, template, context, status=status)
-    html = _fragment(request, part, context, result, portfolio)
-    if wants_partial(request):
-        return HttpResponse(html, status=status)
-    return render(request, template, {**context, "body_html": html}, status=status)
 
 
 # The rendered dashboard body and live panels, kept per market snapshot like the API bodies
 # (portfolio.services): every open page asks for the live panels after each update, and a page
 # view renders two heat maps and their tables; rendering them once per snapshot and state keeps
 # the dashboard's cost near a plain view's. Stale data is never memoised (its age is written out).
+# Whole pages are kept the same way (core.shell), each request getting its own CSRF token.
 MEMO_PARTS = ("dashboard-body", "panel-live")
 _fragments = SnapshotMemo(64)
+_pages = SnapshotMemo(64)
 
 
-def _fragment(
-    request: HtmxHttpRequest,
-    part: str,
-    context: dict[str, Any],
-    result: dict[str, Any],
-    portfolio: Portfolio | None,
-) -> str:
-    market = result["market"]
+def _memo_key(
+    request: HtmxHttpRequest, part: str, portfolio: Portfolio | None, can_edit: bool
+) -> tuple[Any, ...] | None:
+    """What a memoised part depends on besides the market snapshot; None when the portfolio
+    state cannot be vouched for."""
     version = data_version()  # bumped by every portfolio/position write, in every process
-    if version is None:  # the cache cannot vouch for the portfolio state: render afresh
-        return render_to_string(f"portfolio/dashboard.html#{part}", context, request)
+    if version is None:
+        return None
     key: tuple[Any, ...] = (
         part,
         version,
         request.GET.urlencode(),
         (portfolio.pk, portfolio.updated_at.isoformat()) if portfolio is not None else None,
-        context["can_edit"],
+        can_edit,
     )
     if part == "dashboard-body":
         # It also lists the user's portfolios (fixed by who they are and the data version)
@@ -288,12 +339,7 @@ def _fragment(
             getattr(request.user, "is_staff", False),
             int(timezone.now().timestamp() // interval),
         )
-    return _fragments.get_or_compute(
-        result["symbol"],
-        (market["as_of"], market["chain_as_of"]),
-        key,
-        lambda: render_to_string(f"portfolio/dashboard.html#{part}", context, request),
-    )
+    return key
 
 
 def _editable(request: HttpRequest, pk: int) -> Portfolio:

@@ -22,11 +22,18 @@ def bell_label(unread: int) -> str:
     return f"Alerts: {unread} unread"
 
 
-@register.inclusion_tag("alerts/_bell.html", takes_context=True)
-def alert_bell(context: template.Context) -> dict[str, Any]:
-    request = context.get("request")
+def unread_for(request: Any) -> int | None:
+    """The signed-in user's unread count; None (no bell) for anyone else. Pages memoised whole
+    (core.shell) key on it, so a new alert changes the page."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
+        return None
+    return notify.unread_count(user.pk)
+
+
+@register.inclusion_tag("alerts/_bell.html", takes_context=True)
+def alert_bell(context: template.Context) -> dict[str, Any]:
+    unread = unread_for(context.get("request"))
+    if unread is None:
         return {"show": False}
-    unread = notify.unread_count(user.pk)
     return {"show": True, "unread": unread, "label": bell_label(unread)}
