@@ -13,13 +13,7 @@ from django.urls import reverse
 from alerts.models import AlertEvent
 from core.shell import CSRF_PLACEHOLDER
 from portfolio import views
-from tests.factories import (
-    DemoPortfolioFactory,
-    OptionPositionFactory,
-    PortfolioFactory,
-    PositionFactory,
-    UserFactory,
-)
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 DASHBOARD = "/"
@@ -29,9 +23,9 @@ DASHBOARD = "/"
 def demo(fake_market):
     views._pages.clear()
     views._fragments.clear()
-    pf = DemoPortfolioFactory()
-    PositionFactory(portfolio=pf)
-    OptionPositionFactory(portfolio=pf, expiry="2026-08-21", strike=180)
+    pf = factories.DemoPortfolioFactory()
+    factories.PositionFactory(portfolio=pf)
+    factories.OptionPositionFactory(portfolio=pf, expiry="2026-08-21", strike=180)
     return pf
 
 
@@ -60,9 +54,9 @@ def test_a_memoised_page_carries_each_requests_own_working_token() -> None:
 
 
 def test_each_user_gets_their_own_page_and_their_bell_count(demo) -> None:
-    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
-    own = PortfolioFactory(owner=alice)
-    PositionFactory(portfolio=own)
+    alice, bob = factories.UserFactory(username="alice"), factories.UserFactory(username="bob")
+    own = factories.PortfolioFactory(owner=alice)
+    factories.PositionFactory(portfolio=own)
     clients = {}
     for user in (alice, bob):
         clients[user.username] = Client()
@@ -87,8 +81,8 @@ def test_each_user_gets_their_own_page_and_their_bell_count(demo) -> None:
 
 
 def test_a_flash_message_is_shown_once_and_never_memoised() -> None:
-    user = UserFactory()
-    pf = PortfolioFactory(owner=user)
+    user = factories.UserFactory()
+    pf = factories.PortfolioFactory(owner=user)
     client = Client()
     client.force_login(user)
     page = f"{DASHBOARD}?portfolio={pf.pk}"
