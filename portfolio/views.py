@@ -86,53 +86,34 @@ def _scenario_maps(result: dict[str, Any]) -> dict[str, Any]:
         return {}
     cols = [f"{m:+.0f}%" for m in sc["spot_moves_pct"]]
     mid = len(cols) // 2
-    vol_title = "Change in value today ($): spot move × IV shift"
-    vol = charts.heat_map(
-        sc["spot_vol"]["rows"],
-        cols,
-        sc["spot_vol"]["change"],
-        fmt=_compact_signed,
-        title=vol_title,
-        col_title="spot move",
-        highlight=(sc["vol_shifts_pts"].index(0.0), mid),
-        element_id="heatmap-spot-vol",
-    )
-    date_title = "Change in value ($): spot move × date"
-    dates = charts.heat_map(
-        sc["spot_date"]["rows"],
-        cols,
-        sc["spot_date"]["change"],
-        fmt=_compact_signed,
-        title=date_title,
-        col_title="spot move",
-        highlight=(0, mid),
-        element_id="heatmap-spot-date",
-    )
-    money = _signed_dollars
-    return {
-        "heat_spot_vol": charts.figure(
-            vol,
-            charts.heat_table(
-                sc["spot_vol"]["rows"],
-                cols,
-                sc["spot_vol"]["change"],
-                fmt=money,
-                caption=vol_title,
-                corner="IV shift ↓ · spot move →",
-            ),
+    maps = (
+        # (grid, title, highlighted cell, the table's corner)
+        (
+            "spot_vol",
+            "Change in value today ($): spot move × IV shift",
+            (sc["vol_shifts_pts"].index(0.0), mid),
+            "IV shift ↓ · spot move →",
         ),
-        "heat_spot_date": charts.figure(
-            dates,
-            charts.heat_table(
-                sc["spot_date"]["rows"],
-                cols,
-                sc["spot_date"]["change"],
-                fmt=money,
-                caption=date_title,
-                corner="Date ↓ · spot move →",
-            ),
-        ),
-    }
+        ("spot_date", "Change in value ($): spot move × date", (0, mid), "Date ↓ · spot move →"),
+    )
+    out = {}
+    for grid, title, highlight, corner in maps:
+        rows, change = sc[grid]["rows"], sc[grid]["change"]
+        picture = charts.heat_map(
+            rows,
+            cols,
+            change,
+            fmt=_compact_signed,
+            title=title,
+            col_title="spot move",
+            highlight=highlight,
+            element_id=f"heatmap-{grid.replace('_', '-')}",
+        )
+        table = charts.heat_table(
+            rows, cols, change, fmt=_signed_dollars, caption=title, corner=corner
+        )
+        out[f"heat_{grid}"] = charts.figure(picture, table)
+    return out
 
 
 def _signed_dollars(v: float) -> str:
