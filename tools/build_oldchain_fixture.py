@@ -15,6 +15,7 @@ the script creates and drops a scratch database beside it and needs pg_dump on P
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import sqlite3
 import subprocess  # nosec B404
@@ -104,7 +105,7 @@ def build_postgres(tree: Path, server_url: str) -> Path:
     _run([*admin, f"CREATE DATABASE {SCRATCH_DB}"], ROOT, dict(os.environ))
     try:
         _build(tree, scratch)
-        target = OUT / "oldchain.postgres.sql"
+        target = OUT / "oldchain.postgres.sql.gz"
         dump = subprocess.run(  # nosec B603 B607
             ["pg_dump", "--no-owner", "--no-privileges", "--inserts", scratch],
             check=True,
@@ -113,7 +114,8 @@ def build_postgres(tree: Path, server_url: str) -> Path:
         ).stdout
         # pg_dump >= 15.14 wraps the dump in psql's \restrict meta-commands; without them it is
         # plain SQL that the test runs through psycopg (psql reads it as well).
-        target.write_text("".join(ln for ln in dump.splitlines(keepends=True) if ln[:1] != "\\"))
+        sql = "".join(ln for ln in dump.splitlines(keepends=True) if ln[:1] != "\\")
+        target.write_bytes(gzip.compress(sql.encode(), mtime=0))
     finally:
         _run([*admin, f"DROP DATABASE IF EXISTS {SCRATCH_DB}"], ROOT, dict(os.environ))
     return target

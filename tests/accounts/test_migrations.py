@@ -10,6 +10,7 @@ DATABASE_URL points there), beside the test database.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import shutil
 from collections.abc import Iterator
@@ -93,7 +94,7 @@ def _scratch(tmp_path: Path, role: str, *, old_chain: bool) -> Iterator[Any]:
     with scratch_database(_postgres_url("postgres"), name) as url:
         if old_chain:
             with psycopg.connect(libpq(url), autocommit=True) as pg:
-                pg.execute((FIXTURES / "oldchain.postgres.sql").read_text())
+                pg.execute(gzip.decompress((FIXTURES / "oldchain.postgres.sql.gz").read_bytes()))
         with _alias(alias, name) as conn:
             yield conn
 
