@@ -99,9 +99,9 @@ def test_nonsense_backing_is_refused(oz, fee):
 
 def test_the_gld_default_is_the_launch_tenth_of_an_ounce_less_the_fee():
     """docs/backing.md: 0.1 oz at launch on 18 Nov 2004, 0.40 % a year accrued daily."""
-    defaults = import_module("portfolio.migrations.0007_commodity_backing_defaults")
+    defaults = import_module("portfolio.migrations.0001_squashed_0009_trade_source_demo")
 
-    row = next(r for r in defaults.DEFAULTS if r["symbol"] == "GLD")
+    row = next(r for r in defaults.BACKING_DEFAULTS if r["symbol"] == "GLD")
     launch = Backing("GLD", "gold", 0.1, date(2004, 11, 18), 0.004)
     derived = ounces_per_share(launch, date.fromisoformat(row["as_of"]))
     assert float(row["ounces_per_share"]) == pytest.approx(derived, abs=1e-10)
@@ -112,9 +112,9 @@ def test_the_gld_default_is_the_launch_tenth_of_an_ounce_less_the_fee():
 
 
 def test_the_iau_default_follows_its_splits_and_fee_cut():
-    defaults = import_module("portfolio.migrations.0007_commodity_backing_defaults")
+    defaults = import_module("portfolio.migrations.0001_squashed_0009_trade_source_demo")
 
-    row = next(r for r in defaults.DEFAULTS if r["symbol"] == "IAU")
+    row = next(r for r in defaults.BACKING_DEFAULTS if r["symbol"] == "IAU")
     oz = ounces_per_share(Backing("IAU", "gold", 0.1, date(2005, 1, 21), 0.004), date(2010, 7, 1))
     oz = ounces_per_share(
         Backing("IAU", "gold", oz / 10, date(2010, 7, 1), 0.0025), date(2021, 5, 24)
