@@ -15,21 +15,15 @@ from alerts import notify
 from alerts.api import MAX_RULES_PER_PORTFOLIO
 from alerts.forms import AlertRuleForm
 from alerts.models import AlertEvent, AlertRule
+from portfolio import access
 from portfolio.models import Portfolio
-
-
-def _editable(request: HttpRequest, pk: int) -> Portfolio:
-    portfolio = Portfolio.objects.visible_to(request.user).filter(pk=pk).first()
-    if portfolio is None or not portfolio.can_edit(request.user):
-        raise Http404("no such portfolio")
-    return portfolio
 
 
 @require_http_methods(["GET", "POST"])
 def rules(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    portfolio = _editable(request, pk)
+    portfolio = access.editable(request.user, pk)
     existing = list(AlertRule.objects.filter(portfolio=portfolio))
     status = 200
     if request.method == "POST":
@@ -83,7 +77,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 def delete_rule(request: HttpRequest, pk: int, rule_id: int) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    portfolio = _editable(request, pk)
+    portfolio = access.editable(request.user, pk)
     deleted, _ = AlertRule.objects.filter(portfolio=portfolio, pk=rule_id).delete()
     if not deleted:
         raise Http404("no such rule")

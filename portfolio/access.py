@@ -6,7 +6,8 @@
 * :func:`resolve_portfolio` — which portfolio a request means: an explicit id must be visible
   to the user (:meth:`PortfolioQuerySet.visible_to`); without one, the user's own first
   portfolio, else the shared demo.
-* :meth:`Portfolio.can_edit <portfolio.models.Portfolio.can_edit>` — who may change it.
+* :meth:`Portfolio.can_edit <portfolio.models.Portfolio.can_edit>` — who may change it;
+  :func:`editable` — the portfolio a form changes, or a 404.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django_htmx.http import HttpResponseClientRedirect
 
 from core.memo import LRU
@@ -131,3 +132,11 @@ def _resolve(user: Any, portfolio_id: int | None) -> Portfolio | None:
         if own is not None:
             return own
     return visible.filter(is_demo=True).order_by("pk").first()
+
+
+def editable(user: Any, pk: int) -> Portfolio:
+    """The portfolio ``pk`` if ``user`` may change it; 404 otherwise (so ids do not leak)."""
+    portfolio = Portfolio.objects.visible_to(user).filter(pk=pk).first()
+    if portfolio is None or not portfolio.can_edit(user):
+        raise Http404("no such portfolio")
+    return portfolio

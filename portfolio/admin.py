@@ -8,8 +8,9 @@ from django.contrib import admin
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 
-from portfolio import ledger
+from portfolio import csvio, ledger
 from portfolio.models import (
+    INSTRUMENT_AND_UNITS,
     CommodityBacking,
     Lot,
     LotClosure,
@@ -24,20 +25,8 @@ from portfolio.models import (
 class PositionInline(admin.TabularInline[Position, Portfolio]):
     model = Position
     extra = 0
-    fields = (
-        "symbol",
-        "kind",
-        "quantity",
-        "cost_basis",
-        "expiry",
-        "strike",
-        "right",
-        "style",
-        "units_per_share",
-        "opened_on",
-        "closed_on",
-        "note",
-    )
+    # The columns a position has in a CSV export, and when it closed.
+    fields = (*csvio.COLUMNS[:-1], "closed_on", "note")
     show_change_link = True
 
 
@@ -149,13 +138,7 @@ class TradeAdminForm(forms.ModelForm[Trade]):
             "portfolio",
             "traded_on",
             "action",
-            "symbol",
-            "kind",
-            "expiry",
-            "strike",
-            "right",
-            "style",
-            "units_per_share",
+            *INSTRUMENT_AND_UNITS,
             "quantity",
             "price",
             "fees",

@@ -31,6 +31,7 @@ from django.utils import timezone
 from market.calendar import market_date
 from portfolio import lots
 from portfolio.models import (
+    INSTRUMENT_AND_UNITS,
     Lot,
     LotClosure,
     Portfolio,
@@ -43,13 +44,7 @@ from portfolio.models import (
 
 COST_QUANTUM = Decimal("0.000001")
 AUDITED_FIELDS = (
-    "symbol",
-    "kind",
-    "expiry",
-    "strike",
-    "right",
-    "style",
-    "units_per_share",
+    *INSTRUMENT_AND_UNITS,
     "action",
     "quantity",
     "price",

@@ -191,12 +191,16 @@ class PositionQuerySet(models.QuerySet["Position"]):
         )
 
 
+# What names one instrument on a position or a trade (an option's contract takes all six), and
+# how many of its units one "share" is.
+INSTRUMENT_FIELDS = ("symbol", "kind", "expiry", "strike", "right", "style")
+INSTRUMENT_AND_UNITS = (*INSTRUMENT_FIELDS, "units_per_share")
+
+
 def instrument_lookup(obj: Any) -> dict[str, Any]:
     """The fields that name one instrument (of a position, a trade or a ledger ``Instrument``),
     as lookups: symbol and kind, and for an option its expiry, strike, right and style."""
-    fields: tuple[str, ...] = ("symbol", "kind", "expiry", "strike", "right", "style")
-    if obj.kind != Position.Kind.OPTION:
-        fields = fields[:2]
+    fields = INSTRUMENT_FIELDS if obj.kind == Position.Kind.OPTION else INSTRUMENT_FIELDS[:2]
     return {name: getattr(obj, name) for name in fields}
 
 

@@ -323,18 +323,11 @@ def _memo_key(
     return key
 
 
-def _editable(request: HttpRequest, pk: int) -> Portfolio:
-    portfolio = Portfolio.objects.visible_to(request.user).filter(pk=pk).first()
-    if portfolio is None or not portfolio.can_edit(request.user):
-        raise Http404("no such portfolio")
-    return portfolio
-
-
 @require_http_methods(["GET", "POST"])
 def import_positions(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    portfolio = _editable(request, pk)
+    portfolio = access.editable(request.user, pk)
     errors: list[csvio.RowError] = []
     status = 200
     if request.method == "POST":
@@ -415,7 +408,7 @@ def trades(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @access.data_page
 def trade_add(request: HttpRequest, pk: int) -> HttpResponse:
-    portfolio = _editable(request, pk)
+    portfolio = access.editable(request.user, pk)
     form = TradeForm(
         request.POST or None, portfolio=portfolio, initial=_prefill(request, portfolio)
     )
@@ -439,7 +432,7 @@ def trade_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @access.data_page
 def trade_edit(request: HttpRequest, pk: int, trade_id: int) -> HttpResponse:
-    portfolio = _editable(request, pk)
+    portfolio = access.editable(request.user, pk)
     trade = get_object_or_404(Trade, pk=trade_id, portfolio=portfolio)
     form = TradeForm(request.POST or None, portfolio=portfolio, instance=trade)
     if request.method == "POST" and form.is_valid() and form.trade is not None:
@@ -464,7 +457,7 @@ def trade_edit(request: HttpRequest, pk: int, trade_id: int) -> HttpResponse:
 @require_POST
 @access.data_page
 def trade_delete(request: HttpRequest, pk: int, trade_id: int) -> HttpResponse:
-    portfolio = _editable(request, pk)
+    portfolio = access.editable(request.user, pk)
     trade = get_object_or_404(Trade, pk=trade_id, portfolio=portfolio)
     try:
         ledger.delete(trade, request.user)
@@ -478,7 +471,7 @@ def trade_delete(request: HttpRequest, pk: int, trade_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @access.data_page
 def position_close(request: HttpRequest, pk: int, position_id: int) -> HttpResponse:
-    portfolio = _editable(request, pk)
+    portfolio = access.editable(request.user, pk)
     position = get_object_or_404(Position.objects.open(), pk=position_id, portfolio=portfolio)
     form = ClosePositionForm(request.POST or None, position=position)
     if request.method == "POST" and form.is_valid():
@@ -542,7 +535,7 @@ def welcome(request: HttpRequest) -> HttpResponse:
 @access.data_page
 def start(request: HttpRequest, pk: int) -> HttpResponse:
     """The first position: shares, an option picked from the live chain, or a file."""
-    portfolio = _editable(request, pk)
+    portfolio = access.editable(request.user, pk)
     symbol = portfolio.default_symbol
     is_call = request.GET.get("right") == "C"
     context: dict[str, Any] = {
@@ -571,7 +564,7 @@ def start(request: HttpRequest, pk: int) -> HttpResponse:
 @access.data_page
 def broker_import(request: HttpRequest, pk: int) -> HttpResponse:
     """A broker's trade history (IBKR Flex XML or the generic CSV) into the ledger."""
-    portfolio = _editable(request, pk)
+    portfolio = access.editable(request.user, pk)
     form = BrokerImportForm(request.POST or None, request.FILES or None)
     context: dict[str, Any] = {"form": form, "portfolio": portfolio, "errors": [], "result": None}
     status = 200

@@ -9,8 +9,6 @@ of the same token, a double-click or a retry, writes nothing and gets the first 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from market.calendar import market_date
@@ -18,7 +16,6 @@ from market.data import CONTRACT_MULTIPLIER
 from strategies import confirmation
 from strategies.legs import Leg
 from strategies.models import AdoptedHedge
-from strategies.services import InvalidInput
 
 ADOPT_SALT = "strategies.adopt"
 
@@ -94,28 +91,16 @@ def _adopt(user: Any, portfolio: Any, data: dict[str, Any]) -> AdoptedHedge:
     from portfolio import ledger
     from portfolio.models import Position, Trade
 
-    today = market_date()
-    trades = [
-        Trade(
-            symbol=data["symbol"],
-            kind=Position.Kind.OPTION,
-            expiry=date.fromisoformat(lg["expiry"]),
-            strike=Decimal(str(lg["strike"])),
-            right=lg["right"],
-            style=Position.Style.AMERICAN,
-            action=Trade.Action.BUY if float(lg["quantity"]) > 0 else Trade.Action.SELL,
-            quantity=Decimal(str(lg["quantity"])),
-            price=Decimal(str(lg["price"])),
-            traded_on=today,
-            source=Trade.Source.ADOPTION,
-            note=f"adopted: {data['name']}"[:200],
-        )
-        for lg in data["legs"]
-    ]
-    try:
-        ledger.record(portfolio, user, trades, reason=f"adopted: {data['name']}")
-    except ledger.LedgerError as exc:
-        raise InvalidInput("token", exc.message) from None
+    trades = confirmation.record_legs(
+        portfolio,
+        user,
+        data,
+        action=lambda lg: Trade.Action.BUY if float(lg["quantity"]) > 0 else Trade.Action.SELL,
+        style=lambda lg: Position.Style.AMERICAN,
+        source=Trade.Source.ADOPTION,
+        note=f"adopted: {data['name']}",
+        reason=f"adopted: {data['name']}",
+    )
     # Each leg's position as the ledger left it (open, or closed by this trade).
     touched = [
         Position.objects.filter(portfolio=portfolio, **ledger.Instrument.of(t).filter())

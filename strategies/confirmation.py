@@ -13,6 +13,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
@@ -89,3 +91,46 @@ def _use(user: Any, data: dict[str, Any], model: type[R], carry_out: Callable[[A
     if done is not None:
         return Used(done, created=False)
     return Used(carry_out(portfolio), created=True)
+
+
+def record_legs(
+    portfolio: Any,
+    user: Any,
+    data: dict[str, Any],
+    *,
+    action: Callable[[dict[str, Any]], str],
+    style: Callable[[dict[str, Any]], str],
+    source: str,
+    note: str,
+    reason: str,
+) -> list[Any]:
+    """Write a confirmed token's option legs to the ledger, dated today's market date, in one
+    ``ledger.record``. ``action`` and ``style`` give each leg's trade action and exercise
+    style; a book that refuses the trades (it changed since the quote) is an InvalidInput."""
+    from market.calendar import market_date
+    from portfolio import ledger
+    from portfolio.models import Position, Trade
+
+    today = market_date()
+    trades = [
+        Trade(
+            symbol=data["symbol"],
+            kind=Position.Kind.OPTION,
+            expiry=date.fromisoformat(lg["expiry"]),
+            strike=Decimal(str(lg["strike"])),
+            right=lg["right"],
+            style=style(lg),
+            action=action(lg),
+            quantity=Decimal(str(lg["quantity"])),
+            price=Decimal(str(lg["price"])),
+            traded_on=today,
+            source=source,
+            note=note[:200],
+        )
+        for lg in data["legs"]
+    ]
+    try:
+        ledger.record(portfolio, user, trades, reason=reason[:200])
+    except ledger.LedgerError as exc:
+        raise InvalidInput("token", exc.message) from None
+    return trades

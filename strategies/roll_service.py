@@ -9,7 +9,6 @@ of the same token writes nothing and gets the first roll back.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from market.calendar import market_date
@@ -148,7 +147,6 @@ def roll(user: Any, data: dict[str, Any]) -> Rolled:
 
 
 def _roll(user: Any, portfolio: Any, data: dict[str, Any]) -> HedgeRoll:
-    from portfolio import ledger
     from portfolio.models import Position, Trade
 
     held = {(lg.right, lg.strike, lg.expiry): lg for lg in held_legs(portfolio, data["symbol"])}
@@ -165,33 +163,23 @@ def _roll(user: Any, portfolio: Any, data: dict[str, Any]) -> HedgeRoll:
                 "conflict",
             )
         styles[key] = now.style
-    today = market_date()
-    trades = [
-        Trade(
-            symbol=data["symbol"],
-            kind=Position.Kind.OPTION,
-            expiry=date.fromisoformat(lg["expiry"]),
-            strike=Decimal(str(lg["strike"])),
-            right=lg["right"],
-            style=styles.get(
-                (lg["right"], float(lg["strike"]), date.fromisoformat(lg["expiry"])),
-                Position.Style.AMERICAN,
-            )
-            if lg["action"] == "close"
-            else Position.Style.AMERICAN,
-            action=Trade.Action.CLOSE if lg["action"] == "close" else Trade.Action.OPEN,
-            quantity=Decimal(str(lg["quantity"])),
-            price=Decimal(str(lg["price"])),
-            traded_on=today,
-            source=Trade.Source.ROLL,
-            note=f"roll {data['from_expiry']} → {data['to_expiry']}"[:200],
-        )
-        for lg in data["legs"]
-    ]
-    try:
-        ledger.record(portfolio, user, trades, reason=f"roll {data['candidate']}"[:200])
-    except ledger.LedgerError as exc:
-        raise InvalidInput("token", exc.message) from None
+
+    def style(lg: dict[str, Any]) -> str:
+        if lg["action"] != "close":
+            return Position.Style.AMERICAN
+        contract = (lg["right"], float(lg["strike"]), date.fromisoformat(lg["expiry"]))
+        return styles.get(contract, Position.Style.AMERICAN)
+
+    trades = confirmation.record_legs(
+        portfolio,
+        user,
+        data,
+        action=lambda lg: Trade.Action.CLOSE if lg["action"] == "close" else Trade.Action.OPEN,
+        style=style,
+        source=Trade.Source.ROLL,
+        note=f"roll {data['from_expiry']} → {data['to_expiry']}",
+        reason=f"roll {data['candidate']}",
+    )
     record = HedgeRoll.objects.create(
         portfolio=portfolio,
         rolled_by=user if getattr(user, "is_authenticated", False) else None,

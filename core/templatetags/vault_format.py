@@ -41,50 +41,49 @@ def _is_zero(text: str) -> bool:
     return not text.strip("$0.,%")
 
 
-@register.filter
-def money(v: Any, places: int = 0) -> str:
-    """$1,234 / −$1,234."""
+def _signed_money(v: Any, places: int, plus: str) -> str:
     x = finite(v)
     if x is None:
         return DASH
     s = _amount(x, places)
-    return f"{MINUS}{s}" if x < 0 and not _is_zero(s) else s
+    if _is_zero(s):
+        return s
+    return f"{MINUS}{s}" if x < 0 else f"{plus}{s}"
+
+
+@register.filter
+def money(v: Any, places: int = 0) -> str:
+    """$1,234 / −$1,234."""
+    return _signed_money(v, places, "")
 
 
 @register.filter
 def smoney(v: Any, places: int = 0) -> str:
     """Signed money for changes: +$1,234 / −$1,234 ($0 when it rounds to zero)."""
+    return _signed_money(v, places, "+")
+
+
+def _worded_money(v: Any, places: int, positive: str, negative: str, zero: str) -> str:
+    """A positive amount followed by the word its sign stands for."""
     x = finite(v)
     if x is None:
         return DASH
     s = _amount(x, places)
     if _is_zero(s):
-        return s
-    return f"{MINUS}{s}" if x < 0 else f"+{s}"
+        return f"{s}{zero}"
+    return f"{s} {positive if x > 0 else negative}"
 
 
 @register.filter
 def debit_credit(v: Any, places: int = 2) -> str:
     """A net premium (positive = paid) as words: "$1,090.00 debit" / "$1,090.00 credit"."""
-    x = finite(v)
-    if x is None:
-        return DASH
-    s = _amount(x, places)
-    if _is_zero(s):
-        return f"{s} (no net premium)"
-    return f"{s} {'debit' if x > 0 else 'credit'}"
+    return _worded_money(v, places, "debit", "credit", " (no net premium)")
 
 
 @register.filter
 def paid_received(v: Any, places: int = 2) -> str:
     """Premium paid (positive) or received (negative) for a holding, as words."""
-    x = finite(v)
-    if x is None:
-        return DASH
-    s = _amount(x, places)
-    if _is_zero(s):
-        return s
-    return f"{s} {'paid' if x > 0 else 'received'}"
+    return _worded_money(v, places, "paid", "received", "")
 
 
 def _typeset(s: str) -> str:
