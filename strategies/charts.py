@@ -22,6 +22,17 @@ def _money(v: float) -> str:
     return f"-{s}" if v < 0 else s
 
 
+def _payoff_series(payoff: dict[str, Any]) -> list[Series]:
+    """P&L at expiry, today and at the later dates, on the payoff's price grid."""
+    grid = payoff["grid"]
+    series = [Series("At expiry", grid, payoff["expiry_pnl"], color="#d4af37")]
+    colors = ("#5fa8ff", "#c297ff", "#3fb950")
+    for i, c in enumerate(payoff["curves"]):
+        label = "Today" if c["days"] == 0 else f"{c['date']} (+{c['days']:.0f} d)"
+        series.append(Series(label, grid, c["pnl"], color=colors[i % 3], dashed=i > 0))
+    return series
+
+
 def payoff_chart(
     payoff: dict[str, Any],
     spot: float,
@@ -29,11 +40,7 @@ def payoff_chart(
     element_id: str = "payoff-chart",
 ) -> SafeString:
     grid = payoff["grid"]
-    series = [Series("At expiry", grid, payoff["expiry_pnl"], color="#d4af37")]
-    colors = ("#5fa8ff", "#c297ff", "#3fb950")
-    for i, c in enumerate(payoff["curves"]):
-        label = "Today" if c["days"] == 0 else f"{c['date']} (+{c['days']:.0f} d)"
-        series.append(Series(label, grid, c["pnl"], color=colors[i % 3], dashed=i > 0))
+    series = _payoff_series(payoff)
     # Labels closer than ~6 % of the axis to the previous one would overlap: keep the line,
     # drop the text (the breakevens are also listed beside the chart).
     span = (grid[-1] - grid[0]) or 1.0
@@ -65,13 +72,8 @@ def payoff_figure(
     element_id: str = "payoff-chart",
 ) -> SafeString:
     """The payoff chart with its data as a table underneath."""
-    grid = payoff["grid"]
-    series = [Series("At expiry", grid, payoff["expiry_pnl"])]
-    for c in payoff["curves"]:
-        label = "Today" if c["days"] == 0 else f"{c['date']} (+{c['days']:.0f} d)"
-        series.append(Series(label, grid, c["pnl"]))
     table = series_table(
-        series,
+        _payoff_series(payoff),
         caption="P&L ($) by price of the underlying",
         x_title="Underlying price ($)",
         y_format=lambda v: f"{v:,.0f}",

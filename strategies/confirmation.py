@@ -35,6 +35,16 @@ def may_adopt(user: Any, portfolio: Any) -> bool:
     return bool(portfolio.owner_id is None and portfolio.is_demo and not settings.LOGIN_REQUIRED)
 
 
+def changeable(user: Any, portfolio: Any, missing: str = "no such portfolio") -> Any:
+    """``portfolio`` if ``user`` may adopt into or roll it: NotFound for None, else
+    InvalidInput (forbidden)."""
+    if portfolio is None:
+        raise NotFound("portfolio", missing)
+    if not may_adopt(user, portfolio):
+        raise InvalidInput("portfolio", "you may not change this portfolio", "forbidden")
+    return portfolio
+
+
 def sign(payload: dict[str, Any], salt: str) -> str:
     """A tamper-proof, single-use token of ``payload`` (which must carry ``legs``)."""
     return signing.dumps({"nonce": secrets.token_urlsafe(24), **payload}, salt=salt, compress=True)
@@ -79,13 +89,8 @@ def use_once(
 def _use(user: Any, data: dict[str, Any], model: type[R], carry_out: Callable[[Any], R]) -> Used[R]:
     from portfolio.models import Portfolio
 
-    portfolio = (
-        Portfolio.objects.visible_to(user).select_for_update().filter(pk=data["portfolio"]).first()
-    )
-    if portfolio is None:
-        raise NotFound("portfolio", "no such portfolio")
-    if not may_adopt(user, portfolio):
-        raise InvalidInput("portfolio", "you may not change this portfolio", "forbidden")
+    locked = Portfolio.objects.visible_to(user).select_for_update().filter(pk=data["portfolio"])
+    portfolio = changeable(user, locked.first())
     # After the portfolio's row lock: a use of this confirmation that committed meanwhile shows.
     done = model._default_manager.filter(confirmation=data["nonce"]).first()
     if done is not None:

@@ -71,13 +71,9 @@ def post_quote(request: HttpRequest, body: RollQuoteIn) -> Any:
     ensure_allowed(request)
 
     def run() -> dict[str, Any]:
-        portfolio = services.resolve_portfolio(request.user, body.portfolio)
-        if portfolio is None:
-            raise services.NotFound("portfolio", "no such portfolio")
-        if not confirmation.may_adopt(request.user, portfolio):
-            raise services.InvalidInput(
-                "portfolio", "you may not change this portfolio", "forbidden"
-            )
+        portfolio = confirmation.changeable(
+            request.user, services.resolve_portfolio(request.user, body.portfolio)
+        )
         mk = services.load_market(services.clean_symbol(body.symbol))
         cand = roll_service.find_roll(mk, portfolio, body.candidate, body.price)
         return {

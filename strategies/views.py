@@ -496,13 +496,11 @@ def adopt_view(request: HtmxHttpRequest) -> HttpResponse:
     try:
         query = from_querydict(AdoptQuery, request.GET)
         symbol = services.clean_symbol(query.symbol)
-        portfolio = services.resolve_portfolio(request.user, query.portfolio)
-        if portfolio is None:
-            raise services.NotFound("portfolio", "no portfolio to add the hedge to")
-        if not confirmation.may_adopt(request.user, portfolio):
-            raise services.InvalidInput(
-                "portfolio", "you may not change this portfolio", "forbidden"
-            )
+        portfolio = confirmation.changeable(
+            request.user,
+            services.resolve_portfolio(request.user, query.portfolio),
+            "no portfolio to add the hedge to",
+        )
         mk = services.load_market(symbol)
         shares = services.holding_shares(portfolio, symbol)
         held = ranked.held_book(portfolio, mk)
