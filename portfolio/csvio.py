@@ -43,7 +43,13 @@ from django.db import IntegrityError, transaction
 
 from market.calendar import market_date
 from portfolio import ledger
-from portfolio.models import SYMBOL_VALIDATOR, Portfolio, Position, Trade
+from portfolio.models import (
+    INSTRUMENT_AND_UNITS,
+    SYMBOL_VALIDATOR,
+    Portfolio,
+    Position,
+    Trade,
+)
 
 COLUMNS = (
     "symbol",
@@ -359,13 +365,7 @@ def _trade_of(p: Position, mode: str) -> Trade:
     else:
         action = Trade.Action.OPEN
     return Trade(
-        symbol=p.symbol,
-        kind=p.kind,
-        expiry=p.expiry,
-        strike=p.strike,
-        right=p.right,
-        style=p.style,
-        units_per_share=p.units_per_share,
+        **{name: getattr(p, name) for name in INSTRUMENT_AND_UNITS},
         action=action,
         quantity=p.quantity,
         price=p.cost_basis,

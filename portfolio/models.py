@@ -460,13 +460,7 @@ class Trade(models.Model):
 
     @property
     def instrument(self) -> str:
-        return Position(
-            symbol=self.symbol,
-            kind=self.kind,
-            expiry=self.expiry,
-            strike=self.strike,
-            right=self.right,
-        ).instrument
+        return Position(**{name: getattr(self, name) for name in INSTRUMENT_FIELDS}).instrument
 
     def clean(self) -> None:
         super().clean()
