@@ -169,11 +169,16 @@ class TradeForm(forms.Form):
             return side
         return kept
 
-    def changed_fields(self) -> dict[str, Any]:
-        """The trade's fields as this form set them (for :func:`ledger.change`)."""
+    def valid_trade(self) -> Trade:
+        """The trade a valid form describes."""
         if self.trade is None:
             raise ValueError("the form holds no trade")
-        return {name: getattr(self.trade, name) for name in ledger.EDITABLE_FIELDS}
+        return self.trade
+
+    def changed_fields(self) -> dict[str, Any]:
+        """The trade's fields as this form set them (for :func:`ledger.change`)."""
+        trade = self.valid_trade()
+        return {name: getattr(trade, name) for name in ledger.EDITABLE_FIELDS}
 
 
 class ClosePositionForm(forms.Form):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -412,21 +413,12 @@ def trade_add(request: HttpRequest, pk: int) -> HttpResponse:
     form = TradeForm(
         request.POST or None, portfolio=portfolio, initial=_prefill(request, portfolio)
     )
-    if request.method == "POST" and form.is_valid() and form.trade is not None:
-        try:
-            ledger.record(portfolio, request.user, [form.trade])
-        except ledger.LedgerError as exc:  # the book moved since the form's check
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, f"Recorded: {form.trade}.")
-            return _to_book(portfolio)
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request,
-        "portfolio/trade_form.html",
-        {"form": form, "portfolio": portfolio, "trade": None},
-        status=status,
-    )
+
+    def write() -> str:
+        ledger.record(portfolio, request.user, [form.valid_trade()])
+        return f"Recorded: {form.trade}."
+
+    return _ledger_form(request, portfolio, form, write, "portfolio/trade_form.html", trade=None)
 
 
 @require_http_methods(["GET", "POST"])
@@ -435,23 +427,13 @@ def trade_edit(request: HttpRequest, pk: int, trade_id: int) -> HttpResponse:
     portfolio = access.editable(request.user, pk)
     trade = get_object_or_404(Trade, pk=trade_id, portfolio=portfolio)
     form = TradeForm(request.POST or None, portfolio=portfolio, instance=trade)
-    if request.method == "POST" and form.is_valid() and form.trade is not None:
-        try:
-            ledger.change(
-                Trade(pk=trade.pk, portfolio=portfolio), request.user, **form.changed_fields()
-            )
-        except ledger.LedgerError as exc:
-            form.add_error(None, exc.message)
-        else:
-            messages.success(request, "Trade changed; lots and realised P&L recomputed.")
-            return _to_book(portfolio)
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request,
-        "portfolio/trade_form.html",
-        {"form": form, "portfolio": portfolio, "trade": trade},
-        status=status,
-    )
+
+    def write() -> str:
+        changes = form.changed_fields()
+        ledger.change(Trade(pk=trade.pk, portfolio=portfolio), request.user, **changes)
+        return "Trade changed; lots and realised P&L recomputed."
+
+    return _ledger_form(request, portfolio, form, write, "portfolio/trade_form.html", trade=trade)
 
 
 @require_POST
@@ -474,28 +456,48 @@ def position_close(request: HttpRequest, pk: int, position_id: int) -> HttpRespo
     portfolio = access.editable(request.user, pk)
     position = get_object_or_404(Position.objects.open(), pk=position_id, portfolio=portfolio)
     form = ClosePositionForm(request.POST or None, position=position)
-    if request.method == "POST" and form.is_valid():
+
+    def write() -> str:
         data = form.cleaned_data
+        trade = ledger.close_position(
+            position,
+            request.user,
+            quantity=data["quantity"],
+            price=data["price"],
+            fees=data["fees"] or Decimal(0),
+            traded_on=data["traded_on"],
+        )
+        return f"Recorded: {trade}."
+
+    return _ledger_form(
+        request, portfolio, form, write, "portfolio/position_close.html", position=position
+    )
+
+
+def _ledger_form(
+    request: HttpRequest,
+    portfolio: Portfolio,
+    form: Any,
+    write: Callable[[], str],
+    template: str,
+    **context: Any,
+) -> HttpResponse:
+    """A ledger form's round trip: a valid POST changes the book through ``write()`` (which
+    returns what to tell the user) and goes back to the book; a refusal by the ledger (the book
+    moved since the form's own check) is shown on the form, by its field where it names one."""
+    if request.method == "POST" and form.is_valid():
         try:
-            trade = ledger.close_position(
-                position,
-                request.user,
-                quantity=data["quantity"],
-                price=data["price"],
-                fees=data["fees"] or Decimal(0),
-                traded_on=data["traded_on"],
-            )
+            message = write()
         except ledger.LedgerError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
-            messages.success(request, f"Recorded: {trade}.")
+            messages.success(request, message)
             return _to_book(portfolio)
-    status = 400 if request.method == "POST" else 200
     return render(
         request,
-        "portfolio/position_close.html",
-        {"form": form, "portfolio": portfolio, "position": position},
-        status=status,
+        template,
+        {"form": form, "portfolio": portfolio, **context},
+        status=400 if request.method == "POST" else 200,
     )
 
 
