@@ -36,7 +36,7 @@ from decimal import Decimal
 from typing import Any
 
 from portfolio import ledger
-from portfolio.csvio import MAX_BYTES, CsvImportError, RowError, date_cell, decimal_cell
+from portfolio.csvio import CsvImportError, RowError, date_cell, decimal_cell, upload_text
 from portfolio.models import Portfolio, Position, Trade
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -101,15 +101,7 @@ def _date(raw: str, name: str, line: int, errors: list[RowError]) -> date | None
 
 def parse(data: bytes, portfolio: Portfolio) -> CsvBrokerImport:
     """Validate the whole file; the new trades (unsaved) or :class:`CsvImportError`."""
-    if len(data) > MAX_BYTES:
-        raise CsvImportError([RowError(0, None, f"file is larger than {MAX_BYTES} bytes")])
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CsvImportError([RowError(0, None, f"not UTF-8 text ({exc.reason})")]) from None
-    if "\x00" in text:
-        raise CsvImportError([RowError(0, None, "contains a NUL character (not a text file?)")])
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    rows = list(csv.reader(io.StringIO(upload_text(data), newline="")))
     if not rows:
         raise CsvImportError([RowError(1, None, "the file is empty; a header row is required")])
     cols = _columns(rows[0])

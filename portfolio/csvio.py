@@ -218,14 +218,8 @@ def _instrument_key(p: Position) -> tuple[Any, ...]:
     return (p.symbol, p.kind)
 
 
-def parse_positions(
-    data: bytes | str, portfolio: Portfolio, replace: bool = False, *, mode: str | None = None
-) -> list[Position]:
-    """Validate the whole file; return unsaved positions or raise :class:`CsvImportError`.
-
-    Each position carries its row's line (``_line``) and fees (``_fees``) for the import.
-    """
-    mode = _mode(mode, replace)
+def upload_text(data: bytes | str) -> str:
+    """An uploaded CSV file as text: at most MAX_BYTES of UTF-8 (a BOM dropped), no NUL."""
     if isinstance(data, bytes):
         if len(data) > MAX_BYTES:
             raise CsvImportError([RowError(0, None, f"file is larger than {MAX_BYTES} bytes")])
@@ -239,7 +233,18 @@ def parse_positions(
         # No text file holds one, and PostgreSQL refuses them in text columns.
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise CsvImportError([RowError(line, None, "contains a NUL character (not a text file?)")])
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    return text
+
+
+def parse_positions(
+    data: bytes | str, portfolio: Portfolio, replace: bool = False, *, mode: str | None = None
+) -> list[Position]:
+    """Validate the whole file; return unsaved positions or raise :class:`CsvImportError`.
+
+    Each position carries its row's line (``_line``) and fees (``_fees``) for the import.
+    """
+    mode = _mode(mode, replace)
+    reader = csv.DictReader(io.StringIO(upload_text(data), newline=""))
     try:
         header = [h.strip().lower() for h in (reader.fieldnames or [])]
     except csv.Error as exc:
