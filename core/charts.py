@@ -255,6 +255,10 @@ def line_chart(
             f'<text x="12" y="{top + ph / 2}" text-anchor="middle" '
             f'transform="rotate(-90 12 {top + ph / 2})">{escape(y_title)}</text>'
         )
+    return _closed_svg(out)
+
+
+def _closed_svg(out: list[str]) -> SafeString:
     out.append("</svg>")
     # every interpolated text is escaped
     return mark_safe("".join(out))  # nosec B308, B703
@@ -322,9 +326,7 @@ def heat_map(
         )
     if row_title:
         out.append(f'<text x="4" y="{top - 6}">{escape(row_title)}</text>')
-    out.append("</svg>")
-    # every interpolated text is escaped
-    return mark_safe("".join(out))  # nosec B308, B703
+    return _closed_svg(out)
 
 
 # --- the same data as tables: the accessible alternative to every chart ----------------------

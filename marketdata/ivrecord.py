@@ -59,6 +59,20 @@ def chain_iv30(chain: OptionChain, rate: float) -> ivh.IV30:
     return ivh.iv30(t, atm)
 
 
+def _observation(
+    symbol: str, day: date, iv30: float, got: ivh.IV30, chain: OptionChain, source: str
+) -> IVObservation:
+    return IVObservation(
+        symbol=symbol,
+        date=day,
+        iv30=iv30,
+        method=ivh.IV30_METHOD[:200],
+        source=source,
+        expiries=got.expiries,
+        provider=str(chain.provider)[:40],
+    )
+
+
 def _store(rows: Sequence[IVObservation]) -> int:
     """Insert what is new; returns how many rows were added."""
     if not rows:
@@ -96,15 +110,8 @@ def record_today(symbol: str, now: datetime) -> IVObservation | None:
         logger.info("IV history: %s has no IV30 today: %s", symbol, got.reason)
         return None
     try:
-        obs = IVObservation.objects.create(
-            symbol=symbol,
-            date=day,
-            iv30=got.value,
-            method=ivh.IV30_METHOD[:200],
-            source=IVObservation.Source.LIVE,
-            expiries=got.expiries,
-            provider=str(chain.provider)[:40],
-        )
+        obs = _observation(symbol, day, got.value, got, chain, IVObservation.Source.LIVE)
+        obs.save(force_insert=True)
     except IntegrityError:  # another process recorded the day first
         return None
     forget(symbol)
@@ -198,17 +205,7 @@ def backfill_replay(path: str | Path, rate: float, symbol: str | None = None) ->
         if got.value is None:
             logger.info("IV history: replay %s %s has no IV30: %s", sym, day, got.reason)
             continue
-        rows.append(
-            IVObservation(
-                symbol=sym,
-                date=day,
-                iv30=got.value,
-                method=ivh.IV30_METHOD[:200],
-                source=IVObservation.Source.REPLAY,
-                expiries=got.expiries,
-                provider=str(chain.provider)[:40],
-            )
-        )
+        rows.append(_observation(sym, day, got.value, got, chain, IVObservation.Source.REPLAY))
     return _store(rows)
 
 
