@@ -37,17 +37,7 @@ def sign_adoption(
         "name": name,
         "spot": spot,
         "as_of": as_of,
-        "legs": [
-            {
-                "right": "C" if lg.kind == "call" else "P",
-                "strike": lg.strike,
-                "expiry": lg.expiry.isoformat() if lg.expiry else None,
-                "quantity": lg.quantity,
-                "price": round(lg.price, 4),
-            }
-            for lg in legs
-            if lg.is_option
-        ],
+        "legs": [{**lg.contract(), "price": round(lg.price, 4)} for lg in legs if lg.is_option],
     }
     return confirmation.sign(payload, ADOPT_SALT)
 

@@ -56,6 +56,15 @@ class Leg:
     def side(self) -> str:
         return "buy" if self.quantity > 0 else "sell"
 
+    def contract(self) -> dict[str, Any]:
+        """An option leg as JSON: right (C/P), strike, expiry (ISO) and signed contracts."""
+        return {
+            "right": "C" if self.kind == "call" else "P",
+            "strike": self.strike,
+            "expiry": self.expiry.isoformat() if self.expiry else None,
+            "quantity": self.quantity,
+        }
+
     @property
     def mid(self) -> float | None:
         if self.bid is None or self.ask is None:

@@ -188,14 +188,7 @@ def held_block(held: HeldBook, include: bool) -> dict[str, Any]:
     return {
         "included": include,
         "options": [
-            {
-                "right": "C" if lg.kind == "call" else "P",
-                "strike": lg.strike,
-                "expiry": lg.expiry.isoformat() if lg.expiry else None,
-                "quantity": lg.quantity,
-                "mark": round(lg.price, 4),
-                "iv": round(lg.iv or 0.0, 6),
-            }
+            {**lg.contract(), "mark": round(lg.price, 4), "iv": round(lg.iv or 0.0, 6)}
             for lg in held.legs
         ],
     }
