@@ -293,7 +293,8 @@ def _dashboard_context(
 # Whole pages are kept the same way (core.shell), each request getting its own CSRF token.
 MEMO_PARTS = ("dashboard-body", "panel-live")
 _fragments = SnapshotMemo(64)
-_pages = SnapshotMemo(64)
+# At most 8 symbols × 32 pages of ~45 kB: ~12 MB.
+_pages = SnapshotMemo(32, scopes=8)
 
 
 def _memo_key(
