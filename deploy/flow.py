@@ -15,7 +15,6 @@ Remote layout under ``DEPLOY_PATH``::
 
 from __future__ import annotations
 
-import json
 import secrets
 import shlex
 import socket
@@ -26,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from deploy import envfile
-from deploy.healthcheck import wait_for_status
+from deploy.healthcheck import poll, status_of, wait_for_status
 from deploy.remote import DeployError, Remote, Reporter
 from deploy.settings import IMAGE_RE, DeploySettings
 
@@ -137,14 +136,7 @@ def probe_health(remote: Remote, url: str, request_timeout: float = 5) -> Probe:
         reason = result.stderr.strip().splitlines()[-1:] or [f"curl exit {result.exit_code}"]
         return Probe(None, f"unreachable ({reason[0]})")
     body, _, code = result.stdout.rpartition("\n")
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return Probe(None, f"HTTP {code} with a body that is not JSON")
-    status = data.get("status") if isinstance(data, dict) else None
-    if not isinstance(status, str):
-        return Probe(None, f"HTTP {code} without a 'status' field")
-    return Probe(status, f"HTTP {code} status={status}")
+    return Probe(*status_of(code, body))
 
 
 def poll_health(
@@ -155,21 +147,18 @@ def poll_health(
     """Poll until an accepted status or ``timeout``; a gentle linear back-off (capped at 3s,
     as Kamal's poller), never sleeping past the deadline."""
     s = remote.settings
-    deadline = time.monotonic() + timeout
-    attempt = 0
-    while True:
-        attempt += 1
-        remaining = deadline - time.monotonic()
-        probe = probe_health(remote, s.healthcheck_url, max(1.0, min(5.0, remaining)))
-        if probe.status in s.healthcheck_accept:
-            return True, f"{s.healthcheck_url} healthy after {attempt} attempt(s) ({probe.detail})"
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False, (
-                f"{s.healthcheck_url} not healthy within {timeout:g}s "
-                f"({attempt} attempt(s); last: {probe.detail})"
-            )
-        sleep(min(0.5 + 0.25 * attempt, 3.0, remaining))
+
+    def probe(remaining: float) -> tuple[bool, str]:
+        got = probe_health(remote, s.healthcheck_url, max(1.0, min(5.0, remaining)))
+        return got.status in s.healthcheck_accept, got.detail
+
+    ok, attempts, detail = poll(probe, timeout, lambda a: min(0.5 + 0.25 * a, 3.0), sleep)
+    if ok:
+        return True, f"{s.healthcheck_url} healthy after {attempts} attempt(s) ({detail})"
+    return False, (
+        f"{s.healthcheck_url} not healthy within {timeout:g}s "
+        f"({attempts} attempt(s); last: {detail})"
+    )
 
 
 # -- lock ------------------------------------------------------------------------------------

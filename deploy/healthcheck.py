@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 STATUSES = ("ok", "degraded", "error")
@@ -37,6 +37,11 @@ def fetch_status(url: str, request_timeout: float) -> tuple[str | None, str]:
         return None, f"unreachable ({exc.reason})"
     except (TimeoutError, OSError) as exc:
         return None, f"unreachable ({exc})"
+    return status_of(code, raw)
+
+
+def status_of(code: int | str, raw: bytes | str) -> tuple[str | None, str]:
+    """A /health answer's JSON ``status`` (None when there is none) and a line saying so."""
     try:
         body = json.loads(raw)
     except ValueError:
@@ -47,6 +52,27 @@ def fetch_status(url: str, request_timeout: float) -> tuple[str | None, str]:
     return status, f"HTTP {code} status={status}"
 
 
+def poll(
+    probe: Callable[[float], tuple[bool, str]],
+    timeout: float,
+    pause: Callable[[int], float],
+    sleep: Callable[[float], None] | None = None,
+) -> tuple[bool, int, str]:
+    """Call ``probe(seconds left)`` until it succeeds or ``timeout`` passes, sleeping
+    ``pause(attempt)`` between tries but never past the deadline (Kamal's poller):
+    ``(succeeded, attempts, the last probe's detail)``."""
+    sleep = sleep or time.sleep
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while True:
+        attempt += 1
+        ok, detail = probe(deadline - time.monotonic())
+        remaining = deadline - time.monotonic()
+        if ok or remaining <= 0:
+            return ok, attempt, detail
+        sleep(min(pause(attempt), remaining))
+
+
 def wait_for_status(
     url: str,
     expect: str,
@@ -55,23 +81,18 @@ def wait_for_status(
     request_timeout: float = 5.0,
 ) -> tuple[bool, str]:
     """Poll until ``status == expect`` or ``timeout`` seconds pass: ``(matched, message)``."""
-    deadline = time.monotonic() + timeout
-    attempt = 0
-    detail = "no attempt made"
-    while True:
-        attempt += 1
-        remaining = deadline - time.monotonic()
+
+    def probe(remaining: float) -> tuple[bool, str]:
         status, detail = fetch_status(url, max(0.1, min(request_timeout, remaining)))
-        if status == expect:
-            return True, f"healthy: {url} reported status={status} after {attempt} attempt(s)"
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False, (
-                f"unhealthy: {url} did not report status={expect} within {timeout:g}s "
-                f"({attempt} attempt(s); last: {detail})"
-            )
-        # Kamal's poller: back off linearly, never past the deadline.
-        time.sleep(min(interval * min(attempt, 5), remaining))
+        return status == expect, detail
+
+    ok, attempts, detail = poll(probe, timeout, lambda attempt: interval * min(attempt, 5))
+    if ok:
+        return True, f"healthy: {url} reported status={expect} after {attempts} attempt(s)"
+    return False, (
+        f"unhealthy: {url} did not report status={expect} within {timeout:g}s "
+        f"({attempts} attempt(s); last: {detail})"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
