@@ -702,7 +702,8 @@ def american_greeks(
     calendar day, and zero where immediate exercise is optimal: deep in the money the PDE form
     ``rV - (r-q) S delta - sigma^2 S^2 gamma / 2`` cancels large terms and magnifies the error
     of gamma. Vega and rho are central differences of the full vectorised price in vol (±1e-4)
-    and rate (±1e-5).
+    and rate (±1e-5); the rate bumps of contracts whose put-space dividend exceeds the rate
+    use ``accuracy.rho_q_above_r`` if set (FINE's: 16 nodes, 8 plain sweeps).
     """
     acc = GREEKS if accuracy is None else accuracy
     S, K, T, r, q, sig, c = as_arrays(spot, strike, t, rate, div_yield, vol, is_call)

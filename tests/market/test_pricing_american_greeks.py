@@ -198,10 +198,13 @@ def test_rho_where_the_rate_exceeds_the_dividend_of_a_call(args):
     12-node boundary's rho is 3.3e-4 and 1.5e-4 off QuantLib's high-precision scheme (its
     accurate scheme agrees with the latter to 1.2e-5 and 3.5e-5); the rate bumps on the finer
     boundary (FINE.rho_q_above_r) bring it within 1e-4, and leave the other Greeks alone."""
-    ref = oracle.american_qdfp_greeks(*args, scheme="high", rate_step=1e-5)
-    floor = FLOOR * float(oracle.greek_scales(*args[:6])["rho"])
-    ours = american_greeks(*args)
-    coarse = american_greeks(*args, accuracy=dataclasses.replace(FINE, rho_q_above_r=None))
+    S, K, t, r, q, vol, call = args
+    ref = oracle.american_qdfp_greeks(S, K, t, r, q, vol, call, scheme="high", rate_step=1e-5)
+    floor = FLOOR * float(oracle.greek_scales(S, K, t, r, q, vol)["rho"])
+    ours = american_greeks(S, K, t, r, q, vol, call)
+    coarse = american_greeks(
+        S, K, t, r, q, vol, call, accuracy=dataclasses.replace(FINE, rho_q_above_r=None)
+    )
     assert _rel(float(ours.rho), ref["rho"], floor) < 1e-4
     assert _rel(float(coarse.rho), ref["rho"], floor) > 1.4e-4
     for f in ("price", "delta", "gamma", "theta", "vega"):
