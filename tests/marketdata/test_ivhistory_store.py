@@ -20,7 +20,7 @@ from marketdata import ivrecord
 from marketdata.models import IVObservation
 from portfolio.publisher import Publisher
 from tests.support.clock import freeze
-from tests.support.market import use_market_service
+from tests.support.market import synthetic_service, use_market_service
 
 pytestmark = pytest.mark.django_db
 
@@ -37,25 +37,8 @@ def _fresh_cache():
     cache.clear()
 
 
-class _Cache:
-    def __init__(self) -> None:
-        self.data: dict[str, object] = {}
-
-    def get(self, key, default=None):
-        return self.data.get(key, default)
-
-    def set(self, key, value, timeout=None):
-        self.data[key] = value
-
-
 def market(at: datetime, regime: bool = True) -> MarketService:
-    return MarketService(
-        SyntheticProvider(seed=7, rate=0.04, clock=lambda: at, vol_regime=regime),
-        _Cache(),
-        chain_ttl=300,
-        quote_ttl=5,
-        wall_clock=lambda: at.timestamp(),
-    )
+    return synthetic_service(at, vol_regime=regime)
 
 
 def test_vol_regime_is_deterministic_and_moves():

@@ -16,7 +16,7 @@ from market.errors import ProviderUnavailable
 from market.providers.synthetic import SyntheticProvider
 from market.service import MarketService
 from strategies import services as strategies
-from tests.support.market import use_market_service
+from tests.support.market import DictCache, use_market_service
 from tests.support.server import ROOT, app_env
 from vault_dash import warmup
 
@@ -45,13 +45,6 @@ class CountingProvider(SyntheticProvider):
     def chain(self, symbol: str) -> OptionChain:
         self._called()
         return super().chain(symbol)
-
-
-class DictCache(dict[str, object]):
-    """The market service's cache: a plain dict that never expires within a test."""
-
-    def set(self, key: str, value: object, timeout: float | None = None) -> None:
-        self[key] = value
 
 
 def _service(provider: CountingProvider) -> MarketService:
