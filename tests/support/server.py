@@ -109,23 +109,13 @@ def wait_for_http(url: str, timeout: float, process: subprocess.Popen[bytes] | N
 
 
 def run_python(
-    env: Mapping[str, str],
-    *args: str,
-    input: str | None = None,
-    check: bool = True,
-    timeout: float | None = None,
+    env: Mapping[str, str], *args: str, check: bool = True, **options: Any
 ) -> subprocess.CompletedProcess[str]:
-    """``python args`` from the repository root in ``env``, its output captured as text;
-    a non-zero exit raises unless ``check`` is False."""
+    """``python args`` from the repository root in ``env``, its output captured as text; a
+    non-zero exit raises unless ``check`` is False. ``options``: ``input``, ``timeout``."""
+    argv = [sys.executable, *args]
     return subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=dict(env),
-        input=input,
-        check=check,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+        argv, cwd=ROOT, env=dict(env), check=check, capture_output=True, text=True, **options
     )
 
 
