@@ -69,3 +69,25 @@ def use_market_service(service: Any) -> Iterator[Any]:
     finally:
         marketdata._service = saved
         clear_memos()
+
+
+@contextmanager
+def breaker_service(providers: Any, clock: Callable[[], float]) -> Iterator[MarketService]:
+    """``providers`` behind the service the views use, in Django's cache but never served from
+    it (no TTL), its breaker opening after 3 failures for 30 s of ``clock``; the demo seeded."""
+    from django.core.cache import cache
+    from django.core.management import call_command
+
+    service = MarketService(
+        providers,
+        cache,
+        chain_ttl=0,
+        quote_ttl=0,
+        failure_threshold=3,
+        reset_timeout=30,
+        monotonic=clock,
+    )
+    cache.clear()
+    with use_market_service(service):
+        call_command("seed_demo", verbosity=0)
+        yield service
