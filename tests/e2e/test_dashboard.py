@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.browser import kpis, load_with_api, page_errors, wait_for_htmx_idle
+from tests.support.browser import load_with_api, page_errors, wait_for_htmx_idle
 from tests.support.server import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -18,8 +18,9 @@ def test_dashboard_matches_api_and_switches_symbol(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     errors = page_errors(page)
     # Quotes tick every few seconds: compare page and API computed from the same data instant.
-    body = load_with_api(page, f"{server.url}/", f"{server.url}/api/portfolio?symbol=GLD")
-    shown = kpis(page, "value", "pnl", "day-pnl", "floor", "hedge-cost", "delta")
+    names = ("value", "pnl", "day-pnl", "floor", "hedge-cost", "delta")
+    api_url = f"{server.url}/api/portfolio?symbol=GLD"
+    body, shown = load_with_api(page, f"{server.url}/", api_url, *names)
     t, h = body["totals"], body["hedge"]
     assert shown["value"] == pytest.approx(t["value"], rel=1e-12)
     assert shown["pnl"] == pytest.approx(t["pnl"], rel=1e-12)

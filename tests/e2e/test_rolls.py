@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.support.a11y import page_problems, screenshot
-from tests.support.browser import get_json, kpis, load_with_api, page_errors, wait_for_htmx_idle
+from tests.support.browser import get_json, load_with_api, page_errors, wait_for_htmx_idle
 from tests.support.server import manage
 
 pytestmark = [pytest.mark.browser]
@@ -85,8 +85,8 @@ def test_roll_the_puts_out_one_expiry(server, browser):
     problems += page_problems(page, "trades")
 
     # The dashboard against /api/portfolio, from one data instant.
-    after = load_with_api(page, f"{server.url}/", f"{server.url}/api/portfolio?symbol=GLD")
-    shown = kpis(page, "value", "pnl", "floor", "delta")
+    api_url = f"{server.url}/api/portfolio?symbol=GLD"
+    after, shown = load_with_api(page, f"{server.url}/", api_url, "value", "pnl", "floor", "delta")
     t = after["totals"]
     assert shown["value"] == pytest.approx(t["value"], rel=1e-12)
     assert shown["pnl"] == pytest.approx(t["pnl"], rel=1e-12)

@@ -15,7 +15,7 @@ import re
 import pytest
 
 from tests.support.a11y import page_problems, screenshot
-from tests.support.browser import kpis, load_with_api, page_errors, wait_for_htmx_idle
+from tests.support.browser import load_with_api, page_errors, wait_for_htmx_idle
 
 pytestmark = [pytest.mark.browser]
 
@@ -41,9 +41,8 @@ def shots(page, name: str) -> None:
 def dashboard_matches_api(server, page) -> dict:
     """Open the dashboard and compare its figures with /api/portfolio at the same instant."""
     page_url, api_url = f"{server.url}/?symbol=GLD", f"{server.url}/api/portfolio?symbol=GLD"
-    body = load_with_api(page, page_url, api_url)
+    body, value = load_with_api(page, page_url, api_url, "delta", "floor", "hedge-cost")
     h, g = body["hedge"], body["totals"]["greeks"]
-    value = kpis(page, "delta", "floor", "hedge-cost")
     assert value["delta"] == pytest.approx(g["delta_shares"], rel=1e-12)
     assert value["floor"] == pytest.approx(h["floor"]["floor_value"], rel=1e-12)
     assert value["hedge-cost"] == pytest.approx(h["cost"]["paid_pct_per_year"], rel=1e-12)

@@ -60,15 +60,19 @@ def get_json(url: str) -> Any:
         return json.load(response)
 
 
-def load_with_api(page: Any, page_url: str, api_url: str) -> dict[str, Any]:
+def load_with_api(
+    page: Any, page_url: str, api_url: str, *names: str
+) -> tuple[dict[str, Any], dict[str, float]]:
     """Load the dashboard at ``page_url`` and GET ``api_url`` until both come from one quote
-    instant (quotes tick every few seconds); the API's body."""
+    instant (quotes tick every few seconds): the API's body and the KPIs ``names`` as shown,
+    read before the API was asked (a live update may come in after)."""
     for _ in range(5):
         page.goto(page_url)
         shown = page.get_attribute("#kpis", "data-ts")
+        values = kpis(page, *names)
         body: dict[str, Any] = get_json(api_url)
         if body["as_of"] == shown:
-            return body
+            return body, values
     raise AssertionError("could not catch one quote in both")
 
 
