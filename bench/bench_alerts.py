@@ -9,12 +9,10 @@ outcomes are checked equal. Targets (issue 17): >= 20x the loop, < 50 ms a tick.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import numpy as np
 
 from alerts import evaluation as ev
+from bench.timing import best
 
 PORTFOLIOS = 1000
 RULES_PER_PORTFOLIO = 10
@@ -36,15 +34,6 @@ def make_tick(seed: int = 17) -> tuple[ev.RuleArrays, np.ndarray, np.ndarray]:
         armed=rng.random(n) < 0.7,
     )
     return rules, values, reasons
-
-
-def best(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

@@ -30,23 +30,20 @@ import asyncio
 import contextlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.http_load import LoadResult, wrk
 from tests.support.postgres import ConnectionProbe, process_tree, scratch_database
-from tests.support.server import stop_process, wait_for_http
+from tests.support.server import manage, serving, wait_for_http
 from tests.support.services import free_port, postgres_problem, redis_problem
 from tests.support.sessions import session_cookie
 
-ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 CLIENTS = int(os.environ.get("BENCH_DB_CLIENTS", "50"))
@@ -98,22 +95,6 @@ def _env(mode: str, database_url: str, data_dir: str, prefix: str) -> dict[str, 
     if mode == "persistent":
         env["BENCH_DB_PERSISTENT"] = "1"  # bench/settings.py restores CONN_MAX_AGE=60
     return env
-
-
-@contextlib.contextmanager
-def _process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield proc
-    finally:
-        stop_process(proc)
-
-
-def _manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
-    )
 
 
 class WebSocketClients:
@@ -186,8 +167,8 @@ def run_mode(mode: str) -> None:
     prefix = f"bench-db-{uuid.uuid4().hex[:6]}"
     with scratch_database(POSTGRES_URL, name) as url:
         env = _env(mode, url, str(tmp), prefix)
-        _manage(env, "migrate", "--noinput", "-v0")
-        _manage(env, "seed_demo")
+        manage(env, "migrate", "--noinput", "-v0")
+        manage(env, "seed_demo")
         # Logged in: every request reads its session and user, as a browser's do.
         cookie = session_cookie(env)
         daphne_port, gunicorn_port = free_port(), free_port()
@@ -195,19 +176,23 @@ def run_mode(mode: str) -> None:
         gunicorn = f"http://127.0.0.1:{gunicorn_port}"
         py = sys.executable
         with (
-            _process(
+            serving(
                 [py, "-m", "daphne", "-b", "127.0.0.1", "-p", str(daphne_port)]
                 + ["vault_dash.asgi:application"],
                 env,
                 tmp / "daphne.log",
+                None,
             ) as daphne_proc,
-            _process(
+            serving(
                 [py, "-m", "gunicorn", "-b", f"127.0.0.1:{gunicorn_port}"]
                 + ["-w", str(GUNICORN_WORKERS), "vault_dash.wsgi:application"],
                 env,
                 tmp / "gunicorn.log",
+                None,
             ) as gunicorn_proc,
-            _process([py, "manage.py", "run_publisher"], env, tmp / "publisher.log") as pub_proc,
+            serving(
+                [py, "manage.py", "run_publisher"], env, tmp / "publisher.log", None
+            ) as pub_proc,
             ConnectionProbe(url) as probe,
         ):
             for base, proc in ((daphne, daphne_proc), (gunicorn, gunicorn_proc)):

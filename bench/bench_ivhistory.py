@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 
+from bench.timing import best
 from market import ivhistory as ivh
 
 DAYS, EXPIRIES = 2520, 20
@@ -57,15 +56,6 @@ def rv_loop(closes: np.ndarray, n: int) -> list[float]:
     return [math.nan] * n + [
         statistics.stdev(r[i - n : i]) * math.sqrt(252) for i in range(n, len(r) + 1)
     ]
-
-
-def best(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import urllib.request
 from pathlib import Path
 
-from bench.http_load import ROOT, bench_env, serve, warm, wrk
+from bench.http_load import bench_env, serve, warm, wrk
+from tests.support.server import manage
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
@@ -79,19 +78,9 @@ def _book_dir(tmp: str) -> str:
     """A data dir whose demo portfolio holds the 50-position, 500-trade book."""
     data_dir = str(Path(tmp) / "book")
     env = bench_env(data_dir)
-    for command in (
-        ["migrate", "--noinput", "-v0"],
-        ["seed_demo"],
-        ["shell", "-c", BOOK_SCRIPT],
-    ):
-        done = subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "seed_demo")
+    done = manage(env, "shell", "-c", BOOK_SCRIPT)
     positions, trades = done.stdout.split()[-2:]
     print(f"book: {positions} open positions from {trades} trades")
     return data_dir

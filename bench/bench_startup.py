@@ -24,7 +24,6 @@ import os
 import re
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,11 +35,10 @@ from typing import TypeVar
 
 from websockets.sync.client import connect
 
-from tests.support.server import app_env, stop_process, wait_for_http
+from tests.support.server import app_env, manage, serving
 from tests.support.services import free_port
 
 T = TypeVar("T")
-ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 USERNAME = "bench-user"
 # Behind Caddy in production: without the header the server redirects to HTTPS.
@@ -140,21 +138,10 @@ def prepare(directory: Path, password: str) -> dict[str, str]:
             "LOG_LEVEL": "WARNING",
         }
     )
-    manage = [sys.executable, "manage.py"]
-    for argv in (
-        ["migrate", "--noinput", "-v0"],
-        ["seed_demo"],
-        ["collectstatic", "--noinput", "-v0"],
-    ):
-        subprocess.run(manage + argv, cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run(
-        [*manage, "create_user", USERNAME, "--password-stdin"],
-        cwd=ROOT,
-        env=env,
-        input=password.encode(),
-        check=True,
-        capture_output=True,
-    )
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "seed_demo")
+    manage(env, "collectstatic", "--noinput", "-v0")
+    manage(env, "create_user", USERNAME, "--password-stdin", input=password)
     return env
 
 
@@ -168,23 +155,13 @@ def one_round(env: dict[str, str], password: str, warm_up: bool) -> tuple[float,
         "APP_BIND_ADDRESS": "127.0.0.1",
         "WARMUP_TIMEOUT_S": "10" if warm_up else "0",
     }
-    log = open(Path(env["DATA_DIR"]) / f"serve-{port}.log", "wb")  # noqa: SIM115
+    log_path = Path(env["DATA_DIR"]) / f"serve-{port}.log"
     start = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "deploy.serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/health/live", 120, process)
+    argv = [sys.executable, "-m", "deploy.serve"]
+    with serving(argv, env, log_path, f"http://127.0.0.1:{port}/health/live", 120):
         ready = time.perf_counter() - start
         cold = sequence(port, password)
         warm = sequence(port, password)
-    finally:
-        stop_process(process)
-        log.close()
     return ready, cold, warm
 
 

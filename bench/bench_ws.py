@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.support.server import server_command, stop_process
+from tests.support.server import manage, server_command, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -213,50 +213,22 @@ CommandLineInterface().run(sys.argv[1:])
 
 @contextlib.contextmanager
 def _server(env: dict[str, str], data_dir: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    from tests.support.server import wait_for_http
     from tests.support.services import free_port
 
     port = free_port()
-    log = (data_dir / f"daphne-{port}.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            _EMBEDDED_SERVER,
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "vault_dash.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/health/live", 60, proc)
+    argv = [sys.executable, "-c", _EMBEDDED_SERVER, "-b", "127.0.0.1", "-p", str(port)]
+    argv.append("vault_dash.asgi:application")
+    log_path = data_dir / f"daphne-{port}.log"
+    with serving(argv, env, log_path, f"http://127.0.0.1:{port}/health/live") as proc:
         yield port, proc
-    finally:
-        stop_process(proc)
-        log.close()
 
 
 @contextlib.contextmanager
 def _publisher(env: dict[str, str], data_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    log = (data_dir / "publisher.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "run_publisher", "--compute", "bench.bench_ws.bench_compute"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    argv = [sys.executable, "manage.py", "run_publisher"]
+    argv += ["--compute", "bench.bench_ws.bench_compute"]
+    with serving(argv, env, data_dir / "publisher.log", None) as proc:
         yield proc
-    finally:
-        stop_process(proc)
-        log.close()
 
 
 async def _client_main(url: str, n: int, ticks: int) -> list[tuple[int, float, float]]:
@@ -338,13 +310,7 @@ def _e2e(label: str, env: dict[str, str], servers: int, external: bool) -> dict[
     if True:
         env = {**env, "DATA_DIR": str(tmp / "data")}
         (tmp / "data").mkdir()
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        manage(env, "migrate", "--noinput", "-v0")
         with contextlib.ExitStack() as stack:
             started = [stack.enter_context(_server(env, tmp)) for _ in range(servers)]
             pids = [proc.pid for _, proc in started]
@@ -443,7 +409,7 @@ def http_servers() -> dict[str, float]:
     if shutil.which("wrk") is None:
         print("   skipped: wrk is not installed (tools/system-deps.sh)")
         return {}
-    from tests.support.server import app_env, wait_for_http
+    from tests.support.server import app_env
     from tests.support.services import free_port
 
     out = {}
@@ -451,21 +417,10 @@ def http_servers() -> dict[str, float]:
         env = app_env({"DATA_DIR": tmpdir, "LOG_LEVEL": "WARNING"})
         for name in ("daphne", "gunicorn"):
             port = free_port()
-            with open(os.devnull, "wb") as devnull:
-                proc = subprocess.Popen(
-                    server_command(name, port, quiet=True),
-                    cwd=ROOT,
-                    env=env,
-                    stdout=devnull,
-                    stderr=subprocess.STDOUT,
-                )
-            try:
-                url = f"http://127.0.0.1:{port}/health/live"
-                wait_for_http(url, 60, proc)
+            url = f"http://127.0.0.1:{port}/health/live"
+            with serving(server_command(name, port, quiet=True), env, Path(os.devnull), url):
                 _wrk(url)  # warm-up round, discarded
                 out[name] = _wrk(url)
-            finally:
-                stop_process(proc)
             print(f"   {name:9} {out[name]:8.0f} req/s")
     print(f"   gunicorn/daphne: {out['gunicorn'] / out['daphne']:.2f}x")
     return out

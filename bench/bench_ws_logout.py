@@ -17,7 +17,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,10 +25,9 @@ import urllib.request
 from pathlib import Path
 
 from bench.http_load import bench_env
-from tests.support.server import stop_process, wait_for_http
+from tests.support.server import manage, serving
 from tests.support.services import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 INTERVAL = float(os.environ.get("BENCH_LOGOUT_INTERVAL", "5"))
 ROUNDS = int(os.environ.get("BENCH_LOGOUT_ROUNDS", "5"))
 PASSWORD = "bench-password-0123456789"
@@ -87,30 +85,19 @@ async def _round(base: str, browser: Browser) -> tuple[float, int, int | None]:
 def main() -> None:
     data_dir = tempfile.mkdtemp(prefix="vault-bench-logout-")
     env = bench_env(data_dir, {"WEBSOCKET_INTERVAL_SECONDS": str(INTERVAL), "REDIS_URL": ""})
-    for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
-        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True)
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "seed_demo")
     create = (
         "from django.contrib.auth import get_user_model as m; "
         f"m().objects.create_user('bench', password={PASSWORD!r})"
     )
-    subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", create], cwd=ROOT, env=env, check=True
-    )
+    manage(env, "shell", "-c", create)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-    server = subprocess.Popen(
-        [*argv, "vault_dash.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_http(f"{base}/health/live", 120, server)
+    argv.append("vault_dash.asgi:application")
+    with serving(argv, env, Path(os.devnull), f"{base}/health/live", 120):
         rounds = [asyncio.run(_round(base, Browser(base))) for _ in range(ROUNDS)]
-    finally:
-        stop_process(server)
     closes = [elapsed for elapsed, _, _ in rounds]
     print(
         f"\nlogout → socket close, daphne, WEBSOCKET_INTERVAL_SECONDS={INTERVAL:g}, {ROUNDS} rounds"

@@ -11,9 +11,7 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import urllib.request
 from collections.abc import Iterator
@@ -21,10 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.caddy import CADDYFILE, caddy_binary, caddy_env
-from tests.support.server import server_command, stop_process, wait_for_http
+from tests.support.server import manage, server_command, serving
 from tests.support.services import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -115,35 +111,16 @@ def serve(
     """Migrate, seed and serve the app; yields (base URL, server process)."""
     data_dir = tempfile.mkdtemp(prefix="vault-bench-")
     env = bench_env(data_dir, extra_env)
-    for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "seed_demo")
     port = free_port()
     argv = server_command(server, port, workers=workers, quiet=True)
-    process = subprocess.Popen(
-        argv,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(f"{base}/health/live", 60, process)
-        yield base, process
+        ready = f"{base}/health/live"
+        with serving(argv, env, Path(os.devnull), ready, group=True) as process:
+            yield base, process
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -177,17 +154,10 @@ def caddy(http_upstream: str, ws_upstream: str) -> Iterator[str]:
         CADDY_HTTP_UPSTREAM=http_upstream,
         CADDY_WS_UPSTREAM=ws_upstream,
     )
-    process = subprocess.Popen(
-        [found, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    argv = [found, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"]
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(f"{base}/health/live", 30, process)
-        yield base
+        with serving(argv, env, Path(os.devnull), f"{base}/health/live", 30, group=True):
+            yield base
     finally:
-        stop_process(process)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -7,6 +7,7 @@ skipped, unless ``VAULT_REQUIRE_SERVICES=1`` (set by ``.ci/run``), where it fail
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -37,6 +38,25 @@ def postgres_url() -> str:
     url = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     _require("PostgreSQL", services.postgres_problem(url))
     return url
+
+
+@pytest.fixture
+def concurrent_db(transactional_db: None) -> None:
+    """Database access for transactions that really run at once: PostgreSQL only (SQLite
+    serialises whole transactions), so these tests run in the PostgreSQL pass."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent transactions: run in the PostgreSQL pass (DATABASE_URL)")
+
+
+@pytest.fixture
+def scratch_db(postgres_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database of the test's own (dropped after it): its URL."""
+    from tests.support.postgres import scratch_database
+
+    with scratch_database(postgres_url, f"vault_test_{secrets.token_hex(4)}") as url:
+        yield url
 
 
 @pytest.fixture

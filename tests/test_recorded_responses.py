@@ -19,12 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from market.providers.synthetic import SyntheticProvider
-from market.service import MarketService
 from portfolio.models import Position
 from tests.factories import PortfolioFactory, PositionFactory, UserFactory
 from tests.support.clock import freeze
-from tests.support.market import use_market_service
+from tests.support.market import synthetic_service, use_market_service
 
 # Sequences start at 1 on every database, so ids in the bodies match on SQLite and PostgreSQL.
 pytestmark = pytest.mark.django_db(transaction=True, reset_sequences=True)
@@ -34,29 +32,10 @@ RECORD = os.environ.get("VAULT_RECORD_GOLDEN") == "1"
 NOW = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)  # a Wednesday, mid-session in New York
 
 
-class _FrozenCache:
-    """Django-cache-like get/set that never expires (the clock does not move)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, object] = {}
-
-    def get(self, key: str, default: object = None) -> object:
-        return self.data.get(key, default)
-
-    def set(self, key: str, value: object, timeout: float | None = None) -> None:
-        self.data[key] = value
-
-
 @pytest.fixture
 def frozen_market(monkeypatch):
     freeze(monkeypatch, NOW)
-    svc = MarketService(
-        SyntheticProvider(seed=7, rate=0.04, clock=lambda: NOW),
-        _FrozenCache(),
-        chain_ttl=300,
-        quote_ttl=5,
-        wall_clock=lambda: NOW.timestamp(),
-    )
+    svc = synthetic_service(NOW)
     with use_market_service(svc):
         yield svc
 

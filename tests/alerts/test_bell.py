@@ -26,16 +26,21 @@ def login(user) -> tuple[Client, str]:
     return client, f"sessionid={client.cookies['sessionid'].value}"
 
 
+async def connected(user):
+    """A client logged in as ``user`` and a socket of its session, past "connected"."""
+    client, cookie = await sync_to_async(login)(user)
+    comm = communicator(cookie=cookie)
+    assert (await comm.connect(timeout=5))[0]
+    assert (await comm.receive_json_from())["type"] == "connected"
+    return client, comm
+
+
 async def test_fire_and_read_update_the_bell(fake_market):
     owner, stranger = await sync_to_async(UserFactory)(), await sync_to_async(UserFactory)()
     portfolio = await sync_to_async(PortfolioFactory)(owner=owner)
     await sync_to_async(make_rule)(portfolio=portfolio, level=150.0)
-    client, cookie = await sync_to_async(login)(owner)
-    _, other_cookie = await sync_to_async(login)(stranger)
-    mine, theirs = communicator(cookie=cookie), communicator(cookie=other_cookie)
-    for comm in (mine, theirs):
-        assert (await comm.connect(timeout=5))[0]
-        assert (await comm.receive_json_from())["type"] == "connected"
+    client, mine = await connected(owner)
+    _, theirs = await connected(stranger)
 
     await sync_to_async(runner.evaluate_symbol)("GLD", value=Book())
     bell = await next_of_type(mine, "alerts_unread", 5)
@@ -55,10 +60,7 @@ async def test_unread_count_is_sent_on_connect(fake_market):
     portfolio = await sync_to_async(PortfolioFactory)(owner=owner)
     await sync_to_async(make_rule)(portfolio=portfolio, level=150.0)
     await sync_to_async(runner.evaluate_symbol)("GLD", value=Book())
-    _, cookie = await sync_to_async(login)(owner)
-    comm = communicator(cookie=cookie)
-    assert (await comm.connect(timeout=5))[0]
-    assert (await comm.receive_json_from())["type"] == "connected"
+    _, comm = await connected(owner)
     assert (await comm.receive_json_from())["unread"] == 1
     await comm.disconnect()
 
@@ -70,12 +72,9 @@ async def test_opening_the_alert_log_sends_zero_to_the_owner_only(fake_market):
     for portfolio in (mine, theirs):
         await sync_to_async(make_rule)(portfolio=portfolio, level=150.0)
     await sync_to_async(runner.evaluate_symbol)("GLD", value=Book())
-    client, cookie = await sync_to_async(login)(owner)
-    _, other_cookie = await sync_to_async(login)(stranger)
-    my_socket, their_socket = communicator(cookie=cookie), communicator(cookie=other_cookie)
+    client, my_socket = await connected(owner)
+    _, their_socket = await connected(stranger)
     for comm in (my_socket, their_socket):
-        assert (await comm.connect(timeout=5))[0]
-        assert (await comm.receive_json_from())["type"] == "connected"
         assert (await comm.receive_json_from())["unread"] == 1  # each their own one
 
     assert (await sync_to_async(client.get)("/alerts/")).status_code == 200

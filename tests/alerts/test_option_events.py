@@ -29,14 +29,14 @@ def close(value):
 def book(itm="settle"):
     pf = PortfolioFactory(itm_expiry=itm)
 
-    def trade(qty, price, **instrument):
+    def trade(qty, price, traded_on=date(2026, 9, 1), **instrument):
         ledger.record_one(
             pf,
             pf.owner,
             action="buy" if qty > 0 else "sell",
             quantity=D(str(qty)),
             price=D(str(price)),
-            traded_on=date(2026, 9, 1),
+            traded_on=traded_on,
             **instrument,
         )
 
@@ -54,6 +54,20 @@ def option(right, strike, expiry_=EXPIRY):
 
 
 SHARES = {"symbol": "GLD", "kind": "underlying"}
+
+
+def assign_put(pf, traded_on, expiry_=EXPIRY, **extra):
+    """One short 180 put assigned by hand (a manual ledger entry, not the expiry run)."""
+    ledger.record_one(
+        pf,
+        pf.owner,
+        action="assignment",
+        quantity=D(1),
+        price=D(0),
+        traded_on=traded_on,
+        **extra,
+        **option("P", 180, expiry_),
+    )
 
 
 def event_rule(pf, op="any", **kw):
@@ -151,16 +165,7 @@ def test_manual_assignment_trades_count_too():
     pf, trade = book()
     rule = event_rule(pf, op="assigned")
     trade(-1, 3, **option("P", 180))
-    ledger.record_one(
-        pf,
-        pf.owner,
-        action="assignment",
-        quantity=D(1),
-        price=D(0),
-        traded_on=date(2026, 11, 10),
-        note="assigned early",
-        **option("P", 180),
-    )
+    assign_put(pf, date(2026, 11, 10), note="assigned early")
     assert len(tick().fired) == 1
     assert AlertEvent.objects.get(rule=rule).message.endswith("— assigned early")
 
@@ -205,24 +210,8 @@ def test_api_and_form_accept_it_without_a_level():
 def test_an_imported_old_assignment_is_history_not_news():
     pf, trade = book()
     rule = event_rule(pf)
-    ledger.record_one(
-        pf,
-        pf.owner,
-        action="sell",
-        quantity=D(-1),
-        price=D(3),
-        traded_on=date(2024, 12, 2),
-        **option("P", 180, date(2025, 1, 17)),
-    )
-    ledger.record_one(
-        pf,
-        pf.owner,
-        action="assignment",
-        quantity=D(1),
-        price=D(0),
-        traded_on=date(2025, 1, 17),
-        **option("P", 180, date(2025, 1, 17)),
-    )
+    trade(-1, 3, traded_on=date(2024, 12, 2), **option("P", 180, date(2025, 1, 17)))
+    assign_put(pf, date(2025, 1, 17), date(2025, 1, 17))
     assert tick().fired == []
     rule.refresh_from_db()
     assert rule.crossing == 0

@@ -4,22 +4,20 @@ PostgreSQL pass's test; the sequential takeover is in test_runner.py)."""
 
 from __future__ import annotations
 
-import threading
+from functools import partial
 
 import pytest
-from django.db import connection, connections
 
 from alerts import runner
 from alerts.models import AlertDelivery, AlertEvent, AlertRule
 from tests.alerts.helpers import Book, make_rule
 from tests.factories import PortfolioFactory
+from tests.support.postgres import race
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.usefixtures("concurrent_db")
 
 
 def test_concurrent_evaluators_fire_each_crossing_once(fake_market):
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent transactions: run in the PostgreSQL pass (DATABASE_URL)")
     for _ in range(10):
         p = PortfolioFactory()
         make_rule(portfolio=p, level=210.0, reset_band=5.0, email="me@example.com")
@@ -29,28 +27,7 @@ def test_concurrent_evaluators_fire_each_crossing_once(fake_market):
         book.spot = spot
         # Both read the same state before either writes: the old and the new leader.
         views = [list(AlertRule.objects.select_related("portfolio")) for _ in range(2)]
-        start = threading.Barrier(2)
-        errors: list[BaseException] = []
-
-        def evaluate(
-            rules: list[AlertRule],
-            start: threading.Barrier = start,
-            errors: list[BaseException] = errors,
-        ) -> None:
-            try:
-                start.wait()
-                runner.evaluate_symbol("GLD", value=book, rules=rules)
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-            finally:
-                connections.close_all()
-
-        threads = [threading.Thread(target=evaluate, args=(v,)) for v in views]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        assert not errors, errors
+        race([partial(runner.evaluate_symbol, "GLD", value=book, rules=v) for v in views])
     spot_rules = AlertRule.objects.filter(kind="spot")
     assert sorted(spot_rules.values_list("crossing", flat=True)) == [3] * 10
     # The hedge-ratio rules fired on the first tick and never re-armed (ratio stays 1.0).
@@ -64,8 +41,6 @@ def test_concurrent_evaluators_fire_each_crossing_once(fake_market):
 def test_concurrent_evaluators_notify_each_option_event_once(fake_market):
     """Two evaluators with the same reading of option-event rules, at the same moment, while
     expiries land between ticks: each expiry trade notifies once per rule."""
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent transactions: run in the PostgreSQL pass (DATABASE_URL)")
     from datetime import UTC, date, datetime
     from decimal import Decimal
 
@@ -98,35 +73,14 @@ def test_concurrent_evaluators_notify_each_option_event_once(fake_market):
             email="me@example.com",
         )
         portfolios.append(p)
+    now = datetime(2026, 12, 7, tzinfo=UTC)
     for e in expiries:
         expiry.process_expiries(
             datetime(e.year, e.month, e.day, 21, 30, tzinfo=UTC), lambda s, d: 170.0
         )
         views = [list(AlertRule.objects.select_related("portfolio")) for _ in range(2)]
-        start = threading.Barrier(2)
-        errors: list[BaseException] = []
-
-        def evaluate(
-            rules: list[AlertRule],
-            start: threading.Barrier = start,
-            errors: list[BaseException] = errors,
-        ) -> None:
-            try:
-                start.wait()
-                runner.evaluate_symbol(
-                    "GLD", value=Book(), rules=rules, now=datetime(2026, 12, 7, tzinfo=UTC)
-                )
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-            finally:
-                connections.close_all()
-
-        threads = [threading.Thread(target=evaluate, args=(v,)) for v in views]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        assert not errors, errors
+        evaluate = partial(runner.evaluate_symbol, "GLD", now=now)
+        race([partial(evaluate, value=Book(), rules=v) for v in views])
     assert sorted(AlertRule.objects.values_list("crossing", flat=True)) == [3] * 5
     assert AlertEvent.objects.count() == 5 * 3
     assert AlertDelivery.objects.count() == 5 * 3

@@ -75,19 +75,18 @@ class DeployEnv:
         return int(self.env["APP_PORT"])
 
     def fab(self, *args: str, **overrides: str) -> FabResult:
-        env = {**self.env, **overrides}
-        done = subprocess.run(
-            [sys.executable, "-m", "fabric", *args],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        return FabResult(done.returncode, done.stdout, done.stderr)
+        """``fab args`` to its end (3 minutes at most)."""
+        process = self.start(*args, **overrides)
+        try:
+            stdout, stderr = process.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
+        return FabResult(process.returncode, stdout, stderr)
 
     def start(self, *args: str, **overrides: str) -> subprocess.Popen[str]:
+        """``fab args`` started, its output piped, not waited for."""
         env = {**self.env, **overrides}
         return subprocess.Popen(
             [sys.executable, "-m", "fabric", *args],

@@ -17,6 +17,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.server import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 BASE_IMAGE = os.environ.get("VAULT_BASE_IMAGE", "vault-dash/python-base:trixie")
 APP_IMAGE = "vault-dash:ci"
@@ -160,12 +162,7 @@ class Registry:
     process: subprocess.Popen[bytes]
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 def start_registry(directory: Path, port: int) -> Registry:

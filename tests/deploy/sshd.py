@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.server import stop_process
 from tests.support.services import free_port
 
 SSHD = "/usr/sbin/sshd"
@@ -120,12 +121,7 @@ class SSHServer:
     def stop(self) -> None:
         self.stop_app()
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process)
 
 
 def start_sshd(base: Path, *, fake_docker: bool = True) -> SSHServer:

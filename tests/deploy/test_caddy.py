@@ -29,8 +29,9 @@ from websockets.typing import Origin
 
 from tests.conftest import _require
 from tests.support.caddy import CADDYFILE, caddy_binary, caddy_env
-from tests.support.server import app_env, run_app_server, stop_process, wait_for_http
+from tests.support.server import app_env, manage, run_app_server, serving
 from tests.support.services import free_port
+from tests.support.websocket import portfolio_updates
 
 pytestmark = pytest.mark.slow
 
@@ -69,19 +70,9 @@ def run_caddy(caddy: str, tmp: Path, ws_port: int, http_port: int) -> Iterator[s
         CADDY_HTTP_UPSTREAM=f"127.0.0.1:{http_port}",
         CADDY_WS_UPSTREAM=f"127.0.0.1:{ws_port}",
     )
-    log = (tmp / "caddy.log").open("wb")
-    process = subprocess.Popen(
-        [caddy, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/health/live", 30, process)
+    argv = [caddy, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"]
+    with serving(argv, env, tmp / "caddy.log", f"http://127.0.0.1:{port}/health/live", 30):
         yield f"127.0.0.1:{port}"
-    finally:
-        stop_process(process)
-        log.close()
 
 
 USER, PASSWORD = "alice", "correct horse battery staple"
@@ -89,14 +80,8 @@ USER, PASSWORD = "alice", "correct horse battery staple"
 
 def create_user(env: dict[str, str]) -> None:
     # The password travels in the environment, never on a command line.
-    subprocess.run(
-        [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", USER]
-        + ["--email", "alice@example.com"],
-        cwd=ROOT,
-        env={**app_env(env), "DJANGO_SUPERUSER_PASSWORD": PASSWORD},
-        check=True,
-        capture_output=True,
-    )
+    env = {**app_env(env), "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
+    manage(env, "createsuperuser", "--noinput", "--username", USER, "--email", "alice@example.com")
 
 
 @pytest.fixture(scope="module")
@@ -159,13 +144,7 @@ def test_websocket_goes_through_to_daphne_and_streams_updates(layout) -> None:
         url = f"ws://{address}/ws/updates?symbol=GLD"
         async with websockets.connect(url, origin=Origin(f"http://{address}")) as ws:
             assert json.loads(await ws.recv())["type"] == "connected"
-            updates: list[dict] = []
-            async with asyncio.timeout(30):
-                while len(updates) < 2:
-                    message = json.loads(await ws.recv())
-                    if message["type"] == "portfolio_update":
-                        updates.append(message)
-            return updates
+            return await portfolio_updates(ws, 2, 30)
 
     updates = asyncio.run(two_updates())
     assert [u["symbol"] for u in updates] == ["GLD", "GLD"]
@@ -254,21 +233,11 @@ def test_the_images_daphne_takes_no_forwarded_address_from_a_client(layout, tmp_
             "SKIP_MIGRATIONS": "1",
         }
     )
-    with (tmp_path / "entrypoint.log").open("wb") as log:
-        process = subprocess.Popen(
-            ["/bin/sh", str(ROOT / "deploy" / "entrypoint.sh"), "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/health/live", 60, process)
+    argv = ["/bin/sh", str(ROOT / "deploy" / "entrypoint.sh"), "serve"]
+    with serving(argv, env, tmp_path / "entrypoint.log", f"http://127.0.0.1:{port}/health/live"):
         client = LoopbackBrowser("127.0.0.4", f"127.0.0.1:{port}")
         statuses = [
             client.login("wrong password", **{"X-Forwarded-For": f"198.51.100.{n}"})
             for n in range(5)
         ]
-    finally:
-        stop_process(process)
     assert statuses == [200, 200, 200, 200, 429]

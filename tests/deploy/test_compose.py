@@ -14,6 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
+SCHEMA = json.loads((SCHEMAS / "compose-spec.json").read_text())
 COMPOSE = ROOT / "deploy" / "docker-compose.deploy.yml"
 
 
@@ -29,17 +30,15 @@ def resolved(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_compose_file_matches_the_compose_spec_schema() -> None:
-    schema = json.loads((SCHEMAS / "compose-spec.json").read_text())
-    jsonschema.validate(load_compose(), schema)
+    jsonschema.validate(load_compose(), SCHEMA)
 
 
 def test_schema_rejects_a_broken_compose_file() -> None:
     """The vendored schema is strict enough to catch typos (so the test above can fail)."""
-    schema = json.loads((SCHEMAS / "compose-spec.json").read_text())
     broken = load_compose()
     broken["services"]["app"]["restrat"] = "always"
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(broken, schema)
+        jsonschema.validate(broken, SCHEMA)
 
 
 def test_app_service_policies() -> None:

@@ -28,6 +28,7 @@ from websockets.typing import Origin
 from deploy import envfile
 from tests.deploy.engine import ROOT, Engine, http_get, wait_http
 from tests.support.services import free_port
+from tests.support.websocket import portfolio_updates
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -232,11 +233,8 @@ def test_websocket_updates_through_caddy_from_the_publisher(stack: Stack, api_to
             url, origin=Origin(f"http://{address}"), additional_headers={"Cookie": session}
         ) as ws:
             assert json.loads(await ws.recv())["type"] == "connected"
-            async with asyncio.timeout(60):
-                while True:
-                    message = json.loads(await ws.recv())
-                    if message["type"] == "portfolio_update":
-                        return dict(message)
+            (update,) = await portfolio_updates(ws, 1, 60)
+            return update
 
     update = asyncio.run(first_update())
     assert update["symbol"] == "GLD"

@@ -15,6 +15,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
+SCHEMA = json.loads((SCHEMAS / "gitlab-ci.json").read_text())
 RESERVED = {
     "stages",
     "variables",
@@ -69,16 +70,14 @@ def test_resolve_deep_merges_variables_and_replaces_scripts() -> None:
 
 
 def test_matches_the_gitlab_ci_schema() -> None:
-    schema = json.loads((SCHEMAS / "gitlab-ci.json").read_text())
-    jsonschema.validate(load(), schema)
+    jsonschema.validate(load(), SCHEMA)
 
 
 def test_schema_rejects_a_broken_pipeline() -> None:
-    schema = json.loads((SCHEMAS / "gitlab-ci.json").read_text())
     broken = load()
     broken["lint"]["when"] = "sometimes"
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(broken, schema)
+        jsonschema.validate(broken, SCHEMA)
 
 
 def test_stages_images_and_jobs() -> None:

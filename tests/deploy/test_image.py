@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.server import run_python
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
@@ -82,6 +84,10 @@ def test_dockerfile_needs_no_remote_frontend() -> None:
     assert not re.search(r"^#\s*syntax\s*=", DOCKERFILE, re.M | re.I)
 
 
+def _migrate(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run_python(env, "-m", "deploy.migrate", check=False, timeout=120)
+
+
 def _migrate_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -142,14 +148,7 @@ def test_migration_lock_timeout_exits_non_zero(tmp_path: Path) -> None:
     data_dir.mkdir()
     with (data_dir / ".migrate.lock").open("a+b") as holder:
         fcntl.flock(holder, fcntl.LOCK_EX)
-        done = subprocess.run(
-            [sys.executable, "-m", "deploy.migrate"],
-            cwd=ROOT,
-            env=_migrate_env(data_dir, MIGRATE_LOCK_TIMEOUT="1"),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = _migrate(_migrate_env(data_dir, MIGRATE_LOCK_TIMEOUT="1"))
     assert done.returncode == 1
     assert "still held after 1s" in done.stderr
 
@@ -165,13 +164,8 @@ def test_postgres_migrations_use_an_advisory_lock(postgres_url: str, tmp_path: P
     with psycopg.connect(_libpq(postgres_url), autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_KEY])
         try:
-            done = subprocess.run(
-                [sys.executable, "-m", "deploy.migrate"],
-                cwd=ROOT,
-                env=_migrate_env(tmp_path, DATABASE_URL=postgres_url, MIGRATE_LOCK_TIMEOUT="1"),
-                capture_output=True,
-                text=True,
-                timeout=120,
+            done = _migrate(
+                _migrate_env(tmp_path, DATABASE_URL=postgres_url, MIGRATE_LOCK_TIMEOUT="1")
             )
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_KEY])
@@ -182,14 +176,7 @@ def test_postgres_migrations_use_an_advisory_lock(postgres_url: str, tmp_path: P
 @pytest.mark.slow
 def test_migrate_waits_for_an_unreachable_database_then_gives_up(tmp_path: Path) -> None:
     unreachable = "postgres://nobody@127.0.0.1:9/none?connect_timeout=1"
-    done = subprocess.run(
-        [sys.executable, "-m", "deploy.migrate"],
-        cwd=ROOT,
-        env=_migrate_env(tmp_path, DATABASE_URL=unreachable, MIGRATE_LOCK_TIMEOUT="2"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _migrate(_migrate_env(tmp_path, DATABASE_URL=unreachable, MIGRATE_LOCK_TIMEOUT="2"))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "waiting for the database to accept connections" in done.stdout
     assert "database unreachable after 2s" in done.stderr

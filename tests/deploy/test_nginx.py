@@ -29,6 +29,7 @@ from websockets.typing import Origin
 from tests.conftest import _require
 from tests.support.server import run_app_server, stop_process
 from tests.support.services import free_port
+from tests.support.websocket import portfolio_updates
 
 pytestmark = pytest.mark.slow
 
@@ -206,11 +207,8 @@ def test_websocket_upgrade_reaches_daphne(layout) -> None:
         origin = Origin(f"https://127.0.0.1:{https_port}")
         async with websockets.connect(url, ssl=context, origin=origin) as ws:
             assert json.loads(await ws.recv())["type"] == "connected"
-            async with asyncio.timeout(30):
-                while True:
-                    message = json.loads(await ws.recv())
-                    if message["type"] == "portfolio_update":
-                        return dict(message)
+            (update,) = await portfolio_updates(ws, 1, 30)
+            return update
 
     update = asyncio.run(first_update())
     assert update["symbol"] == "GLD"

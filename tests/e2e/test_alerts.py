@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -15,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.alerts.receivers import http_server, smtp_server
-from tests.support.a11y import axe_violations, overflow, screenshot, small_text
-from tests.support.server import ROOT, AppServer, app_env, stop_process, wait_for_http
+from tests.support.a11y import page_problems, screenshot
+from tests.support.browser import log_in, page_errors
+from tests.support.server import AppServer, app_env, manage, serving
 from tests.support.services import free_port
 
 pytestmark = [pytest.mark.browser]
@@ -69,30 +69,12 @@ def steered_server(data: Path, extra: dict[str, str]) -> Iterator[tuple[AppServe
             **extra,
         }
     )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    manage(env, "migrate", "--noinput", "-v0")
     log_path = data / "daphne.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.steered_server", "-b", "127.0.0.1"]
-            + ["-p", str(port), "--websocket_connect_timeout", "30"]
-            + ["vault_dash.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = AppServer("127.0.0.1", port, env, process, log_path)
-    try:
-        wait_for_http(f"{server.url}/health/live", 60, process)
-        yield server, steer
-    finally:
-        stop_process(process)
+    argv = [sys.executable, "-m", "tests.support.steered_server", "-b", "127.0.0.1"]
+    argv += ["-p", str(port), "--websocket_connect_timeout", "30", "vault_dash.asgi:application"]
+    with serving(argv, env, log_path, f"http://127.0.0.1:{port}/health/live") as process:
+        yield AppServer("127.0.0.1", port, env, process, log_path), steer
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -118,30 +100,12 @@ def test_a_rule_fires_once_to_the_bell_the_mail_and_the_push(browser, tmp_path):
             },
         ) as (server, steer),
     ):
-        made = subprocess.run(
-            [
-                sys.executable,
-                "manage.py",
-                "shell",
-                "-c",
-                SETUP.format(user=USER, password=PASSWORD),
-            ],
-            cwd=ROOT,
-            env=server.env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        made = manage(server.env, "shell", "-c", SETUP.format(user=USER, password=PASSWORD))
         pk = int(made.stdout.strip().splitlines()[-1])
         context = browser.new_context(viewport=DESKTOP)
         page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{server.url}/login/")
-        page.fill("#id_username", USER)
-        page.fill("#id_password", PASSWORD)
-        page.click("form button[type=submit]")
-        page.wait_for_url(lambda u: "/login/" not in u)
+        errors = page_errors(page)
+        log_in(page, server.url, USER, PASSWORD)
         assert page.get_attribute("#alert-bell", "data-unread") == "0"
         assert page.get_attribute("#alert-bell", "aria-label") == "Alerts: none unread"
 
@@ -200,11 +164,7 @@ def test_a_rule_fires_once_to_the_bell_the_mail_and_the_push(browser, tmp_path):
                 # the dashboard body to 60 % for its duration, which axe reads as low contrast).
                 ctx.add_init_script("delete window.WebSocket;")
                 p = ctx.new_page()
-                p.goto(f"{server.url}/login/")
-                p.fill("#id_username", USER)
-                p.fill("#id_password", PASSWORD)
-                p.click("form button[type=submit]")
-                p.wait_for_url(lambda u: "/login/" not in u)
+                log_in(p, server.url, USER, PASSWORD)
                 for name, path in (
                     ("alerts-rules", f"/portfolios/{pk}/alerts/"),
                     ("alerts-log", "/alerts/"),
@@ -213,13 +173,7 @@ def test_a_rule_fires_once_to_the_bell_the_mail_and_the_push(browser, tmp_path):
                     p.goto(f"{server.url}{path}")
                     p.wait_for_load_state("load")
                     where = f"{name} at {viewport['width']} px, {scheme}"
-                    width = overflow(p)
-                    if width["scroll"] > width["viewport"]:
-                        problems.append(f"{where}: document {width['scroll']} px wide")
-                    tiny = small_text(p)
-                    if tiny:
-                        problems.append(f"{where}: text under 11 px: {tiny[:5]}")
-                    problems += [f"{where}: axe {v}" for v in axe_violations(p)]
+                    problems += page_problems(p, where, text=True)
                     screenshot(p, f"{name}-{viewport['width']}-{scheme}")
                 ctx.close()
         assert not problems, "\n".join(problems)

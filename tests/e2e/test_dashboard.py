@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
 
-from tests.support.browser import wait_for_htmx_idle
-from tests.support.server import ROOT, run_app_server
+from tests.support.browser import load_with_api, page_errors, wait_for_htmx_idle
+from tests.support.server import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -17,38 +14,13 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("dashboard")
-    with run_app_server({"DATA_DIR": str(data)}, seed=True) as srv:
-        yield srv
-
-
-def api(server, query: str) -> dict:
-    with urllib.request.urlopen(f"{server.url}/api/portfolio?{query}", timeout=10) as r:  # noqa: S310
-        return json.load(r)
-
-
-def kpis(page) -> dict[str, float | str]:
-    out: dict[str, float | str] = {"ts": page.get_attribute("#kpis", "data-ts") or ""}
-    for name in ("value", "pnl", "day-pnl", "floor", "hedge-cost", "delta"):
-        raw = page.get_attribute(f"#kpi-{name}", "data-value")
-        out[name] = float(raw) if raw else float("nan")
-    return out
-
-
 def test_dashboard_matches_api_and_switches_symbol(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    errors = page_errors(page)
     # Quotes tick every few seconds: compare page and API computed from the same data instant.
-    for _ in range(5):
-        page.goto(f"{server.url}/")
-        shown = kpis(page)
-        body = api(server, "symbol=GLD")
-        if body["as_of"] == shown["ts"]:
-            break
-    assert body["as_of"] == shown["ts"], "could not catch one quote in both"
+    names = ("value", "pnl", "day-pnl", "floor", "hedge-cost", "delta")
+    api_url = f"{server.url}/api/portfolio?symbol=GLD"
+    body, shown = load_with_api(page, f"{server.url}/", api_url, *names)
     t, h = body["totals"], body["hedge"]
     assert shown["value"] == pytest.approx(t["value"], rel=1e-12)
     assert shown["pnl"] == pytest.approx(t["pnl"], rel=1e-12)

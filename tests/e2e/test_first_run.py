@@ -8,34 +8,18 @@ shares costing 60 × 180.01 = $10,800.60.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.support.server import ROOT, run_app_server
+from tests.support.browser import page_errors
+from tests.support.server import manage
 
 pytestmark = [pytest.mark.browser]
 
 PASSWORD = "gold is heavy 2026"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("first-run")
-    with run_app_server({"DATA_DIR": str(data)}, seed=True) as srv:
-        yield srv
-
-
 def invitation_path(server) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", "invite", "--email", "new@example.com"],
-        cwd=ROOT,
-        env=server.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = manage(server.env, "invite", "--email", "new@example.com")
     return done.stdout.strip()
 
 
@@ -45,10 +29,19 @@ def api(page, server, portfolio_id: int) -> dict:
     return resp.json()
 
 
+def submit_trade(page, form: str, quantity: str, price: str, day: str, portfolio_id: int) -> None:
+    """Fill the open trade form (a $1 fee) and send it; it lands on the ledger."""
+    page.fill("#id_quantity", quantity)
+    page.fill("#id_price", price)
+    page.fill("#id_fees", "1")
+    page.fill("#id_traded_on", day)
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_url(f"**/portfolios/{portfolio_id}/trades/")
+
+
 def test_invitation_to_partial_close(server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    errors = page_errors(page)
 
     # The invitation: choose a name and a password, land on the first-run page, logged in.
     page.goto(server.url + invitation_path(server))
@@ -78,12 +71,7 @@ def test_invitation_to_partial_close(server, browser):
 
     # The first position: 100 shares.
     page.click("#add-shares")
-    page.fill("#id_quantity", "100")
-    page.fill("#id_price", "180")
-    page.fill("#id_fees", "1")
-    page.fill("#id_traded_on", "2026-01-05")
-    page.click("#trade-form button[type=submit]")
-    page.wait_for_url(f"**/portfolios/{portfolio_id}/trades/")
+    submit_trade(page, "#trade-form", "100", "180", "2026-01-05", portfolio_id)
     body = api(page, server, portfolio_id)
     [row] = body["positions"]
     assert row["quantity"] == 100
@@ -92,12 +80,7 @@ def test_invitation_to_partial_close(server, browser):
 
     # A partial close: 40 at $190 with a $1 fee.
     page.click("#open-positions a:has-text('Close')")
-    page.fill("#id_quantity", "40")
-    page.fill("#id_price", "190")
-    page.fill("#id_fees", "1")
-    page.fill("#id_traded_on", "2026-02-01")
-    page.click("#close-form button[type=submit]")
-    page.wait_for_url(f"**/portfolios/{portfolio_id}/trades/")
+    submit_trade(page, "#close-form", "40", "190", "2026-02-01", portfolio_id)
     assert float(page.get_attribute("#realised-total", "data-value") or "nan") == pytest.approx(
         398.60
     )

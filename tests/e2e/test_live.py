@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.support.browser import wait_for_htmx_idle
+from tests.support.browser import page_errors, wait_for_htmx_idle
 from tests.support.server import run_app_server, stop_process
 
 pytestmark = [pytest.mark.browser]
@@ -34,8 +34,7 @@ def _number(text: str) -> float:
 
 def test_an_update_refreshes_every_panel_from_one_snapshot(ticking_server, browser):
     page = browser.new_page(viewport={"width": 1440, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    errors = page_errors(page)
     page.goto(f"{ticking_server.url}/")
     page.wait_for_selector('#live-conn[data-state="live"]', timeout=15_000)
     first = page.get_attribute("#kpis", "data-ts")

@@ -7,9 +7,7 @@ the chain and the strategies say "market closed" and show values as of that clos
 
 from __future__ import annotations
 
-import json
 import math
-import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +15,7 @@ import pytest
 from market.calendar import NEW_YORK
 from market.providers.replay import snapshot_dict, write_snapshots
 from market.providers.synthetic import SyntheticProvider
+from tests.support.browser import get_json, page_errors
 from tests.support.server import ROOT, run_app_server
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -48,11 +47,6 @@ def server(tmp_path_factory):
         yield srv, close
 
 
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as r:  # noqa: S310 (local test server)
-        return json.load(r)
-
-
 def test_weekend_pages_say_closed_and_show_the_close(server, browser):
     srv, close = server
     options = get_json(f"{srv.url}/api/options?symbol=GLD")
@@ -63,8 +57,7 @@ def test_weekend_pages_say_closed_and_show_the_close(server, browser):
     assert health["market_open"] is False and health["market_state"] == "CLOSED"
 
     page = browser.new_page(viewport={"width": 390, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    errors = page_errors(page)
 
     page.goto(f"{srv.url}/")
     assert page.locator("#market-closed").is_visible()

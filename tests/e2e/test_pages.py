@@ -8,15 +8,13 @@ screenshot under ``test-artifacts/screenshots/``.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import urllib.request
 
 import pytest
 
-from tests.support.a11y import axe_violations, overflow, screenshot, small_text
-from tests.support.browser import wait_for_htmx_idle
-from tests.support.server import ROOT, run_app_server
+from tests.support.a11y import page_problems, screenshot
+from tests.support.browser import log_in, page_errors, wait_for_htmx_idle
+from tests.support.server import manage
 
 pytestmark = [pytest.mark.browser]
 
@@ -24,47 +22,22 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
 ADMIN_USER = "e2e-admin"
 ADMIN_PASSWORD = "e2e-pages-Passw0rd!"  # a throwaway account in the test's own database
+EMAIL = "e2e@example.invalid"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("pages")
-    with run_app_server({"DATA_DIR": str(data)}, seed=True) as srv:
-        subprocess.run(
-            [
-                sys.executable,
-                "manage.py",
-                "createsuperuser",
-                "--noinput",
-                "--username",
-                ADMIN_USER,
-                "--email",
-                "e2e@example.invalid",
-            ],
-            cwd=ROOT,
-            env={**srv.env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD},
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(  # a year of IV30, so the IV history page draws its chart
-            [sys.executable, "manage.py", "backfill_iv_history", "--symbol", "GLD"],
-            cwd=ROOT,
-            env=srv.env,
-            check=True,
-            capture_output=True,
-        )
-        yield srv
+def server(server):
+    env = {**server.env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD}
+    manage(env, "createsuperuser", "--noinput", "--username", ADMIN_USER, "--email", EMAIL)
+    # A year of IV30, so the IV history page draws its chart.
+    manage(server.env, "backfill_iv_history", "--symbol", "GLD")
+    return server
 
 
 @pytest.fixture(scope="module")
 def logged_in_state(server, browser, tmp_path_factory):
     context = browser.new_context()
-    page = context.new_page()
-    page.goto(f"{server.url}/login/")
-    page.fill("#id_username", ADMIN_USER)
-    page.fill("#id_password", ADMIN_PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(lambda u: "/login/" not in u)
+    log_in(context.new_page(), server.url, ADMIN_USER, ADMIN_PASSWORD)
     path = tmp_path_factory.mktemp("state") / "state.json"
     context.storage_state(path=str(path))
     context.close()
@@ -117,23 +90,15 @@ def test_every_page_fits_reads_and_passes_axe(
             storage_state=logged_in_state if login else None,
         )
         page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+        errors = page_errors(page)
         page.goto(f"{server.url}{path}")
         page.wait_for_load_state("load")
         if page.evaluate("() => !!window.htmx"):
             wait_for_htmx_idle(page)
         where = f"{name} at {viewport['width']} px, {scheme}"
-        size_ = overflow(page)
-        if size_["scroll"] > size_["viewport"]:
-            problems.append(f"{where}: document {size_['scroll']} px wide")
         if page.locator("h1").count() < 1:
             problems.append(f"{where}: no h1")
-        if not name.startswith("admin"):
-            tiny = small_text(page)
-            if tiny:
-                problems.append(f"{where}: text under 11 px: {tiny[:5]}")
-        problems += [f"{where}: axe {v}" for v in axe_violations(page)]
+        problems += page_problems(page, where, text=not name.startswith("admin"))
         problems += [f"{where}: script error {e}" for e in errors]
         screenshot(page, f"{name}-{viewport['width']}-{scheme}")
         context.close()

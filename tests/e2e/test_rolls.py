@@ -4,17 +4,13 @@ dashboard, whose numbers must match /api/portfolio. axe-core at a phone's and a 
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
-import urllib.request
 
 import pytest
 
-from tests.support.a11y import axe_violations, overflow, screenshot
-from tests.support.browser import wait_for_htmx_idle
-from tests.support.server import ROOT, run_app_server
+from tests.support.a11y import page_problems, screenshot
+from tests.support.browser import get_json, load_with_api, page_errors, wait_for_htmx_idle
+from tests.support.server import manage
 
 pytestmark = [pytest.mark.browser]
 
@@ -23,47 +19,17 @@ DESKTOP = {"width": 1440, "height": 900}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("rolls")
-    with run_app_server({"DATA_DIR": str(data)}, seed=True) as srv:
-        subprocess.run(
-            [sys.executable, "manage.py", "backfill_history", "--days", "60"],
-            cwd=ROOT,
-            env=srv.env,
-            check=True,
-            capture_output=True,
-        )
-        yield srv
-
-
-def api(server, path: str) -> dict:
-    with urllib.request.urlopen(f"{server.url}{path}", timeout=20) as r:  # noqa: S310
-        return json.load(r)
-
-
-def kpis(page) -> dict[str, float | str]:
-    out: dict[str, float | str] = {"ts": page.get_attribute("#kpis", "data-ts") or ""}
-    for name in ("value", "pnl", "floor", "delta"):
-        raw = page.get_attribute(f"#kpi-{name}", "data-value")
-        out[name] = float(raw) if raw else float("nan")
-    return out
-
-
-def check(page, where: str) -> list[str]:
-    problems = [f"{where}: axe {v}" for v in axe_violations(page)]
-    size = overflow(page)
-    if size["scroll"] > size["viewport"]:
-        problems.append(f"{where}: document {size['scroll']} px wide")
-    return problems
+def server(server):
+    manage(server.env, "backfill_history", "--days", "60")
+    return server
 
 
 def test_roll_the_puts_out_one_expiry(server, browser):
     page = browser.new_page(viewport=DESKTOP)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    errors = page_errors(page)
     problems: list[str] = []
 
-    before = api(server, "/api/portfolio?symbol=GLD")
+    before = get_json(f"{server.url}/api/portfolio?symbol=GLD")
     (put,) = [p for p in before["positions"] if p["inputs"].get("right") == "P"]
     old_expiry = put["inputs"]["expiry"]
     contracts = put["quantity"]
@@ -71,10 +37,10 @@ def test_roll_the_puts_out_one_expiry(server, browser):
     # The dashboard: the value history has daily points; the hedge panel links to the rolls.
     page.goto(f"{server.url}/")
     assert page.locator("#history-chart polyline").count() == 1
-    problems += check(page, "dashboard before")
+    problems += page_problems(page, "dashboard before")
     page.click("#roll-link")
     page.wait_for_selector(f"#roll-{old_expiry} table.roll-candidates")
-    problems += check(page, "roll page")
+    problems += page_problems(page, "roll page")
     screenshot(page, "roll-1440")
 
     # Roll into the next listed expiry, same strike.
@@ -94,7 +60,7 @@ def test_roll_the_puts_out_one_expiry(server, browser):
     assert same.count() == 1
     same.locator("a.roll-review").click()
     page.wait_for_selector("#roll-confirm")
-    problems += check(page, "roll confirmation")
+    problems += page_problems(page, "roll confirmation")
     screenshot(page, "roll-confirm-1440")
     legs = page.locator("#roll-legs tbody tr")
     assert legs.count() == 2
@@ -116,16 +82,11 @@ def test_roll_the_puts_out_one_expiry(server, browser):
     ), rolled
     by_action = {r[1]: r[2] for r in rolled}
     assert old_expiry in by_action["Close"] and next_expiry in by_action["Open"]
-    problems += check(page, "trades")
+    problems += page_problems(page, "trades")
 
     # The dashboard against /api/portfolio, from one data instant.
-    for _ in range(5):
-        page.goto(f"{server.url}/")
-        shown = kpis(page)
-        after = api(server, "/api/portfolio?symbol=GLD")
-        if after["as_of"] == shown["ts"]:
-            break
-    assert after["as_of"] == shown["ts"], "could not catch one quote in both"
+    api_url = f"{server.url}/api/portfolio?symbol=GLD"
+    after, shown = load_with_api(page, f"{server.url}/", api_url, "value", "pnl", "floor", "delta")
     t = after["totals"]
     assert shown["value"] == pytest.approx(t["value"], rel=1e-12)
     assert shown["pnl"] == pytest.approx(t["pnl"], rel=1e-12)
@@ -139,17 +100,17 @@ def test_roll_the_puts_out_one_expiry(server, browser):
     wait_for_htmx_idle(page)
     assert page.locator("#history-chart polygon.marker").count() == 1
     assert page.locator("#history-events tr.roll").count() == 2
-    problems += check(page, "dashboard after")
+    problems += page_problems(page, "dashboard after")
     screenshot(page, "roll-dashboard-1440")
 
     # A phone's width: the roll page and the dashboard.
     page.set_viewport_size(PHONE)
     page.goto(f"{server.url}/strategies/roll/?symbol=GLD")
     page.wait_for_selector("#roll-body")
-    problems += check(page, "roll page at 390 px")
+    problems += page_problems(page, "roll page at 390 px")
     screenshot(page, "roll-390")
     page.goto(f"{server.url}/")
-    problems += check(page, "dashboard at 390 px")
+    problems += page_problems(page, "dashboard at 390 px")
     screenshot(page, "roll-dashboard-390")
     assert not errors, errors
     assert not problems, "\n".join(problems)

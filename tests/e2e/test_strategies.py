@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import wait_for_htmx_idle
-from tests.support.server import ROOT, run_app_server
+from tests.support.browser import page_errors, wait_for_htmx_idle
+from tests.support.server import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -15,18 +15,10 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("strategies")
-    with run_app_server({"DATA_DIR": str(data)}, seed=True) as srv:
-        yield srv
-
-
 @pytest.fixture
 def page(browser):
     p = browser.new_page(viewport={"width": 1400, "height": 1000})
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
+    errors = page_errors(p)
     yield p
     p.close()
     assert not errors, errors

@@ -10,15 +10,12 @@ screenshots of the strategies and adopt pages at 390 and 1440 px.
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 
 import pytest
 
-from tests.support.a11y import axe_violations, overflow, screenshot
-from tests.support.browser import wait_for_htmx_idle
-from tests.support.server import run_app_server
+from tests.support.a11y import page_problems, screenshot
+from tests.support.browser import load_with_api, page_errors, wait_for_htmx_idle
 
 pytestmark = [pytest.mark.browser]
 
@@ -26,25 +23,10 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("wholebook")
-    with run_app_server({"DATA_DIR": str(data)}, seed=True) as srv:
-        yield srv
-
-
-def api(server) -> dict:
-    with urllib.request.urlopen(f"{server.url}/api/portfolio?symbol=GLD", timeout=20) as r:  # noqa: S310
-        return json.load(r)
-
-
 def check_page(page, where: str) -> None:
     if page.evaluate("() => !!window.htmx"):
         wait_for_htmx_idle(page)
-    problems = [f"{where}: axe {v}" for v in axe_violations(page)]
-    size = overflow(page)
-    if size["scroll"] > size["viewport"]:
-        problems.append(f"{where}: document {size['scroll']} px wide")
+    problems = page_problems(page, where)
     assert not problems, "\n".join(problems)
 
 
@@ -58,22 +40,12 @@ def shots(page, name: str) -> None:
 
 def dashboard_matches_api(server, page) -> dict:
     """Open the dashboard and compare its figures with /api/portfolio at the same instant."""
-    for _ in range(5):  # quotes tick: catch one data instant in both
-        page.goto(f"{server.url}/?symbol=GLD")
-        ts = page.get_attribute("#kpis", "data-ts")
-        body = api(server)
-        if body["as_of"] == ts:
-            break
-    assert body["as_of"] == ts, "could not catch one quote in both"
+    page_url, api_url = f"{server.url}/?symbol=GLD", f"{server.url}/api/portfolio?symbol=GLD"
+    body, value = load_with_api(page, page_url, api_url, "delta", "floor", "hedge-cost")
     h, g = body["hedge"], body["totals"]["greeks"]
-
-    def value(name: str) -> float | None:
-        raw = page.get_attribute(f"#kpi-{name}", "data-value")
-        return float(raw) if raw else None
-
-    assert value("delta") == pytest.approx(g["delta_shares"], rel=1e-12)
-    assert value("floor") == pytest.approx(h["floor"]["floor_value"], rel=1e-12)
-    assert value("hedge-cost") == pytest.approx(h["cost"]["paid_pct_per_year"], rel=1e-12)
+    assert value["delta"] == pytest.approx(g["delta_shares"], rel=1e-12)
+    assert value["floor"] == pytest.approx(h["floor"]["floor_value"], rel=1e-12)
+    assert value["hedge-cost"] == pytest.approx(h["cost"]["paid_pct_per_year"], rel=1e-12)
     assert page.inner_text("#kpi-hedge-ratio") == f"{h['hedge_ratio']:.2f}"
     shown = page.locator("#hedge-warnings li").evaluate_all("els => els.map(e => e.dataset.code)")
     assert shown == [w["code"] for w in h["warnings"]]
@@ -84,8 +56,7 @@ def dashboard_matches_api(server, page) -> dict:
 def test_whole_book_hedging_walkthrough(server, browser):
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    errors = page_errors(page)
 
     # 1. The book: 1,000 shares and a put hedge; nothing to warn about the book.
     start = dashboard_matches_api(server, page)

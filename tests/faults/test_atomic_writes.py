@@ -7,7 +7,6 @@ The same import without the kill writes every row, so the check can fail.
 
 from __future__ import annotations
 
-import secrets
 import signal
 import subprocess
 import sys
@@ -17,54 +16,25 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.support.server import ROOT, app_env
+from tests.support.postgres import pause_inserts
+from tests.support.server import ROOT, app_env, manage
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
 ROWS = 2000
 MARKER = "pause-here"
 
-TRIGGER = f"""
-CREATE OR REPLACE FUNCTION vault_pause_on_marker() RETURNS trigger AS $$
-BEGIN
-  IF NEW.note = '{MARKER}' THEN PERFORM pg_sleep(30); END IF;
-  RETURN NEW;
-END $$ LANGUAGE plpgsql;
-CREATE TRIGGER vault_pause BEFORE INSERT ON portfolio_position
-  FOR EACH ROW EXECUTE FUNCTION vault_pause_on_marker();
-"""
-
-
-def _libpq(url: str) -> str:
-    return "postgresql://" + url.split("://", 1)[1]
+TRIGGER = pause_inserts("portfolio_position", f"NEW.note = '{MARKER}'", 30)
 
 
 @pytest.fixture
-def fault_db(postgres_url):
-    name = f"vault_faults_{secrets.token_hex(4)}"
-    admin = _libpq(postgres_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+def fault_db(scratch_db):
+    with psycopg.connect(scratch_db, autocommit=True) as conn:
         # Lets the server notice a dead client during pg_sleep instead of 30 s later.
-        conn.execute(f"ALTER DATABASE \"{name}\" SET client_connection_check_interval = '100ms'")
-    url = admin.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+        conn.execute(
+            f"ALTER DATABASE \"{conn.info.dbname}\" SET client_connection_check_interval = '100ms'"
+        )
+    return scratch_db
 
 
 def _csv(path: Path, marker_row: int | None) -> None:
@@ -86,14 +56,9 @@ def _count(url: str, portfolio_id: int) -> int:
 
 def test_killed_import_writes_nothing_and_a_full_import_writes_everything(fault_db, tmp_path):
     env = app_env({"DATA_DIR": str(tmp_path), "DATABASE_URL": fault_db})
-    _manage(env, "migrate", "--noinput", "-v0")
-    created = _manage(
-        env,
-        "shell",
-        "-c",
-        "from portfolio.models import Portfolio; "
-        "print(Portfolio.objects.create(name='Kill test').pk)",
-    )
+    manage(env, "migrate", "--noinput", "-v0", timeout=120)
+    create = "from portfolio.models import Portfolio; print(Portfolio.objects.create(name='Kill test').pk)"
+    created = manage(env, "shell", "-c", create, timeout=120)
     portfolio_id = int(created.stdout.strip().splitlines()[-1])
     with psycopg.connect(fault_db, autocommit=True) as conn:
         conn.execute(TRIGGER)
@@ -141,5 +106,5 @@ def test_killed_import_writes_nothing_and_a_full_import_writes_everything(fault_
 
     complete = tmp_path / "complete.csv"
     _csv(complete, marker_row=None)
-    _manage(env, "import_positions", str(complete), "--portfolio", str(portfolio_id))
+    manage(env, "import_positions", str(complete), "--portfolio", str(portfolio_id), timeout=120)
     assert _count(fault_db, portfolio_id) == ROWS

@@ -11,14 +11,11 @@ import dataclasses
 import math
 
 import pytest
-from django.core.cache import cache
-from django.core.management import call_command
 
 from market.errors import ProviderUnavailable
 from market.providers import make_provider
-from market.service import MarketService
-from marketdata import service as marketdata
 from portfolio import services as portfolio_services
+from tests.support.market import breaker_service
 
 pytestmark = pytest.mark.django_db
 
@@ -64,24 +61,11 @@ class Clock:
 
 
 @pytest.fixture
-def flaky(monkeypatch):
+def flaky():
     provider = FlakyProvider()
     clock = Clock()
-    service = MarketService(
-        provider,
-        cache,
-        chain_ttl=0,
-        quote_ttl=0,
-        failure_threshold=3,
-        reset_timeout=30,
-        monotonic=clock,
-    )
-    monkeypatch.setattr(marketdata, "_service", service)
-    cache.clear()
-    portfolio_services.clear_memos()
-    call_command("seed_demo", verbosity=0)
-    yield provider, service, clock
-    portfolio_services.clear_memos()
+    with breaker_service(provider, clock) as service:
+        yield provider, service, clock
 
 
 def _stale_flags(client) -> list[tuple[str, int, object]]:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.private_services import private_postgres, private_redis
-from tests.support.server import ROOT, app_env, run_app_server
+from tests.support.server import app_env, manage, run_app_server
 from tests.support.services import REQUIRE_SERVICES
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
@@ -97,14 +95,7 @@ def test_postgres_unavailable_at_start_up_then_mid_run(tmp_path) -> None:
         env = app_env({"DATA_DIR": str(tmp_path), "DATABASE_URL": pg.url})
         pg.stop()
         # Start-up: migrate fails with a clear one-line reason, not a hang.
-        migrate = subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        migrate = manage(env, "migrate", "--noinput", check=False, timeout=60)
         assert migrate.returncode != 0
         assert "connection" in migrate.stderr.lower()
 

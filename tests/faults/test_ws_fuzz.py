@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import os
 import random
 import socket
@@ -18,6 +17,7 @@ import websockets
 from websockets.typing import Origin
 
 from tests.support.server import run_app_server
+from tests.support.websocket import portfolio_updates
 
 pytestmark = [pytest.mark.slow]
 
@@ -75,14 +75,8 @@ def _closed_by_server(sock: socket.socket, timeout: float = 5) -> bool:
 
 
 async def _updates(url: str, origin: str, count: int, within: float) -> list[dict]:
-    received: list[dict] = []
     async with websockets.connect(url, origin=Origin(origin)) as ws:
-        async with asyncio.timeout(within):
-            while len(received) < count:
-                message = json.loads(await ws.recv())
-                if message["type"] == "portfolio_update":
-                    received.append(message)
-    return received
+        return await portfolio_updates(ws, count, within)
 
 
 @pytest.fixture(scope="module")

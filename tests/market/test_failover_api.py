@@ -8,14 +8,11 @@ answered, each provider's breaker on /health.
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
-from django.core.management import call_command
 
-from market.service import MarketService
-from marketdata import service as marketdata
 from portfolio import services as portfolio_services
 from tests.market.recorded_providers import Switch, cboe, yahoo
 from tests.market.test_service import Clock
+from tests.support.market import breaker_service
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("yahoo")]
 
@@ -23,26 +20,13 @@ PATHS = ("/api/portfolio?symbol=GLD", "/api/options?symbol=GLD", "/api/strategie
 
 
 @pytest.fixture
-def live(monkeypatch):
+def live():
     switch = Switch()
     yf, session = yahoo(switch)
     cb, transport = cboe()
     clock = Clock()
-    service = MarketService(
-        [yf, cb],
-        cache,
-        chain_ttl=0,
-        quote_ttl=0,
-        failure_threshold=3,
-        reset_timeout=30,
-        monotonic=clock,
-    )
-    monkeypatch.setattr(marketdata, "_service", service)
-    cache.clear()
-    portfolio_services.clear_memos()
-    call_command("seed_demo", verbosity=0)
-    yield switch, service, clock, session
-    portfolio_services.clear_memos()
+    with breaker_service([yf, cb], clock) as service:
+        yield switch, service, clock, session
 
 
 def sweep(client) -> list[tuple[str, int, dict]]:

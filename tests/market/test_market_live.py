@@ -9,7 +9,8 @@ from market.errors import CircuitOpen, ProviderUnavailable
 from market.service import CLOSED, OPEN, MarketService
 from market.session import two_sided_fraction
 from tests.market.recorded_providers import Switch, cboe, yahoo
-from tests.market.test_service import Clock, DictCache
+from tests.market.test_service import Clock
+from tests.support.market import DictCache
 
 pytestmark = pytest.mark.usefixtures("yahoo")
 

@@ -13,6 +13,7 @@ from market.data import Quote
 from market.errors import CircuitOpen, InvalidSymbol, ProviderUnavailable, UnknownSymbol
 from market.providers.synthetic import SyntheticProvider
 from market.service import CLOSED, HALF_OPEN, OPEN, MarketService
+from tests.support.market import DictCache
 
 
 class Clock:
@@ -21,23 +22,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
-
-
-class DictCache:
-    """Django-cache-like get/set with timeouts on the test clock (None = forever)."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.data: dict[str, tuple[object, float | None]] = {}
-
-    def get(self, key, default=None):
-        value, expires = self.data.get(key, (default, None))
-        if expires is not None and self.clock() >= expires:
-            return default
-        return value
-
-    def set(self, key, value, timeout=None):
-        self.data[key] = (value, None if timeout is None else self.clock() + timeout)
 
 
 class FlakyProvider:

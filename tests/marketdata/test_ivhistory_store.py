@@ -20,7 +20,7 @@ from marketdata import ivrecord
 from marketdata.models import IVObservation
 from portfolio.publisher import Publisher
 from tests.support.clock import freeze
-from tests.support.market import use_market_service
+from tests.support.market import synthetic_service, use_market_service
 
 pytestmark = pytest.mark.django_db
 
@@ -37,25 +37,8 @@ def _fresh_cache():
     cache.clear()
 
 
-class _Cache:
-    def __init__(self) -> None:
-        self.data: dict[str, object] = {}
-
-    def get(self, key, default=None):
-        return self.data.get(key, default)
-
-    def set(self, key, value, timeout=None):
-        self.data[key] = value
-
-
 def market(at: datetime, regime: bool = True) -> MarketService:
-    return MarketService(
-        SyntheticProvider(seed=7, rate=0.04, clock=lambda: at, vol_regime=regime),
-        _Cache(),
-        chain_ttl=300,
-        quote_ttl=5,
-        wall_clock=lambda: at.timestamp(),
-    )
+    return synthetic_service(at, vol_regime=regime)
 
 
 def test_vol_regime_is_deterministic_and_moves():
@@ -145,16 +128,8 @@ def test_tick_records_only_as_leader(monkeypatch):
 
 def test_backfill_synthetic_is_deterministic_and_idempotent():
     out = StringIO()
-    call_command(
-        "backfill_iv_history",
-        "--symbol",
-        "GLD",
-        "--days",
-        "120",
-        "--until",
-        "2026-03-04",
-        stdout=out,
-    )
+    backfill = ("backfill_iv_history", "--symbol", "GLD", "--days", "120")
+    call_command(*backfill, "--until", "2026-03-04", stdout=out)
     rows = list(IVObservation.objects.filter(symbol="GLD").order_by("date"))
     expected_days = [
         d for d in (date(2026, 3, 4) - timedelta(i) for i in range(120)) if is_trading_day(d)
@@ -166,16 +141,7 @@ def test_backfill_synthetic_is_deterministic_and_idempotent():
     _, t, v = p.atm_term("GLD", rows[-1].date)
     assert rows[-1].iv30 == pytest.approx(ivh.constant_maturity_iv(t, v)[0], rel=1e-12)
     assert np.std([r.iv30 for r in rows]) > 0.005  # the regime moves it
-    call_command(
-        "backfill_iv_history",
-        "--symbol",
-        "GLD",
-        "--days",
-        "120",
-        "--until",
-        "2026-03-04",
-        stdout=out,
-    )
+    call_command(*backfill, "--until", "2026-03-04", stdout=out)
     assert IVObservation.objects.count() == len(rows)
     assert "0 day(s) added" in out.getvalue()
 
@@ -184,16 +150,8 @@ def test_backfill_never_overwrites_a_live_day():
     IVObservation.objects.create(
         symbol="GLD", date=date(2026, 3, 4), iv30=0.5, method="m", source="live"
     )
-    call_command(
-        "backfill_iv_history",
-        "--symbol",
-        "GLD",
-        "--days",
-        "10",
-        "--until",
-        "2026-03-04",
-        stdout=StringIO(),
-    )
+    backfill = ("backfill_iv_history", "--symbol", "GLD", "--days", "10")
+    call_command(*backfill, "--until", "2026-03-04", stdout=StringIO())
     assert IVObservation.objects.get(date=date(2026, 3, 4)).iv30 == 0.5
 
 

@@ -17,24 +17,11 @@ from market.service import MarketService
 from marketdata import snapshot
 from portfolio.models import Position
 from tests.factories import PortfolioFactory, PositionFactory, UserFactory
-from tests.support.market import use_market_service
+from tests.support.market import DictCache, use_market_service
 
 pytestmark = pytest.mark.django_db
 
 START = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
-
-
-class _Cache:
-    def __init__(self, clock) -> None:
-        self.clock = clock
-        self.data: dict[str, tuple[object, float | None]] = {}
-
-    def get(self, key, default=None):
-        value, expires = self.data.get(key, (default, None))
-        return default if expires is not None and self.clock() >= expires else value
-
-    def set(self, key, value, timeout=None):
-        self.data[key] = (value, None if timeout is None else self.clock() + timeout)
 
 
 @pytest.fixture
@@ -44,7 +31,7 @@ def moving_market():
     wall = lambda: now[0].timestamp()  # noqa: E731
     svc = MarketService(
         SyntheticProvider(seed=11, clock=clock),
-        _Cache(wall),
+        DictCache(wall),
         chain_ttl=300,
         quote_ttl=5,
         wall_clock=wall,

@@ -4,16 +4,9 @@ import pytest
 from django.urls import reverse
 
 from portfolio.models import Portfolio, PortfolioSnapshot, Position
-from tests.factories import OptionPositionFactory, PositionFactory, SnapshotFactory, UserFactory
+from tests.factories import OptionPositionFactory, PositionFactory, SnapshotFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client):
-    user = UserFactory(username="admin", is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.parametrize("model", [Portfolio, Position, PortfolioSnapshot])

@@ -5,8 +5,6 @@ from django.test import override_settings
 
 from portfolio.schemas import PortfolioOut
 from tests.factories import (
-    DemoPortfolioFactory,
-    OptionPositionFactory,
     PortfolioFactory,
     PositionFactory,
     UserFactory,
@@ -15,14 +13,6 @@ from tests.portfolio.fakes import SPOT
 
 pytestmark = pytest.mark.django_db
 URL = "/api/portfolio"
-
-
-@pytest.fixture
-def demo():
-    pf = DemoPortfolioFactory()
-    PositionFactory(portfolio=pf)
-    OptionPositionFactory(portfolio=pf, expiry="2026-08-21", strike=180)
-    return pf
 
 
 def error(resp, status, code, field=None):

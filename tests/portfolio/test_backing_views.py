@@ -10,19 +10,10 @@ import pytest
 from django.urls import reverse
 
 from portfolio.models import CommodityBacking
-from tests.factories import DemoPortfolioFactory, OptionPositionFactory, PositionFactory
 from tests.portfolio.fakes import TODAY
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def demo():
-    pf = DemoPortfolioFactory()
-    PositionFactory(portfolio=pf)  # 1,000 GLD shares
-    OptionPositionFactory(portfolio=pf, expiry="2026-08-21", strike=180)  # 10 puts: full hedge
-    return pf
 
 
 @pytest.fixture

@@ -7,26 +7,15 @@ then find nothing left to do (the unique external id would refuse a second write
 
 from __future__ import annotations
 
-import secrets
-import subprocess
-import sys
-
 import psycopg
 import pytest
 
-from tests.support.server import ROOT, app_env
+from tests.support.postgres import pause_inserts
+from tests.support.server import app_env, manage
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
-TRIGGER = """
-CREATE OR REPLACE FUNCTION vault_hold_expiry() RETURNS trigger AS $$
-BEGIN
-  IF NEW.source = 'expiry' THEN PERFORM pg_sleep(1); END IF;
-  RETURN NEW;
-END $$ LANGUAGE plpgsql;
-CREATE TRIGGER vault_hold BEFORE INSERT ON portfolio_trade
-  FOR EACH ROW EXECUTE FUNCTION vault_hold_expiry();
-"""
+TRIGGER = pause_inserts("portfolio_trade", "NEW.source = 'expiry'", 1)
 
 SETUP = """
 from datetime import date, timedelta
@@ -65,47 +54,22 @@ print(sorted(results))
 """
 
 
-def _libpq(url: str) -> str:
-    return "postgresql://" + url.split("://", 1)[1]
-
-
-@pytest.fixture
-def race_db(postgres_url):
-    name = f"vault_ledger_race_{secrets.token_hex(4)}"
-    admin = _libpq(postgres_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    done = manage(env, *args, check=False, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
 
-def test_two_threads_at_once_write_the_expiry_once(race_db, tmp_path):
-    env = app_env({"DATA_DIR": str(tmp_path), "DATABASE_URL": race_db})
+def test_two_threads_at_once_write_the_expiry_once(scratch_db, tmp_path):
+    env = app_env({"DATA_DIR": str(tmp_path), "DATABASE_URL": scratch_db})
     _manage(env, "migrate", "--noinput", "-v0")
     portfolio_id = int(_manage(env, "shell", "-c", SETUP).strip().splitlines()[-1])
-    with psycopg.connect(race_db, autocommit=True) as conn:
+    with psycopg.connect(scratch_db, autocommit=True) as conn:
         conn.execute(TRIGGER)
 
     assert _manage(env, "shell", "-c", RACE).strip().splitlines()[-1] == "[0, 1]"
 
-    with psycopg.connect(race_db) as conn:
+    with psycopg.connect(scratch_db) as conn:
         trades = conn.execute(
             "SELECT action, quantity, price FROM portfolio_trade "
             "WHERE portfolio_id = %s AND source = 'expiry'",

@@ -15,7 +15,6 @@ from django.core.management import CommandError, call_command
 
 from market.errors import ProviderUnavailable
 from market.providers.replay import ReplayProvider, snapshot_dict, write_snapshots
-from market.providers.synthetic import SyntheticProvider
 from market.service import MarketService
 from market.surface import pick_vol
 from marketdata import snapshot
@@ -25,30 +24,13 @@ from portfolio.models import PortfolioSnapshot, Position, Trade
 from tests.factories import PortfolioFactory, PositionFactory, UserFactory
 from tests.portfolio.fakes import ql_price
 from tests.support.clock import freeze
-from tests.support.market import use_market_service
+from tests.support.market import DictCache, synthetic_service, use_market_service
 
 NOW = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
 
 
-class _Cache:
-    def __init__(self) -> None:
-        self.data: dict[str, object] = {}
-
-    def get(self, key: str, default: object = None) -> object:
-        return self.data.get(key, default)
-
-    def set(self, key: str, value: object, timeout: float | None = None) -> None:
-        self.data[key] = value
-
-
 def _service(seed: int = 7) -> MarketService:
-    return MarketService(
-        SyntheticProvider(seed=seed, rate=0.04, clock=lambda: NOW),
-        _Cache(),
-        chain_ttl=300,
-        quote_ttl=5,
-        wall_clock=lambda: NOW.timestamp(),
-    )
+    return synthetic_service(NOW, seed)
 
 
 @pytest.fixture
@@ -330,7 +312,7 @@ def test_backfill_through_yfinance_parses_yahoos_recorded_chart(monkeypatch):
     provider, session, _ = make()
     at = datetime(2020, 1, 3, 22, 0, tzinfo=UTC)
     freeze(monkeypatch, at)
-    svc = MarketService(provider, _Cache(), chain_ttl=300, quote_ttl=5)
+    svc = MarketService(provider, DictCache(), chain_ttl=300, quote_ttl=5)
     with use_market_service(svc):
         user = UserFactory()
         pf = PortfolioFactory(owner=user)

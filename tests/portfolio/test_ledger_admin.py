@@ -10,16 +10,9 @@ from django.urls import reverse
 
 from portfolio import ledger
 from portfolio.models import Lot, LotClosure, Position, Trade, TradeAudit
-from tests.factories import PortfolioFactory, UserFactory
+from tests.factories import PortfolioFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(client):
-    user = UserFactory(username="admin", is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return user
 
 
 def _form(pf, **over):

@@ -20,37 +20,34 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-def _fails(**kwargs):
+PUT = {"kind": "option", "quantity": Decimal(1), "right": "P", "expiry": date(2026, 5, 15)}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"kind": "underlying", "quantity": Decimal(0)},
+        {"kind": "underlying", "quantity": Decimal(1), "strike": Decimal(100)},
+        {"kind": "option", "quantity": Decimal(1), "strike": Decimal(100), "right": "P"},
+        {**PUT, "strike": Decimal(0)},
+        {**PUT, "strike": Decimal(100), "right": ""},
+        {"kind": "physical", "quantity": Decimal(1)},
+        {"kind": "underlying", "quantity": Decimal(1), "cost_basis": Decimal(-1)},
+    ],
+    ids=[
+        "no-shares",
+        "shares-with-strike",
+        "option-without-expiry",
+        "zero-strike",
+        "no-right",
+        "physical-without-units-per-share",
+        "negative-cost",
+    ],
+)
+def test_database_constraints(fields):
+    row = {"portfolio": PortfolioFactory(), "symbol": "GLD", "cost_basis": Decimal(1), **fields}
     with pytest.raises(IntegrityError), transaction.atomic():
-        Position.objects.create(**kwargs)
-
-
-def test_database_constraints():
-    pf = PortfolioFactory()
-    base = {"portfolio": pf, "symbol": "GLD", "cost_basis": Decimal(1)}
-    _fails(**base, kind="underlying", quantity=Decimal(0))
-    _fails(**base, kind="underlying", quantity=Decimal(1), strike=Decimal(100))
-    _fails(**base, kind="option", quantity=Decimal(1), strike=Decimal(100), right="P")  # no expiry
-    _fails(
-        **base,
-        kind="option",
-        quantity=Decimal(1),
-        strike=Decimal(0),
-        right="P",
-        expiry=date(2026, 5, 15),
-    )
-    _fails(
-        **base,
-        kind="option",
-        quantity=Decimal(1),
-        strike=Decimal(100),
-        right="",
-        expiry=date(2026, 5, 15),
-    )
-    _fails(**base, kind="physical", quantity=Decimal(1))  # no units_per_share
-    _fails(
-        portfolio=pf, symbol="GLD", kind="underlying", quantity=Decimal(1), cost_basis=Decimal(-1)
-    )
+        Position.objects.create(**row)
 
 
 def test_one_open_position_per_instrument():

@@ -9,8 +9,6 @@ from django.urls import reverse
 
 from portfolio.models import PortfolioSnapshot
 from tests.factories import (
-    DemoPortfolioFactory,
-    OptionPositionFactory,
     PortfolioFactory,
     PositionFactory,
     UserFactory,
@@ -18,14 +16,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def demo():
-    pf = DemoPortfolioFactory()
-    PositionFactory(portfolio=pf)
-    OptionPositionFactory(portfolio=pf, expiry="2026-08-21", strike=180)
-    return pf
 
 
 @pytest.fixture

@@ -21,6 +21,16 @@ EXPIRIES = (
     date(2025, 9, 19),
     date(2025, 12, 19),
 )
+# Every family of hedge the candidates of a share holding must include.
+SHARE_HEDGE_FAMILIES = {
+    "baseline",
+    "protective_put",
+    "collar",
+    "zero_cost_collar",
+    "put_spread",
+    "put_spread_collar",
+    "covered_call",
+}
 
 
 def make_chain(spot: float = SPOT, as_of: datetime = AS_OF, rate: float = 0.04) -> OptionChain:

@@ -14,7 +14,7 @@ from strategies import ranked, services
 from strategies.queries import StrategiesQuery
 from strategies.schemas import OptionsOut, StrategiesOut
 from tests.factories import DemoPortfolioFactory, PortfolioFactory, PositionFactory
-from tests.strategies.conftest import AS_OF, EXPIRIES, SPOT, make_chain
+from tests.strategies.conftest import AS_OF, EXPIRIES, SHARE_HEDGE_FAMILIES, SPOT, make_chain
 
 pytestmark = pytest.mark.django_db
 
@@ -85,15 +85,7 @@ def test_strategies_sized_to_portfolio(client, fake_market) -> None:
     assert body["holding_shares"] == 1000
     assert body["ranking"]["method"] == "cost_per_protection"
     fams = {c["family"] for c in body["candidates"]}
-    assert {
-        "baseline",
-        "protective_put",
-        "collar",
-        "zero_cost_collar",
-        "put_spread",
-        "put_spread_collar",
-        "covered_call",
-    } <= fams
+    assert fams >= SHARE_HEDGE_FAMILIES
     # Only expiries 7–400 days out.
     assert {c["expiry"] for c in body["candidates"]} == {e.isoformat() for e in EXPIRIES[1:]}
     put = next(

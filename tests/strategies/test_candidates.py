@@ -7,6 +7,7 @@ import pytest
 
 from strategies import candidates
 from strategies.legs import TICK
+from tests.strategies.conftest import SHARE_HEDGE_FAMILIES
 from tests.strategies.legs import (
     ctx,
     expiry_slice,
@@ -39,15 +40,7 @@ def test_candidates_sized_to_holding_and_priced_at_ask_bid() -> None:
     sl = expiry_slice()
     cands = candidates.generate_candidates(ctx(), [sl], 1050, "ask_bid")
     families = {c.family for c in cands}
-    assert {
-        "baseline",
-        "protective_put",
-        "collar",
-        "zero_cost_collar",
-        "put_spread",
-        "put_spread_collar",
-        "covered_call",
-    } <= families
+    assert families >= SHARE_HEDGE_FAMILIES
     for c in cands:
         assert c.legs[0].kind == "stock" and c.legs[0].quantity == 1050
         for lg in c.legs[1:]:

@@ -10,39 +10,20 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
-from market.providers.synthetic import SyntheticProvider
-from market.service import MarketService
 from marketdata import ivrecord
 from tests.support.clock import freeze
-from tests.support.market import use_market_service
+from tests.support.market import synthetic_service, use_market_service
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 3, 4, 21, 5, tzinfo=UTC)  # 16:05 New York
 
 
-class _Cache:
-    def __init__(self) -> None:
-        self.data: dict[str, object] = {}
-
-    def get(self, key, default=None):
-        return self.data.get(key, default)
-
-    def set(self, key, value, timeout=None):
-        self.data[key] = value
-
-
 @pytest.fixture
 def synthetic(monkeypatch):
     cache.clear()
     freeze(monkeypatch, NOW)
-    svc = MarketService(
-        SyntheticProvider(seed=7, rate=0.04, clock=lambda: NOW, vol_regime=True),
-        _Cache(),
-        chain_ttl=300,
-        quote_ttl=5,
-        wall_clock=lambda: NOW.timestamp(),
-    )
+    svc = synthetic_service(NOW, vol_regime=True)
     with use_market_service(svc):
         yield svc
     cache.clear()

@@ -11,7 +11,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from portfolio.models import Position, Trade
 from strategies import roll_service
@@ -20,12 +19,10 @@ from tests.factories import OptionPositionFactory, PortfolioFactory, PositionFac
 from tests.portfolio.fakes import EXPIRIES
 from tests.support.postgres import at_once
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.usefixtures("concurrent_db")
 
 
 def test_two_concurrent_confirms_of_one_roll_trade_once() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks under concurrency: run in the PostgreSQL pass (DATABASE_URL)")
     portfolio = PortfolioFactory()
     PositionFactory(portfolio=portfolio, quantity=Decimal(1000))
     OptionPositionFactory(

@@ -65,3 +65,16 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def page_problems(page: Any, where: str, *, text: bool = False) -> list[str]:
+    """What is wrong with the page as drawn, one line each, prefixed with ``where``: a document
+    wider than the viewport, axe-core's blocking violations and, with ``text``, text drawn
+    under 11 px."""
+    problems = []
+    size = overflow(page)
+    if size["scroll"] > size["viewport"]:
+        problems.append(f"{where}: document {size['scroll']} px wide")
+    if text and (tiny := small_text(page)):
+        problems.append(f"{where}: text under 11 px: {tiny[:5]}")
+    return problems + [f"{where}: axe {v}" for v in axe_violations(page)]

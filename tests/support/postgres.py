@@ -3,7 +3,7 @@
 A server's connections are told apart in ``pg_stat_activity`` by their client port: the
 ports of the TCP sockets to PostgreSQL a process holds (``/proc/<pid>/fd`` → socket inode →
 ``/proc/<pid>/net/tcp``) are matched against ``client_port``. That needs no cooperation from
-the server and separates the workers of one gunicorn. :func:`at_once` races calls in threads.
+the server and separates the workers of one gunicorn. :func:`race` runs calls in threads released together.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -47,6 +47,20 @@ def scratch_database(url: str, name: str) -> Iterator[str]:
         yield with_database(url, name)
     finally:
         drop()
+
+
+def pause_inserts(table: str, when: str, seconds: float) -> str:
+    """SQL for a trigger that sleeps ``seconds`` before inserting each row of ``table`` for
+    which ``when`` (an expression on ``NEW``) holds: holds a writer's transaction open there."""
+    return f"""
+CREATE OR REPLACE FUNCTION vault_pause_{table}() RETURNS trigger AS $$
+BEGIN
+  IF {when} THEN PERFORM pg_sleep({seconds}); END IF;
+  RETURN NEW;
+END $$ LANGUAGE plpgsql;
+CREATE TRIGGER vault_pause BEFORE INSERT ON {table}
+  FOR EACH ROW EXECUTE FUNCTION vault_pause_{table}();
+"""
 
 
 def process_tree(pid: int) -> list[int]:
@@ -122,13 +136,18 @@ class ConnectionProbe:
 
 
 def at_once(call: Callable[[], T], n: int = 2, timeout: float = 30) -> list[T]:
-    """``call()`` in ``n`` threads released together (each with its own database connection,
-    closed afterwards); their results, or the first exception any of them raised."""
-    start = threading.Barrier(n)
+    """``call()`` in ``n`` threads released together (see :func:`race`)."""
+    return race([call] * n, timeout)
+
+
+def race(calls: Sequence[Callable[[], T]], timeout: float = 30) -> list[T]:
+    """Each of ``calls`` in a thread of its own, released together (each with its own database
+    connection, closed afterwards); their results, or the first exception any of them raised."""
+    start = threading.Barrier(len(calls))
     results: list[T] = []
     errors: list[BaseException] = []
 
-    def run() -> None:
+    def run(call: Callable[[], T]) -> None:
         try:
             start.wait()
             results.append(call())
@@ -139,7 +158,7 @@ def at_once(call: Callable[[], T], n: int = 2, timeout: float = 30) -> list[T]:
 
             connections.close_all()
 
-    threads = [threading.Thread(target=run) for _ in range(n)]
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
     for t in threads:
         t.start()
     for t in threads:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.support.services import free_port
 
@@ -60,6 +62,18 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
         process.wait()
 
 
+def stop_group(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """SIGTERM to the session ``process`` leads (started with ``start_new_session``), so what
+    it started stops too; SIGKILL if it has not exited within ``timeout`` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def server_command(program: str, port: int, *, workers: int = 2, quiet: bool = False) -> list[str]:
     """The command line serving the app on loopback: daphne (ASGI, HTTP and WebSocket) or
     gunicorn (``workers`` sync WSGI workers, HTTP only). ``quiet`` drops gunicorn's access log
@@ -94,6 +108,55 @@ def wait_for_http(url: str, timeout: float, process: subprocess.Popen[bytes] | N
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
 
+def run_python(
+    env: Mapping[str, str], *args: str, check: bool = True, **options: Any
+) -> subprocess.CompletedProcess[str]:
+    """``python args`` from the repository root in ``env``, its output captured as text; a
+    non-zero exit raises unless ``check`` is False. ``options``: ``input``, ``timeout``."""
+    argv = [sys.executable, *args]
+    return subprocess.run(
+        argv, cwd=ROOT, env=dict(env), check=check, capture_output=True, text=True, **options
+    )
+
+
+def manage(env: Mapping[str, str], *args: str, **options: Any) -> subprocess.CompletedProcess[str]:
+    """``manage.py args`` against ``env``'s settings and database (``options``: :func:`run_python`'s)."""
+    return run_python(env, "manage.py", *args, **options)
+
+
+@contextlib.contextmanager
+def serving(
+    argv: list[str],
+    env: Mapping[str, str],
+    log_path: Path,
+    ready_url: str | None,
+    timeout: float = 60,
+    *,
+    group: bool = False,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``argv`` started from the repository root, its output in ``log_path``; yielded once
+    ``ready_url`` answers (at once when None), stopped on the way out. ``group``: in a session
+    of its own, stopped with all it started (for wrappers such as ``make``)."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=dict(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=group,
+        )
+    try:
+        if ready_url is not None:
+            wait_for_http(ready_url, timeout, process)
+        yield process
+    finally:
+        if group:
+            stop_group(process)
+        else:
+            stop_process(process)
+
+
 @contextlib.contextmanager
 def run_app_server(
     overrides: Mapping[str, str],
@@ -107,35 +170,12 @@ def run_app_server(
     data_dir = Path(env.setdefault("DATA_DIR", str(ROOT / "data" / "test-server")))
     data_dir.mkdir(parents=True, exist_ok=True)
     if migrate:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        manage(env, "migrate", "--noinput", "-v0")
     if seed:
-        subprocess.run(
-            [sys.executable, "manage.py", "seed_demo"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        manage(env, "seed_demo")
     port = int(env.get("APP_PORT") or free_port())
     env["APP_PORT"] = str(port)
     log_path = data_dir / f"{program}-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            server_command(program, port),
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = AppServer("127.0.0.1", port, env, process, log_path)
-    try:
-        wait_for_http(f"{server.url}/health/live", timeout, process)
-        yield server
-    finally:
-        stop_process(process)
+    ready = f"http://127.0.0.1:{port}/health/live"
+    with serving(server_command(program, port), env, log_path, ready, timeout) as process:
+        yield AppServer("127.0.0.1", port, env, process, log_path)

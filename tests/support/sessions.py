@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Mapping
 
-from tests.support.server import ROOT
+from tests.support.server import manage
 
 PASSWORD = "load-test-password-0123456789"
 _CREATE = """
@@ -30,18 +28,5 @@ def session_cookie(env: Mapping[str, str], username: str = "load") -> str:
     Each request with it reads the session and the user from the database, as every request
     of a logged-in browser does.
     """
-    out = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "-c",
-            _CREATE.format(username=username, password=PASSWORD),
-        ],
-        cwd=ROOT,
-        env=dict(env),
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return f"sessionid={out.strip().splitlines()[-1]}"
+    out = manage(env, "shell", "-c", _CREATE.format(username=username, password=PASSWORD))
+    return f"sessionid={out.stdout.strip().splitlines()[-1]}"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.support.server import ROOT, app_env, server_command
+from tests.support.server import ROOT, app_env, manage, server_command
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.slow
@@ -76,7 +76,7 @@ def test_timeout_when_server_never_answers() -> None:
 def test_waits_for_a_server_that_starts_late(tmp_path) -> None:
     port = free_port()
     env = app_env({"DATA_DIR": str(tmp_path)})
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    manage(env, "migrate", "-v0")
     checker = subprocess.Popen(
         [
             sys.executable,
@@ -116,33 +116,10 @@ def test_bad_arguments_exit_2() -> None:
 
 
 def test_manage_py_healthcheck_command(app_server) -> None:
-    ok = subprocess.run(
-        [sys.executable, "manage.py", "healthcheck", f"{app_server.url}/health", "--timeout", "10"],
-        cwd=ROOT,
-        env=app_server.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    url = f"{app_server.url}/health"
+    ok = manage(app_server.env, "healthcheck", url, "--timeout", "10", check=False, timeout=60)
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "healthcheck",
-            f"{app_server.url}/health",
-            "--timeout",
-            "1",
-            "--interval",
-            "0.2",
-            "--expect-status",
-            "error",
-        ],
-        cwd=ROOT,
-        env=app_server.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    expect_error = ("--timeout", "1", "--interval", "0.2", "--expect-status", "error")
+    bad = manage(app_server.env, "healthcheck", url, *expect_error, check=False, timeout=60)
     assert bad.returncode == 1
     assert "did not report status=error" in bad.stderr

@@ -6,19 +6,15 @@ with a 500 (``Missing staticfiles manifest entry for 'css/app.css'``).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import secrets
 import shutil
-import signal
-import subprocess
 import sys
 import urllib.request
 
 import pytest
 
-from tests.support.server import ROOT, app_env, wait_for_http
+from tests.support.server import ROOT, app_env, serving
 from tests.support.services import free_port
 
 # Behind Caddy: without it the production server redirects to HTTPS.
@@ -48,19 +44,10 @@ def test_production_make_run_serves_login_page_and_css(tmp_path) -> None:
             "LOG_LEVEL": "WARNING",
         }
     )
-    log = (tmp_path / "make-run.log").open("wb")
     # `-o install`: the dependencies are installed already; the test runs the rest of `run`.
-    process = subprocess.Popen(
-        ["make", "-s", "-o", "install", "run", f"PY={sys.executable}"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    argv = ["make", "-s", "-o", "install", "run", f"PY={sys.executable}"]
     base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{base}/health/live", 120, process)
+    with serving(argv, env, tmp_path / "make-run.log", f"{base}/health/live", 120, group=True):
         status, kind, page = _get(f"{base}/login/")
         assert status == 200 and kind.startswith("text/html")
         html = page.decode()
@@ -76,12 +63,3 @@ def test_production_make_run_serves_login_page_and_css(tmp_path) -> None:
         with pytest.raises(urllib.error.HTTPError) as missing:
             _get(f"{base}/static/css/nope.css")
         assert missing.value.code == 404
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()

@@ -48,15 +48,21 @@ def test_token_records_last_use(alice) -> None:
     assert token.last_used_at is not None
 
 
+def four_ways(client, path: str, user, plain: str) -> tuple:
+    """``path`` fetched anonymously, with a wrong token, with ``plain`` (a token of ``user``)
+    and in a session of ``user``, in that order."""
+    anonymous = client.get(path)
+    bad_token = client.get(path, HTTP_AUTHORIZATION="Bearer vd_0000_nottherealtoken")
+    with_token = client.get(path, HTTP_AUTHORIZATION=f"Bearer {plain}")
+    client.force_login(user)
+    return anonymous, bad_token, with_token, client.get(path)
+
+
 def test_api_needs_auth_in_production_and_accepts_token_or_session(client, alice) -> None:
     _, plain = ApiToken.issue(alice, "cron")
     url = "/api/portfolio?symbol=GLD"
     with override_settings(LOGIN_REQUIRED=True):
-        no_auth = client.get(url)
-        bad_token = client.get(url, HTTP_AUTHORIZATION="Bearer vd_0000_nottherealtoken")
-        with_token = client.get(url, HTTP_AUTHORIZATION=f"Bearer {plain}")
-        client.force_login(alice)
-        with_session = client.get(url)
+        no_auth, bad_token, with_token, with_session = four_ways(client, url, alice, plain)
     for refused in (no_auth, bad_token):
         assert refused.status_code == 401
         assert refused.json()["error"]["code"] == "unauthorized"
@@ -70,11 +76,7 @@ def test_api_needs_auth_in_production_and_accepts_token_or_session(client, alice
 def test_api_docs_need_login_in_production(client, alice, path) -> None:
     _, plain = ApiToken.issue(alice, "cron")
     with override_settings(LOGIN_REQUIRED=True, API_DOCS_PUBLIC=False):
-        anonymous = client.get(path)
-        bad_token = client.get(path, HTTP_AUTHORIZATION="Bearer vd_0000_nottherealtoken")
-        with_token = client.get(path, HTTP_AUTHORIZATION=f"Bearer {plain}")
-        client.force_login(alice)
-        with_session = client.get(path)
+        anonymous, bad_token, with_token, with_session = four_ways(client, path, alice, plain)
     for refused in (anonymous, bad_token):
         if path.endswith(".json"):
             assert refused.status_code == 401

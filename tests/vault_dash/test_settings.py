@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.support.server import ROOT, app_env
+from tests.support.server import app_env, manage, run_python
 from tests.vault_dash.test_config import STRONG_SECRET
 
 PROBE = """
@@ -30,25 +28,10 @@ print(json.dumps({
 """
 
 
-def run_python(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
-
-
-def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def probe(tmp_path, **overrides: str) -> dict:
-    result = run_python(app_env({"DATA_DIR": str(tmp_path), **overrides}), PROBE)
+    result = run_python(
+        app_env({"DATA_DIR": str(tmp_path), **overrides}), "-c", PROBE, check=False, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -67,7 +50,7 @@ def production_env(tmp_path, **overrides: str) -> dict[str, str]:
 
 
 def test_embedded_default_uses_local_memory_and_warns_once(tmp_path) -> None:
-    result = run_python(app_env({"DATA_DIR": str(tmp_path)}), PROBE)
+    result = run_python(app_env({"DATA_DIR": str(tmp_path)}), "-c", PROBE, check=False, timeout=60)
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert data["cache"].endswith("LocMemCache")
     assert data["layer"].endswith("InMemoryChannelLayer")
@@ -117,7 +100,7 @@ def test_postgres_connections_are_pooled_per_process(tmp_path, size, pool) -> No
     )
     if size:
         env["DATABASE_POOL_SIZE"] = size
-    result = run_python(env, POOL_PROBE)
+    result = run_python(env, "-c", POOL_PROBE, check=False, timeout=60)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout.strip().splitlines()[-1])
     # Never persistent: under daphne a kept connection stays with a dead request thread.
@@ -139,7 +122,7 @@ def test_postgres_connections_are_pooled_per_process(tmp_path, size, pool) -> No
     ],
 )
 def test_production_start_up_refusal_is_one_line(tmp_path, overrides, variable) -> None:
-    result = manage(production_env(tmp_path, **overrides), "check")
+    result = manage(production_env(tmp_path, **overrides), "check", check=False, timeout=60)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
@@ -148,18 +131,21 @@ def test_production_start_up_refusal_is_one_line(tmp_path, overrides, variable) 
 
 
 def test_invalid_value_stops_any_command_with_one_line(tmp_path) -> None:
-    result = manage(app_env({"DATA_DIR": str(tmp_path), "APP_PORT": "http"}), "check")
+    result = manage(
+        app_env({"DATA_DIR": str(tmp_path), "APP_PORT": "http"}), "check", check=False, timeout=60
+    )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "APP_PORT" in result.stderr
 
 
 def test_check_deploy_is_clean_for_a_sane_production_env(tmp_path) -> None:
-    result = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
+    deploy_check = ("check", "--deploy", "--fail-level", "WARNING")
+    result = manage(production_env(tmp_path), *deploy_check, check=False, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
 
 def test_production_cookies_are_secure_behind_tls(tmp_path) -> None:
-    result = run_python(production_env(tmp_path), PROBE)
+    result = run_python(production_env(tmp_path), "-c", PROBE, check=False, timeout=60)
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert data["ssl_redirect"] is True and data["session_secure"] is True

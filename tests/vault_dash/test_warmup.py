@@ -4,8 +4,6 @@ provider that is down or hangs never keeps the server from starting."""
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 import threading
 import time
 
@@ -16,8 +14,8 @@ from market.errors import ProviderUnavailable
 from market.providers.synthetic import SyntheticProvider
 from market.service import MarketService
 from strategies import services as strategies
-from tests.support.market import use_market_service
-from tests.support.server import ROOT, app_env
+from tests.support.market import DictCache, use_market_service
+from tests.support.server import app_env, run_python
 from vault_dash import warmup
 
 
@@ -45,13 +43,6 @@ class CountingProvider(SyntheticProvider):
     def chain(self, symbol: str) -> OptionChain:
         self._called()
         return super().chain(symbol)
-
-
-class DictCache(dict[str, object]):
-    """The market service's cache: a plain dict that never expires within a test."""
-
-    def set(self, key: str, value: object, timeout: float | None = None) -> None:
-        self[key] = value
 
 
 def _service(provider: CountingProvider) -> MarketService:
@@ -109,14 +100,7 @@ def test_a_provider_that_hangs_is_waited_for_at_most_the_timeout(settings, caplo
 @pytest.mark.parametrize("raw", ["soon", "-1", "nan", "inf", "601"])
 def test_serve_refuses_a_bad_warm_up_timeout_in_one_line(raw: str, tmp_path) -> None:
     env = app_env({"WARMUP_TIMEOUT_S": raw, "SKIP_MIGRATIONS": "1", "DATA_DIR": str(tmp_path)})
-    done = subprocess.run(
-        [sys.executable, "-m", "deploy.serve"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_python(env, "-m", "deploy.serve", check=False, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"WARMUP_TIMEOUT_S must be a number of seconds from 0 to 600, not {raw!r}"

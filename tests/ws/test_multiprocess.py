@@ -17,7 +17,9 @@ import pytest
 from websockets.asyncio.client import connect
 
 from portfolio.publisher import LOCK_POLL_S, LOCK_TTL_S
-from tests.support.server import ROOT, AppServer, app_env, run_app_server, stop_process
+from tests.support.private_services import PrivateRedis
+from tests.support.server import ROOT, AppServer, app_env, manage, run_app_server, stop_process
+from tests.support.websocket import portfolio_updates
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -78,16 +80,6 @@ def ws_url(server: AppServer) -> str:
     return f"ws://{server.host}:{server.port}/ws/updates"
 
 
-async def updates(ws, count: int, within: float) -> list[dict]:
-    out: list[dict] = []
-    async with asyncio.timeout(within):
-        while len(out) < count:
-            message = json.loads(await ws.recv())
-            if message["type"] == "portfolio_update":
-                out.append(message)
-    return out
-
-
 def test_two_servers_one_publisher_and_takeover(cluster_env, tmp_path):
     with contextlib.ExitStack() as stack:
         a = stack.enter_context(run_app_server(cluster_env))
@@ -113,16 +105,16 @@ def test_two_servers_one_publisher_and_takeover(cluster_env, tmp_path):
                 second = stack.enter_context(publisher_process(cluster_env, tmp_path / "p2.log"))
                 procs.update({first.pid: first, second.pid: second})
                 # A publisher process takes seconds to boot Django on a loaded machine.
-                await updates(ca, 1, 60)
+                await portfolio_updates(ca, 1, 60)
                 # Both servers deliver the very same updates, from one publisher.
-                got_a = await updates(ca, 4, 4 * INTERVAL_S + 1)
-                got_b = await updates(cb, 4, 4 * INTERVAL_S + 1)
+                got_a = await portfolio_updates(ca, 4, 4 * INTERVAL_S + 1)
+                got_b = await portfolio_updates(cb, 4, 4 * INTERVAL_S + 1)
                 seq_a = {u["seq"]: u for u in got_a}
                 common = [u for u in got_b if u["seq"] in seq_a]
                 assert common, (got_a, got_b)
                 assert all(seq_a[u["seq"]] == u for u in common)
                 assert {u["symbol"] for u in got_a + got_b} == {"GLD"}
-                assert (await updates(cs, 1, INTERVAL_S + 1))[0]["symbol"] == "SLV"
+                assert (await portfolio_updates(cs, 1, INTERVAL_S + 1))[0]["symbol"] == "SLV"
                 pids = {u["publisher_pid"] for u in got_a + got_b}
                 assert len(pids) == 1, "more than one publisher active"
                 active = pids.pop()
@@ -134,7 +126,7 @@ def test_two_servers_one_publisher_and_takeover(cluster_env, tmp_path):
                 killed_at = time.monotonic()
                 standby = next(pid for pid in procs if pid != active)
                 while True:
-                    (u,) = await updates(ca, 1, LOCK_TTL_S + LOCK_POLL_S + INTERVAL_S + 5)
+                    (u,) = await portfolio_updates(ca, 1, LOCK_TTL_S + LOCK_POLL_S + INTERVAL_S + 5)
                     if u["publisher_pid"] == standby:
                         break
                 takeover_s = time.monotonic() - killed_at
@@ -142,7 +134,7 @@ def test_two_servers_one_publisher_and_takeover(cluster_env, tmp_path):
                 # The other server delivers the new publisher's updates too (after what it had
                 # already buffered from the old one).
                 async with asyncio.timeout(2 * INTERVAL_S + 2):
-                    while (await updates(cb, 1, 5))[0]["publisher_pid"] != standby:
+                    while (await portfolio_updates(cb, 1, 5))[0]["publisher_pid"] != standby:
                         pass
 
         asyncio.run(scenario())
@@ -151,67 +143,22 @@ def test_two_servers_one_publisher_and_takeover(cluster_env, tmp_path):
 
 def test_run_publisher_refuses_without_redis(tmp_path):
     env = app_env({"DATA_DIR": str(tmp_path)})
-    result = subprocess.run(
-        [sys.executable, "manage.py", "run_publisher"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = manage(env, "run_publisher", check=False, timeout=60)
     assert result.returncode != 0
     assert "needs the Redis channel layer" in result.stderr
 
 
 @pytest.fixture
-def private_redis(tmp_path):
+def private_redis():
     """A redis-server of our own that the test may kill and restart (never the shared one)."""
     import shutil
 
-    from tests.support.services import free_port
-
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
-    port = free_port()
-    command = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(tmp_path),
-    ]
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start() -> None:
-        procs.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
-        deadline = time.monotonic() + 10
-        while (
-            subprocess.run(
-                ["redis-cli", "-p", str(port), "ping"], capture_output=True, check=False
-            ).stdout.strip()
-            != b"PONG"
-        ):
-            if time.monotonic() > deadline:
-                raise RuntimeError("private redis-server did not start")
-            time.sleep(0.1)
-
-    def kill() -> None:
-        procs[-1].kill()
-        procs[-1].wait()
-
-    start()
-    yield f"redis://127.0.0.1:{port}/0", start, kill
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    redis = PrivateRedis()
+    redis.start()
+    yield redis.url, redis.start, redis.stop
+    redis.stop()
 
 
 def test_updates_resume_after_redis_restarts(private_redis, tmp_path):
@@ -228,7 +175,7 @@ def test_updates_resume_after_redis_restarts(private_redis, tmp_path):
         async def scenario() -> None:
             async with connect(ws_url(server), origin=server.url) as ws:  # type: ignore[arg-type]
                 assert json.loads(await ws.recv())["type"] == "connected"
-                await updates(ws, 1, 60)
+                await portfolio_updates(ws, 1, 60)
                 kill_redis()
                 await asyncio.sleep(2)
                 start_redis()
@@ -236,9 +183,9 @@ def test_updates_resume_after_redis_restarts(private_redis, tmp_path):
                 # Published after the restart, on the same socket: the layer re-subscribed, the
                 # registry was repopulated (5 s) and the publisher re-took its lock.
                 async with asyncio.timeout(20):
-                    while (await updates(ws, 1, 20))[0]["published_at"] <= restarted:
+                    while (await portfolio_updates(ws, 1, 20))[0]["published_at"] <= restarted:
                         pass
-                (following,) = await updates(ws, 1, INTERVAL_S + 1)
+                (following,) = await portfolio_updates(ws, 1, INTERVAL_S + 1)
                 assert following["published_at"] > restarted
 
         asyncio.run(scenario())

@@ -57,6 +57,14 @@ async def _streaming(key: str):
     return comm
 
 
+@pytest.fixture
+async def comm(login_required, registry, known_symbols, logged_in):
+    """A socket of the logged-in session (login required), streaming from a running publisher."""
+    _, key = logged_in
+    async with running_publisher(FakeCompute()):
+        yield await _streaming(key)
+
+
 async def _close_after(comm, since: float, within: float) -> tuple[int | None, float, list[str]]:
     """(close code, seconds from ``since`` to the close, message types received meanwhile)."""
     loop = asyncio.get_running_loop()
@@ -94,70 +102,53 @@ async def test_logout_over_http_closes_the_socket(
         await _assert_closes(comm, f"logout ({'production' if required else 'embedded'})", since)
 
 
-@pytest.mark.usefixtures("login_required")
-async def test_deleted_session_closes_the_socket(registry, known_symbols, logged_in):
+async def test_deleted_session_closes_the_socket(comm, logged_in):
     _, key = logged_in
-    async with running_publisher(FakeCompute()):
-        comm = await _streaming(key)
-        await Session.objects.filter(session_key=key).adelete()
-        await _assert_closes(comm, "session deleted", asyncio.get_running_loop().time())
+    await Session.objects.filter(session_key=key).adelete()
+    await _assert_closes(comm, "session deleted", asyncio.get_running_loop().time())
 
 
-@pytest.mark.usefixtures("login_required")
-async def test_expired_session_closes_the_socket(registry, known_symbols, logged_in):
+async def test_expired_session_closes_the_socket(comm, logged_in):
     _, key = logged_in
-    async with running_publisher(FakeCompute()):
-        comm = await _streaming(key)
-        lead = 0.3
-        expires = timezone.now() + dt.timedelta(seconds=lead)
-        await Session.objects.filter(session_key=key).aupdate(expire_date=expires)
-        expired_at = asyncio.get_running_loop().time() + lead
-        # Still open until it expires...
-        code, _, seen = await _close_after(comm, asyncio.get_running_loop().time(), lead * 0.8)
-        assert code is None, seen
-        # ...then closed within one interval of the expiry.
-        await _assert_closes(comm, "session expired", expired_at)
+    lead = 0.3
+    expires = timezone.now() + dt.timedelta(seconds=lead)
+    await Session.objects.filter(session_key=key).aupdate(expire_date=expires)
+    expired_at = asyncio.get_running_loop().time() + lead
+    # Still open until it expires...
+    code, _, seen = await _close_after(comm, asyncio.get_running_loop().time(), lead * 0.8)
+    assert code is None, seen
+    # ...then closed within one interval of the expiry.
+    await _assert_closes(comm, "session expired", expired_at)
 
 
-@pytest.mark.usefixtures("login_required")
-async def test_password_change_closes_the_socket(registry, known_symbols, ana, logged_in):
-    _, key = logged_in
-    async with running_publisher(FakeCompute()):
-        comm = await _streaming(key)
-        ana.set_password("another-pw-987654321")
-        await ana.asave()
-        await _assert_closes(comm, "password changed", asyncio.get_running_loop().time())
+async def test_password_change_closes_the_socket(comm, ana):
+    ana.set_password("another-pw-987654321")
+    await ana.asave()
+    await _assert_closes(comm, "password changed", asyncio.get_running_loop().time())
 
 
-@pytest.mark.usefixtures("login_required")
-async def test_deactivated_user_closes_the_socket(registry, known_symbols, ana, logged_in):
-    _, key = logged_in
-    async with running_publisher(FakeCompute()):
-        comm = await _streaming(key)
-        ana.is_active = False
-        await ana.asave(update_fields=["is_active"])
-        await _assert_closes(comm, "user deactivated", asyncio.get_running_loop().time())
+async def test_deactivated_user_closes_the_socket(comm, ana):
+    ana.is_active = False
+    await ana.asave(update_fields=["is_active"])
+    await _assert_closes(comm, "user deactivated", asyncio.get_running_loop().time())
 
 
-@pytest.mark.usefixtures("login_required")
-async def test_socket_of_a_valid_session_keeps_streaming(registry, known_symbols, ana, logged_in):
+async def test_socket_of_a_valid_session_keeps_streaming(comm, ana, logged_in):
     """Including the session that changed the password itself (``update_session_auth_hash``)."""
     _, key = logged_in
-    async with running_publisher(FakeCompute()):
-        comm = await _streaming(key)
 
-        def change_own_password() -> None:
-            ana.set_password("another-pw-987654321")
-            ana.save()
-            session = SessionStore(session_key=key)
-            session[HASH_SESSION_KEY] = ana.get_session_auth_hash()
-            session.save()
+    def change_own_password() -> None:
+        ana.set_password("another-pw-987654321")
+        ana.save()
+        session = SessionStore(session_key=key)
+        session[HASH_SESSION_KEY] = ana.get_session_auth_hash()
+        session.save()
 
-        await sync_to_async(change_own_password)()
-        code, _, seen = await _close_after(comm, asyncio.get_running_loop().time(), INTERVAL_S * 4)
-        assert code is None, seen
-        assert seen.count("portfolio_update") >= 3
-        await comm.disconnect()
+    await sync_to_async(change_own_password)()
+    code, _, seen = await _close_after(comm, asyncio.get_running_loop().time(), INTERVAL_S * 4)
+    assert code is None, seen
+    assert seen.count("portfolio_update") >= 3
+    await comm.disconnect()
 
 
 def test_valid_session_keys_in_batch(ana, django_user_model, django_assert_max_num_queries):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.server import ROOT, app_env, stop_process, wait_for_http
+from tests.support.server import ROOT, app_env, serving
 from tests.support.services import free_port
 
 
@@ -49,16 +49,6 @@ def run_oidc_provider(tmp: Path, spec: dict[str, Any]) -> Iterator[OidcProvider]
     )
     log_path = data_dir / "gunicorn.log"
     argv = ["gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "4"]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", *argv, "tests.support.oidc_provider.wsgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_http(f"{url}/openid/.well-known/openid-configuration", 60, process)
+    argv = [sys.executable, "-m", *argv, "tests.support.oidc_provider.wsgi:application"]
+    with serving(argv, env, log_path, f"{url}/openid/.well-known/openid-configuration"):
         yield OidcProvider(url, data_dir, log_path)
-    finally:
-        stop_process(process)
