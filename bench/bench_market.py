@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from scipy.special import ndtr
+
+from bench.timing import best
 
 N = 5000
 RATE = 0.04
@@ -54,16 +55,6 @@ def make_chain(n: int = N, seed: int = 42) -> dict[str, np.ndarray]:
         "vol": vol,
         "call": call,
     }
-
-
-def _best_time(fn: Callable[[], Any], repeats: int) -> float:
-    """Best of ``repeats`` runs (the machine is shared; the minimum is the least disturbed)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 class QL:
@@ -245,8 +236,8 @@ def main() -> None:
 
     # ---- European price + Greeks -----------------------------------------------------------
     bsm(S, K, T, RATE, DIV, sig, call)
-    t_ours = _best_time(lambda: bsm(S, K, T, RATE, DIV, sig, call), 30)
-    t_ql = _best_time(lambda: ql.european_greeks(c, all_idx), 2)
+    t_ours = best(lambda: bsm(S, K, T, RATE, DIV, sig, call), 30)
+    t_ql = best(lambda: ql.european_greeks(c, all_idx), 2)
     ref = ql.european_greeks(c, all_idx)
     g = bsm(S, K, T, RATE, DIV, sig, call)
     ours_arr = np.stack([g.price, g.delta, g.gamma, g.theta, g.vega, g.rho], axis=1)
@@ -281,8 +272,8 @@ def main() -> None:
 
     t_kernel, t_floor = [], []
     for _ in range(200):
-        t_kernel.append(_best_time(lambda: bsm(S, K, T, RATE, DIV, sig, call), 1))
-        t_floor.append(_best_time(floor, 1))
+        t_kernel.append(best(lambda: bsm(S, K, T, RATE, DIV, sig, call), 1))
+        t_floor.append(best(floor, 1))
     tk, tf = min(t_kernel), min(t_floor)
     print(
         f"{'distance from the floor':<28} price+Greeks {tk * 1e6:.0f} us / "
@@ -296,8 +287,8 @@ def main() -> None:
     # sides' rounds alike instead of one side's whole measurement.
     rounds_ours, rounds_ql = [], []
     for _ in range(4):
-        rounds_ours.append(_best_time(lambda: american(S, K, T, RATE, DIV, sig, call), 3))
-        rounds_ql.append(_best_time(lambda: ql.american(c, sub), 1))
+        rounds_ours.append(best(lambda: american(S, K, T, RATE, DIV, sig, call), 3))
+        rounds_ql.append(best(lambda: ql.american(c, sub), 1))
     t_ours, t_ql = min(rounds_ours), min(rounds_ql) * n / sub.size
     ref_a = ql.american(c, sub)
     ours_a = american(S, K, T, RATE, DIV, sig, call)
@@ -323,11 +314,9 @@ def main() -> None:
     american_greeks(S[:50], K[:50], T[:50], RATE, DIV, sig[:50], call[:50])
     t_fine, t_fast = [], []
     for _ in range(3):
-        t_fine.append(_best_time(lambda: american_greeks(S, K, T, RATE, DIV, sig, call), 1))
+        t_fine.append(best(lambda: american_greeks(S, K, T, RATE, DIV, sig, call), 1))
         t_fast.append(
-            _best_time(
-                lambda: american_greeks(S, K, T, RATE, DIV, sig, call, accuracy=qdfp.PRICE), 1
-            )
+            best(lambda: american_greeks(S, K, T, RATE, DIV, sig, call, accuracy=qdfp.PRICE), 1)
         )
     sub = _subsample(n, 200)
     start = time.perf_counter()
@@ -345,7 +334,7 @@ def main() -> None:
     # ---- European IV ------------------------------------------------------------------------
     p_eur = g.price
     implied_vol(p_eur, S, K, T, RATE, DIV, call, style="european")
-    t_ours = _best_time(lambda: implied_vol(p_eur, S, K, T, RATE, DIV, call, style="european"), 10)
+    t_ours = best(lambda: implied_vol(p_eur, S, K, T, RATE, DIV, call, style="european"), 10)
     sub = _subsample(n, 1000)
     start = time.perf_counter()
     ql_iv = ql.european_iv(c, sub, p_eur[sub])
@@ -367,7 +356,7 @@ def main() -> None:
 
     # ---- American IV ------------------------------------------------------------------------
     p_am = ours_a
-    t_ours = _best_time(lambda: implied_vol(p_am, S, K, T, RATE, DIV, call, style="american"), 2)
+    t_ours = best(lambda: implied_vol(p_am, S, K, T, RATE, DIV, call, style="american"), 2)
     sub = _subsample(n, 100)
     start = time.perf_counter()
     ql_iv = ql.american_iv(c, sub, p_am[sub])
@@ -453,9 +442,9 @@ def _chain_page_line() -> None:
     try:
         for _ in range(5):
             qdfp.GREEKS = greeks
-            fine.append(_best_time(lambda: analyze_chain(chain, rate), 1))
+            fine.append(best(lambda: analyze_chain(chain, rate), 1))
             qdfp.GREEKS = qdfp.PRICE
-            fast.append(_best_time(lambda: analyze_chain(chain, rate), 1))
+            fast.append(best(lambda: analyze_chain(chain, rate), 1))
     finally:
         qdfp.GREEKS = greeks
     print(
