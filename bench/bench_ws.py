@@ -202,7 +202,11 @@ def _cpu_s(pid: int) -> float:
 
 
 _EMBEDDED_SERVER = """
+import os
 import sys
+import django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vault_dash.settings.base")
+django.setup()
 from portfolio import publisher
 from bench import bench_ws
 publisher.default_compute = bench_ws.bench_compute
