@@ -7,7 +7,8 @@
   to the user (:meth:`PortfolioQuerySet.visible_to`); without one, the user's own first
   portfolio, else the shared demo.
 * :meth:`Portfolio.can_edit <portfolio.models.Portfolio.can_edit>` — who may change it;
-  :func:`editable` — the portfolio a form changes, or a 404.
+  :func:`editable` — the portfolio a form changes, or a 404; :func:`may_adopt` — who may
+  adopt or roll hedges into it (owners, and anyone on the demo when no login is required).
 """
 
 from __future__ import annotations
@@ -140,3 +141,11 @@ def editable(user: Any, pk: int) -> Portfolio:
     if portfolio is None or not portfolio.can_edit(user):
         raise Http404("no such portfolio")
     return portfolio
+
+
+def may_adopt(user: Any, portfolio: Portfolio) -> bool:
+    """Adopting or rolling a hedge: owners, and in the embedded default (no login required)
+    anyone on the ownerless demo, so hedges can be tried without an account."""
+    if portfolio.can_edit(user):
+        return True
+    return bool(portfolio.owner_id is None and portfolio.is_demo and not settings.LOGIN_REQUIRED)

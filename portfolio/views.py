@@ -272,6 +272,7 @@ def _dashboard_context(
         "hist_query": urlencode({**query, **hist.query()}),
         "history_presets": HISTORY_PRESETS,
         "can_edit": can_edit,
+        "may_adopt": portfolio is not None and access.may_adopt(request.user, portfolio),
         # A symbol the portfolio does not hold gets an empty state, never a page of zeros.
         "not_held": not_held,
         "book": functools.cache(lambda: book.summarise(portfolio)) if portfolio else None,
@@ -396,6 +397,7 @@ def trades(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "portfolio": portfolio,
         "can_edit": can_edit,
+        "may_adopt": access.may_adopt(request.user, portfolio),
         "positions": portfolio.open_positions().order_by("symbol", "kind", "expiry", "strike"),
         "trades": portfolio.trades.order_by("-traded_on", "-pk")[:TRADES_SHOWN],
         "trade_count": portfolio.trades.count(),

@@ -17,22 +17,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, models, transaction
 
+from portfolio.access import may_adopt
 from strategies.services import InvalidInput, NotFound
 
 MAX_AGE_S = 15 * 60
 
 R = TypeVar("R", bound=models.Model)
-
-
-def may_adopt(user: Any, portfolio: Any) -> bool:
-    """Owners change their portfolios; the embedded demo accepts anonymous changes."""
-    if portfolio.can_edit(user):
-        return True
-    return bool(portfolio.owner_id is None and portfolio.is_demo and not settings.LOGIN_REQUIRED)
 
 
 def changeable(user: Any, portfolio: Any, missing: str = "no such portfolio") -> Any:

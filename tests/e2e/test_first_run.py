@@ -55,7 +55,7 @@ def test_invitation_to_partial_close(server, browser):
     # Until they have one, the dashboard shows the demo, labelled as not theirs.
     page.goto(server.url + "/")
     assert "it is not yours" in page.inner_text("#demo-banner")
-    page.click("#demo-banner a")
+    page.click("#demo-banner #create-portfolio")
     page.wait_for_url("**/welcome/")
 
     # The first portfolio.

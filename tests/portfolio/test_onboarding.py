@@ -60,3 +60,23 @@ def test_a_user_without_a_portfolio_sees_the_demo_labelled(client, fake_market):
     body = client.get(reverse("portfolio:dashboard")).content.decode()
     assert 'id="demo-banner"' in body and "it is not yours" in body
     assert reverse("portfolio:welcome") in body
+
+
+@pytest.mark.parametrize("login_required", [False, True])
+def test_the_demo_banner_says_what_a_visitor_may_do_with_it(
+    client, fake_market, settings, login_required
+):
+    """Without a required login anyone may adopt or roll hedges into the demo (the strategies
+    pages offer it), so the banner must not call it read only; with one, it is read only."""
+    settings.LOGIN_REQUIRED = login_required
+    demo = DemoPortfolioFactory()
+    PositionFactory(portfolio=demo)
+    client.force_login(UserFactory())
+    pages = [
+        client.get(reverse("portfolio:dashboard")).content.decode(),
+        client.get(reverse("portfolio:trades", args=[demo.pk])).content.decode(),
+    ]
+    for body in pages:
+        assert "it is not yours" in body.lower()
+        assert ("read only" in body) is login_required
+        assert ("anyone may" in body) is not login_required
