@@ -17,7 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 from core.htmx import HtmxHttpRequest, wants_partial
 from market.errors import MarketDataError
 from portfolio import access
-from strategies import confirmation, roll_service, services
+from strategies import roll_service, services
 from strategies.models import HedgeRoll
 from strategies.queries import QueryError, from_querydict
 from strategies.roll_schemas import RollPageQuery
@@ -49,7 +49,7 @@ def roll_view(request: HtmxHttpRequest) -> HttpResponse:
         portfolio = services.resolve_portfolio(request.user, query.portfolio)
         if portfolio is None:
             raise services.NotFound("portfolio", "no portfolio to roll")
-        can_roll = confirmation.may_adopt(request.user, portfolio)
+        can_roll = access.may_adopt(request.user, portfolio)
         mk = services.load_market(symbol)
         limit = query.limit or TABLE_ROWS
         data = roll_service.rolls_payload(
