@@ -55,6 +55,53 @@ def clean_bid_ask(bid: float, ask: float) -> tuple[float, float]:
     return bid, ask
 
 
+class ChainRows:
+    """A provider's contracts, collected one row at a time and handed to
+    :meth:`OptionChain.build` as its columns (``**rows.columns``), which sets their dtypes.
+
+    Negative volume or open interest (a provider's placeholder) is stored as 0, NaN as is.
+    """
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[Any]] = {
+            k: []
+            for k in (
+                "expiry",
+                "strike",
+                "is_call",
+                "bid",
+                "ask",
+                "last",
+                "volume",
+                "open_interest",
+            )
+        }
+
+    def __len__(self) -> int:
+        return len(self.columns["strike"])
+
+    def add(
+        self,
+        expiry: date,
+        strike: float,
+        is_call: bool,
+        quote: tuple[float, float],
+        last: float,
+        volume: float,
+        open_interest: float,
+    ) -> None:
+        """One contract; ``quote`` is the (bid, ask) of :func:`clean_bid_ask`."""
+        cols = self.columns
+        cols["expiry"].append(expiry)
+        cols["strike"].append(strike)
+        cols["is_call"].append(is_call)
+        cols["bid"].append(quote[0])
+        cols["ask"].append(quote[1])
+        cols["last"].append(last)
+        cols["volume"].append(volume if volume >= 0 else 0.0)
+        cols["open_interest"].append(open_interest if open_interest >= 0 else 0.0)
+
+
 def occ_expiry(yymmdd: str) -> date:
     """The expiry in an OCC option symbol (``GLD261218P00350000`` -> 2026-12-18)."""
     return date(2000 + int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:6]))

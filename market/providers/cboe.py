@@ -44,12 +44,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
-
 from market.calendar import NEW_YORK
 from market.data import OptionChain, PriceHistory, Quote, normalize_symbol
 from market.errors import ProviderUnavailable, UnknownSymbol
-from market.providers.base import clean_bid_ask, number, occ_expiry, positive
+from market.providers.base import ChainRows, clean_bid_ask, number, occ_expiry, positive
 from market.session import nyse_state
 
 logger = logging.getLogger(__name__)
@@ -202,9 +200,7 @@ class CboeProvider:
         sym, doc, as_of = self._data(symbol)
         data = doc["data"]
         cutoff = as_of - timedelta(days=self.stale_after_days)
-        rows: dict[str, list[Any]] = {
-            k: [] for k in ("expiry", "strike", "is_call", "bid", "ask", "last", "volume", "oi")
-        }
+        rows = ChainRows()
         adjusted = stale = 0
         for rec in data.get("options") or ():
             match = _OCC.match(str(rec.get("option", "")))
@@ -214,7 +210,6 @@ class CboeProvider:
                 adjusted += 1
                 continue
             expiry = occ_expiry(match["ymd"])
-            bid, ask = clean_bid_ask(number(rec.get("bid")), number(rec.get("ask")))
             last = number(rec.get("last_trade_price"))
             traded = _new_york(rec.get("last_trade_time"))
             if not last > 0 or traded is None:
@@ -222,16 +217,16 @@ class CboeProvider:
             elif traded < cutoff:
                 last = math.nan
                 stale += 1
-            vol, oi = number(rec.get("volume")), number(rec.get("open_interest"))
-            rows["expiry"].append(expiry)
-            rows["strike"].append(int(match["strike"]) / 1000.0)
-            rows["is_call"].append(match["right"] == "C")
-            rows["bid"].append(bid)
-            rows["ask"].append(ask)
-            rows["last"].append(last)
-            rows["volume"].append(vol if vol >= 0 else 0.0)
-            rows["oi"].append(oi if oi >= 0 else 0.0)
-        if not rows["strike"]:
+            rows.add(
+                expiry,
+                int(match["strike"]) / 1000.0,
+                match["right"] == "C",
+                clean_bid_ask(number(rec.get("bid")), number(rec.get("ask"))),
+                last,
+                number(rec.get("volume")),
+                number(rec.get("open_interest")),
+            )
+        if not rows:
             raise UnknownSymbol(f"CBOE lists no standard options for {sym!r}")
         return OptionChain.build(
             symbol=sym,
@@ -239,14 +234,7 @@ class CboeProvider:
             as_of=as_of.astimezone(UTC),
             provider=self.name,
             dividend_yield=0.0,
-            expiry=np.array(rows["expiry"], dtype="datetime64[D]"),
-            strike=np.array(rows["strike"], dtype=float),
-            is_call=np.array(rows["is_call"], dtype=bool),
-            bid=np.array(rows["bid"], dtype=float),
-            ask=np.array(rows["ask"], dtype=float),
-            last=np.array(rows["last"], dtype=float),
-            volume=np.array(rows["volume"], dtype=float),
-            open_interest=np.array(rows["oi"], dtype=float),
+            **rows.columns,
             meta={
                 "market_state": nyse_state(self.clock()),
                 "stale_last": stale,

@@ -51,7 +51,7 @@ from market.errors import (
     ProviderUnavailable,
     UnknownSymbol,
 )
-from market.providers.base import clean_bid_ask, number, occ_expiry, positive
+from market.providers.base import ChainRows, clean_bid_ask, number, occ_expiry, positive
 from market.session import normalize_state
 
 logger = logging.getLogger(__name__)
@@ -415,18 +415,16 @@ class YFinanceProvider:
         if nearest.calls is not None:
             nearest_day = _expiry_of(nearest.calls, nearest.puts) or min(dates, default=None)
         chosen = choose_expiries(list(dates), as_of.astimezone(UTC).date(), self.max_expiries)
-        cols: dict[str, list[Any]] = {
-            k: [] for k in ("expiry", "strike", "is_call", "bid", "ask", "last", "volume", "oi")
-        }
+        rows = ChainRows()
         stale_last = 0
         for d in chosen:
             oc = nearest if d == nearest_day else self.client.option_chain(ticker, dates[d])
             for frame, is_call in ((oc.calls, True), (oc.puts, False)):
-                stale_last += self._append(cols, frame, d, is_call, as_of)
+                stale_last += self._append(rows, frame, d, is_call, as_of)
         spot = _price(under)
         if spot is None:
             spot = self.quote(sym).spot
-        if not cols["strike"]:
+        if not rows:
             raise ProviderUnavailable(f"Yahoo Finance returned no contracts for {sym!r}")
         return OptionChain.build(
             symbol=sym,
@@ -434,14 +432,7 @@ class YFinanceProvider:
             as_of=as_of,
             provider=self.name,
             dividend_yield=dividend_yield(under),
-            expiry=np.array(cols["expiry"], dtype="datetime64[D]"),
-            strike=np.array(cols["strike"], dtype=float),
-            is_call=np.array(cols["is_call"], dtype=bool),
-            bid=np.array(cols["bid"], dtype=float),
-            ask=np.array(cols["ask"], dtype=float),
-            last=np.array(cols["last"], dtype=float),
-            volume=np.array(cols["volume"], dtype=float),
-            open_interest=np.array(cols["oi"], dtype=float),
+            **rows.columns,
             meta={
                 "stale_last": stale_last,
                 "expiries_listed": len(dates),
@@ -449,9 +440,7 @@ class YFinanceProvider:
             },
         )
 
-    def _append(
-        self, cols: dict[str, list[Any]], frame: Any, d: date, is_call: bool, as_of: datetime
-    ) -> int:
+    def _append(self, rows: ChainRows, frame: Any, d: date, is_call: bool, as_of: datetime) -> int:
         if frame is None or len(frame) == 0:
             return 0
         records = frame.to_dict("records")
@@ -461,7 +450,6 @@ class YFinanceProvider:
             k = number(rec.get("strike"))
             if not k > 0:
                 continue
-            bid, ask = clean_bid_ask(number(rec.get("bid")), number(rec.get("ask")))
             last = number(rec.get("lastPrice"))
             if not last > 0:
                 last = math.nan
@@ -469,15 +457,15 @@ class YFinanceProvider:
             if when is not None and when < cutoff and math.isfinite(last):
                 last = math.nan
                 stale += 1
-            vol, oi = number(rec.get("volume")), number(rec.get("openInterest"))
-            cols["expiry"].append(d)
-            cols["strike"].append(k)
-            cols["is_call"].append(is_call)
-            cols["bid"].append(bid)
-            cols["ask"].append(ask)
-            cols["last"].append(last)
-            cols["volume"].append(vol if vol >= 0 else 0.0)
-            cols["oi"].append(oi if oi >= 0 else 0.0)
+            rows.add(
+                d,
+                k,
+                is_call,
+                clean_bid_ask(number(rec.get("bid")), number(rec.get("ask"))),
+                last,
+                number(rec.get("volume")),
+                number(rec.get("openInterest")),
+            )
         return stale
 
 

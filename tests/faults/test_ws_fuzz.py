@@ -105,14 +105,16 @@ def test_abusive_clients_do_not_hurt_a_good_one(server) -> None:
                 await ws.send(os.urandom(rng.randint(1, 300)))
             outcomes.append("random: sent")
 
-        # 2. A huge message (2 MiB): refused by the server, connection closed.
-        try:
-            async with websockets.connect(ws_url, origin=Origin(origin), max_size=None) as ws:
+        # 2. A huge message (2 MiB): refused by the server, connection closed. The drop can
+        # land while the frame is still being sent; close_code reads 1006 when no close frame
+        # arrived, whichever call saw it.
+        async with websockets.connect(ws_url, origin=Origin(origin), max_size=None) as ws:
+            try:
                 await ws.send("x" * (2 * 1024 * 1024))
                 await asyncio.wait_for(ws.wait_closed(), 10)
-                outcomes.append(f"huge: closed {ws.close_code}")
-        except websockets.ConnectionClosed as exc:
-            outcomes.append(f"huge: closed {exc.rcvd.code if exc.rcvd else None}")
+            except websockets.ConnectionClosed:
+                pass
+            outcomes.append(f"huge: closed {ws.close_code}")
 
         # 3. Flood of bad messages: closed with the policy close code.
         async with websockets.connect(ws_url, origin=Origin(origin)) as ws:
