@@ -49,6 +49,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
+from core.loops import PerLoop
 from core.numbers import json_safe
 from portfolio import expiry
 
@@ -214,29 +215,25 @@ class _PerLoopRedis:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._clients = PerLoop(self._connect)
 
     def client(self) -> Any:
+        return self._clients.get()
+
+    def _connect(self) -> Any:
         import redis.asyncio as aioredis
 
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            # A bounded pool that waits for a free connection: a burst of connects (a server
-            # restart) must queue, not fail with redis-py's "Too many connections".
-            pool = aioredis.BlockingConnectionPool.from_url(
-                self.url,
-                max_connections=16,
-                timeout=5,
-                socket_connect_timeout=2,
-                socket_timeout=2,
-                health_check_interval=30,
-            )
-            client = aioredis.Redis(connection_pool=pool)
-            self._clients[loop] = client
-        return client
+        # A bounded pool that waits for a free connection: a burst of connects (a server
+        # restart) must queue, not fail with redis-py's "Too many connections".
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.url,
+            max_connections=16,
+            timeout=5,
+            socket_connect_timeout=2,
+            socket_timeout=2,
+            health_check_interval=30,
+        )
+        return aioredis.Redis(connection_pool=pool)
 
 
 class RedisRegistry:
@@ -333,18 +330,12 @@ class LocalTopics:
                 logger.warning("could not refresh WebSocket topics: %s", exc)
 
 
-_local_topics: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalTopics] = (
-    weakref.WeakKeyDictionary()
-)
+_local_topics = PerLoop(LocalTopics)
 
 
 def local_topics() -> LocalTopics:
     """The topic bookkeeping of the running event loop (one per server process)."""
-    loop = asyncio.get_running_loop()
-    topics = _local_topics.get(loop)
-    if topics is None:
-        topics = _local_topics[loop] = LocalTopics()
-    return topics
+    return _local_topics.get()
 
 
 # --- Leader lock -----------------------------------------------------------------------------

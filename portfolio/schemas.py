@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ninja import Field, Schema
 
+from marketdata.schemas import MarketOpen, MarketState
+
 
 class ErrorDetail(Schema):
     code: str
@@ -34,13 +36,8 @@ class MarketOut(Schema):
     chain_provider: str | None = Field(None, description="Provider of the option chain")
     stale: bool
     age_s: float
-    market_state: str = Field(
-        "",
-        description="Session state of the data (REGULAR, PRE, POST, POSTPOST, CLOSED; '' unknown)",
-    )
-    market_open: bool = Field(
-        True, description="False outside the regular session: values are as of the close"
-    )
+    market_state: MarketState = ""
+    market_open: MarketOpen = True
 
 
 class GreeksOut(Schema):

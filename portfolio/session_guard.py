@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import weakref
 from collections.abc import Collection, Iterator
 from importlib import import_module
 from typing import Any
@@ -31,6 +30,8 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+
+from core.loops import PerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -133,9 +134,7 @@ class SessionGuard:
                 logger.warning("could not re-validate WebSocket sessions: %s", exc)
 
 
-_guards: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SessionGuard] = (
-    weakref.WeakKeyDictionary()
-)
+_guards = PerLoop(SessionGuard)
 
 
 def watch_scope(scope: dict[str, Any], channel: str, layer: BaseChannelLayer) -> None:
@@ -149,8 +148,4 @@ def watch_scope(scope: dict[str, Any], channel: str, layer: BaseChannelLayer) ->
 
 def session_guard() -> SessionGuard:
     """The guard of the running event loop (one per server process)."""
-    loop = asyncio.get_running_loop()
-    guard = _guards.get(loop)
-    if guard is None:
-        guard = _guards[loop] = SessionGuard()
-    return guard
+    return _guards.get()

@@ -7,6 +7,8 @@ from typing import Literal
 
 from ninja import Field, Schema
 
+from marketdata.schemas import MarketOpen, MarketState
+
 
 class InputsOut(Schema):
     symbol: str
@@ -17,13 +19,8 @@ class InputsOut(Schema):
     provider: str = Field(description="Market data provider that answered (yfinance, cboe, ...)")
     stale: bool
     age_s: float
-    market_state: str = Field(
-        "",
-        description="Session state of the data (REGULAR, PRE, POST, POSTPOST, CLOSED; '' unknown)",
-    )
-    market_open: bool = Field(
-        True, description="False outside the regular session: values are as of as_of (the close)"
-    )
+    market_state: MarketState = ""
+    market_open: MarketOpen = True
     day_count: str
     model: str
 

@@ -91,46 +91,41 @@ def _typeset(s: str) -> str:
     return s.lstrip("+-") if _is_zero(s.lstrip("+-")) else s.replace("-", MINUS)
 
 
-def _percent(x: float | None, places: int, signed: bool = False) -> str:
+def _figure(x: float | None, places: int, signed: bool = False, unit: str = "") -> str:
+    """A number with thousands separators, ``places`` decimals and an optional unit suffix."""
     if x is None:
         return DASH
-    return _typeset(f"{x:{'+' if signed else ''},.{int(places)}f}%")
+    return _typeset(f"{x:{'+' if signed else ''},.{int(places)}f}{unit}")
 
 
 @register.filter
 def pct(v: Any, places: int = 1) -> str:
     """A value already in percent: 12.345 → "12.3%"."""
-    return _percent(finite(v), places)
+    return _figure(finite(v), places, unit="%")
 
 
 @register.filter
 def spct(v: Any, places: int = 2) -> str:
     """A change in percent, signed: "+1.20%" / "−0.35%"."""
-    return _percent(finite(v), places, signed=True)
+    return _figure(finite(v), places, signed=True, unit="%")
 
 
 @register.filter
 def pct100(v: Any, places: int = 1) -> str:
     """A fraction as a percentage: 0.1234 → "12.3%"."""
     x = finite(v)
-    return _percent(None if x is None else x * 100, places)
+    return _figure(None if x is None else x * 100, places, unit="%")
 
 
 @register.filter
 def num(v: Any, places: int = 2) -> str:
-    x = finite(v)
-    if x is None:
-        return DASH
-    return _typeset(f"{x:,.{int(places)}f}")
+    return _figure(finite(v), places)
 
 
 @register.filter
 def snum(v: Any, places: int = 0) -> str:
     """A signed count: "+10" / "−10"."""
-    x = finite(v)
-    if x is None:
-        return DASH
-    return _typeset(f"{x:+,.{int(places)}f}")
+    return _figure(finite(v), places, signed=True)
 
 
 @register.filter

@@ -56,29 +56,24 @@ def clean_bid_ask(bid: float, ask: float) -> tuple[float, float]:
 
 
 class ChainRows:
-    """A provider's contracts, collected one row at a time and handed to
-    :meth:`OptionChain.build` as its columns (``**rows.columns``), which sets their dtypes.
+    """A provider's contracts, collected one row at a time, then built into an
+    :class:`OptionChain` (which sets the columns' dtypes and sorts the rows).
 
     Negative volume or open interest (a provider's placeholder) is stored as 0, NaN as is.
     """
 
     def __init__(self) -> None:
-        self.columns: dict[str, list[Any]] = {
-            k: []
-            for k in (
-                "expiry",
-                "strike",
-                "is_call",
-                "bid",
-                "ask",
-                "last",
-                "volume",
-                "open_interest",
-            )
-        }
+        self.expiry: list[date] = []
+        self.strike: list[float] = []
+        self.is_call: list[bool] = []
+        self.bid: list[float] = []
+        self.ask: list[float] = []
+        self.last: list[float] = []
+        self.volume: list[float] = []
+        self.open_interest: list[float] = []
 
     def __len__(self) -> int:
-        return len(self.columns["strike"])
+        return len(self.strike)
 
     def add(
         self,
@@ -91,15 +86,28 @@ class ChainRows:
         open_interest: float,
     ) -> None:
         """One contract; ``quote`` is the (bid, ask) of :func:`clean_bid_ask`."""
-        cols = self.columns
-        cols["expiry"].append(expiry)
-        cols["strike"].append(strike)
-        cols["is_call"].append(is_call)
-        cols["bid"].append(quote[0])
-        cols["ask"].append(quote[1])
-        cols["last"].append(last)
-        cols["volume"].append(volume if volume >= 0 else 0.0)
-        cols["open_interest"].append(open_interest if open_interest >= 0 else 0.0)
+        self.expiry.append(expiry)
+        self.strike.append(strike)
+        self.is_call.append(is_call)
+        self.bid.append(quote[0])
+        self.ask.append(quote[1])
+        self.last.append(last)
+        self.volume.append(volume if volume >= 0 else 0.0)
+        self.open_interest.append(open_interest if open_interest >= 0 else 0.0)
+
+    def build(self, **fields: Any) -> OptionChain:
+        """The chain; ``fields`` are :meth:`OptionChain.build`'s other keywords (symbol, spot…)."""
+        return OptionChain.build(
+            expiry=self.expiry,
+            strike=self.strike,
+            is_call=self.is_call,
+            bid=self.bid,
+            ask=self.ask,
+            last=self.last,
+            volume=self.volume,
+            open_interest=self.open_interest,
+            **fields,
+        )
 
 
 def occ_expiry(yymmdd: str) -> date:

@@ -228,13 +228,12 @@ class CboeProvider:
             )
         if not rows:
             raise UnknownSymbol(f"CBOE lists no standard options for {sym!r}")
-        return OptionChain.build(
+        return rows.build(
             symbol=sym,
             spot=float(data["current_price"]),
             as_of=as_of.astimezone(UTC),
             provider=self.name,
             dividend_yield=0.0,
-            **rows.columns,
             meta={
                 "market_state": nyse_state(self.clock()),
                 "stale_last": stale,

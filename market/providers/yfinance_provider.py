@@ -426,13 +426,12 @@ class YFinanceProvider:
             spot = self.quote(sym).spot
         if not rows:
             raise ProviderUnavailable(f"Yahoo Finance returned no contracts for {sym!r}")
-        return OptionChain.build(
+        return rows.build(
             symbol=sym,
             spot=spot,
             as_of=as_of,
             provider=self.name,
             dividend_yield=dividend_yield(under),
-            **rows.columns,
             meta={
                 "stale_last": stale_last,
                 "expiries_listed": len(dates),
