@@ -70,48 +70,6 @@ class ChainAnalytics:
     parity_residual: np.ndarray  # per contract row (same value on the call and the put)
     expiries: tuple[ExpirySummary, ...]
 
-    def rows(self, expiry: date | None = None) -> list[dict[str, Any]]:
-        """JSON-friendly rows (``None`` for nan), optionally for one expiry."""
-        c = self.chain
-        sel = (
-            np.arange(len(c))
-            if expiry is None
-            else np.nonzero(c.expiry == np.datetime64(expiry, "D"))[0]
-        )
-
-        def f(x: float) -> float | None:
-            return None if not np.isfinite(x) else float(x)
-
-        out = []
-        for i in sel:
-            out.append(
-                {
-                    "expiry": str(c.expiry[i]),
-                    "strike": float(c.strike[i]),
-                    "right": "C" if c.is_call[i] else "P",
-                    "bid": f(c.bid[i]),
-                    "ask": f(c.ask[i]),
-                    "last": f(c.last[i]),
-                    "mid": f(self.mid[i]),
-                    "spread": f(self.spread[i]),
-                    "spread_pct": f(self.spread_pct[i]),
-                    "volume": int(c.volume[i]),
-                    "open_interest": int(c.open_interest[i]),
-                    "t": float(self.t[i]),
-                    "iv": f(self.iv[i]),
-                    "iv_reason": str(self.iv_reason[i]) or None,
-                    "delta": f(self.delta[i]),
-                    "gamma": f(self.gamma[i]),
-                    "theta": f(self.theta[i]),
-                    "vega": f(self.vega[i]),
-                    "rho": f(self.rho[i]),
-                    "prob_itm": f(self.prob_itm[i]),
-                    "prob_touch": f(self.prob_touch[i]),
-                    "parity_residual": f(self.parity_residual[i]),
-                }
-            )
-        return out
-
     def inputs(self) -> dict[str, Any]:
         """What is needed to reproduce the numbers (DESIGN.md §4)."""
         return {

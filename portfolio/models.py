@@ -204,7 +204,66 @@ def instrument_lookup(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in fields}
 
 
-class Position(models.Model):
+class InstrumentMixin:
+    """What a position and a trade share about the instrument they name (their fields are
+    :data:`INSTRUMENT_AND_UNITS`); no fields of its own, so no migration."""
+
+    kind: Any
+    symbol: Any
+    expiry: Any
+    strike: Any
+    right: Any
+    units_per_share: Any
+
+    @property
+    def is_option(self) -> bool:
+        return bool(self.kind == Position.Kind.OPTION)
+
+    @property
+    def multiplier(self) -> int:
+        return CONTRACT_MULTIPLIER if self.is_option else 1
+
+    @property
+    def instrument(self) -> str:
+        """The instrument in words: "GLD", "GLD physical" or "GLD 2026-12-18 400P"."""
+        if self.kind == Position.Kind.OPTION:
+            strike = self.strike.normalize() if self.strike is not None else "?"
+            return f"{self.symbol} {self.expiry} {strike:f}{self.right}"
+        if self.kind == Position.Kind.PHYSICAL:
+            return f"{self.symbol} physical"
+        return str(self.symbol)
+
+    def instrument_filter(self) -> dict[str, Any]:
+        return instrument_lookup(self)
+
+    def instrument_errors(self) -> dict[str, str]:
+        """What is wrong with the instrument fields (one rule for positions and trades)."""
+        errors: dict[str, str] = {}
+        Kind, Right = Position.Kind, Position.Right
+        if self.kind == Kind.OPTION:
+            if self.expiry is None:
+                errors["expiry"] = "An option needs an expiry date."
+            if self.strike is None or self.strike <= 0:
+                errors["strike"] = "An option needs a strike above zero."
+            if self.right not in (Right.CALL, Right.PUT):
+                errors["right"] = "An option is a call (C) or a put (P)."
+            if self.units_per_share is not None:
+                errors["units_per_share"] = "Only physical positions have units per share."
+        else:
+            for name in ("expiry", "strike"):
+                if getattr(self, name) is not None:
+                    errors[name] = f"Only options have {name}."
+            if self.right:
+                errors["right"] = "Only options have a right."
+            if self.kind == Kind.PHYSICAL:
+                if self.units_per_share is None or self.units_per_share <= 0:
+                    errors["units_per_share"] = "Physical units need units per share above zero."
+            elif self.units_per_share is not None:
+                errors["units_per_share"] = "Only physical positions have units per share."
+        return errors
+
+
+class Position(InstrumentMixin, models.Model):
     class Kind(models.TextChoices):
         UNDERLYING = "underlying", "Underlying shares"
         PHYSICAL = "physical", "Physical units"
@@ -275,23 +334,6 @@ class Position(models.Model):
     def __str__(self) -> str:
         return f"{self.quantity.normalize():f} {self.instrument}"
 
-    @property
-    def is_option(self) -> bool:
-        return self.kind == self.Kind.OPTION
-
-    @property
-    def instrument(self) -> str:
-        if self.kind == self.Kind.OPTION:
-            strike = self.strike.normalize() if self.strike is not None else "?"
-            return f"{self.symbol} {self.expiry} {strike:f}{self.right}"
-        if self.kind == self.Kind.PHYSICAL:
-            return f"{self.symbol} physical"
-        return self.symbol
-
-    @property
-    def multiplier(self) -> int:
-        return CONTRACT_MULTIPLIER if self.is_option else 1
-
     def as_input(self) -> PositionIn:
         """This position as the valuation functions take it (plain floats, no ORM)."""
         return PositionIn(
@@ -312,16 +354,13 @@ class Position(models.Model):
         """Every trade of this instrument in this portfolio (all of its open/close episodes)."""
         return Trade.objects.filter(portfolio_id=self.portfolio_id, **self.instrument_filter())
 
-    def instrument_filter(self) -> dict[str, Any]:
-        return instrument_lookup(self)
-
     @property
     def total_cost(self) -> Decimal:
         return self.quantity * self.cost_basis * self.multiplier
 
     def clean(self) -> None:
         super().clean()
-        errors = instrument_errors(self)
+        errors = self.instrument_errors()
         if self.quantity is not None and self.quantity == 0:
             errors["quantity"] = "Quantity must not be zero."
         if self.closed_on and self.opened_on and self.closed_on < self.opened_on:
@@ -330,34 +369,7 @@ class Position(models.Model):
             raise ValidationError(errors)
 
 
-def instrument_errors(obj: Position | Trade) -> dict[str, str]:
-    """What is wrong with the instrument fields of a position or a trade (one rule for both)."""
-    errors: dict[str, str] = {}
-    Kind, Right = Position.Kind, Position.Right
-    if obj.kind == Kind.OPTION:
-        if obj.expiry is None:
-            errors["expiry"] = "An option needs an expiry date."
-        if obj.strike is None or obj.strike <= 0:
-            errors["strike"] = "An option needs a strike above zero."
-        if obj.right not in (Right.CALL, Right.PUT):
-            errors["right"] = "An option is a call (C) or a put (P)."
-        if obj.units_per_share is not None:
-            errors["units_per_share"] = "Only physical positions have units per share."
-    else:
-        for name in ("expiry", "strike"):
-            if getattr(obj, name) is not None:
-                errors[name] = f"Only options have {name}."
-        if obj.right:
-            errors["right"] = "Only options have a right."
-        if obj.kind == Kind.PHYSICAL:
-            if obj.units_per_share is None or obj.units_per_share <= 0:
-                errors["units_per_share"] = "Physical units need units per share above zero."
-        elif obj.units_per_share is not None:
-            errors["units_per_share"] = "Only physical positions have units per share."
-    return errors
-
-
-class Trade(models.Model):
+class Trade(InstrumentMixin, models.Model):
     """One entry of the ledger: the record that positions and lots are rebuilt from.
 
     ``quantity`` is signed like a position's (+ buys, − sells); ``price`` is per unit as quoted
@@ -450,21 +462,9 @@ class Trade(models.Model):
     def __str__(self) -> str:
         return f"{self.traded_on} {self.action} {self.quantity.normalize():f} {self.instrument}"
 
-    @property
-    def is_option(self) -> bool:
-        return self.kind == Position.Kind.OPTION
-
-    @property
-    def multiplier(self) -> int:
-        return CONTRACT_MULTIPLIER if self.is_option else 1
-
-    @property
-    def instrument(self) -> str:
-        return Position(**{name: getattr(self, name) for name in INSTRUMENT_FIELDS}).instrument
-
     def clean(self) -> None:
         super().clean()
-        errors = instrument_errors(self)
+        errors = self.instrument_errors()
         if self.quantity is not None and self.quantity == 0:
             errors["quantity"] = "Quantity must not be zero."
         elif self.quantity is not None:

@@ -76,8 +76,8 @@ def test_flat_vol_chain_recovers_vol_atm_and_expected_move():
     ref = bsm(100.0, chain.strike, a.t, 0.04, 0.01, 0.25, chain.is_call)
     assert np.allclose(a.delta[informative], ref.delta[informative], atol=1e-8)
     assert a.model == "bsm"
-    rows = a.rows(EXPIRIES[0])
-    assert len(rows) == 26 and rows[6]["right"] == "C" and rows[6]["iv"] == pytest.approx(0.25)
+    first = np.nonzero(chain.expiry == np.datetime64(EXPIRIES[0], "D"))[0]
+    assert first.size == 26 and chain.is_call[first[6]] and a.iv[first[6]] == pytest.approx(0.25)
 
 
 def test_american_chain_parity_is_a_bound_check():
