@@ -33,12 +33,13 @@ def _payoff_series(payoff: dict[str, Any]) -> list[Series]:
     return series
 
 
-def payoff_chart(
+def payoff_figure(
     payoff: dict[str, Any],
     spot: float,
     breakevens: Sequence[float] = (),
     element_id: str = "payoff-chart",
 ) -> SafeString:
+    """The payoff chart with its data as a table underneath."""
     grid = payoff["grid"]
     series = _payoff_series(payoff)
     # Labels closer than ~6 % of the axis to the previous one would overlap: keep the line,
@@ -51,7 +52,7 @@ def payoff_chart(
             near = any(abs(b - x) < 0.06 * span for x in placed)
             vlines.append((b, "" if near else f"BE {b:,.2f}"))
             placed.append(b)
-    return line_chart(
+    chart = line_chart(
         series,
         title="P&L by price of the underlying",
         x_title="Underlying price at the date ($)",
@@ -63,22 +64,13 @@ def payoff_chart(
         element_id=element_id,
         height=300,
     )
-
-
-def payoff_figure(
-    payoff: dict[str, Any],
-    spot: float,
-    breakevens: Sequence[float] = (),
-    element_id: str = "payoff-chart",
-) -> SafeString:
-    """The payoff chart with its data as a table underneath."""
     table = series_table(
-        _payoff_series(payoff),
+        series,
         caption="P&L ($) by price of the underlying",
         x_title="Underlying price ($)",
         y_format=lambda v: f"{v:,.0f}",
     )
-    return figure(payoff_chart(payoff, spot, breakevens, element_id), table)
+    return figure(chart, table)
 
 
 def pnl_heat_map(payoff: dict[str, Any], element_id: str = "pnl-heatmap") -> SafeString:

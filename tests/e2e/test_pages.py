@@ -151,6 +151,9 @@ def test_theme_choice_is_remembered_and_shared_with_the_admin(server, browser, l
     page = context.new_page()
     page.goto(f"{server.url}/")
     dark_bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    page.goto(f"{server.url}/admin/")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == dark_bg
+    page.goto(f"{server.url}/")
     page.select_option("#theme-select", "light")
     page.reload()
     assert page.get_attribute("html", "data-theme") == "light"
