@@ -241,31 +241,32 @@ def generate_candidates(
     s = ctx.spot
     stock = Leg(kind="stock", quantity=held, price=s)
     out: list[Candidate] = []
+    base_notes = tuple(size_notes)
+    seen: set[tuple[Any, ...]] = set()
+
+    def add(
+        sl: ExpirySlice, name: str, family: str, legs: tuple[Leg, ...], params: dict[str, Any]
+    ) -> None:
+        """The hedge of the holding with these option legs, once per expiry, family and strikes."""
+        cand = Candidate(name, family, sl.expiry, (stock, *legs), params, base_notes)
+        key = (sl.expiry, family, *((lg.kind, lg.strike, lg.quantity) for lg in cand.legs))
+        if key not in seen:
+            seen.add(key)
+            out.append(cand)
+
     for sl in slices:
-        base_notes = tuple(size_notes)
         out.append(Candidate("No hedge", "baseline", sl.expiry, (stock,), {}, base_notes, sl.t))
-        seen: set[tuple[Any, ...]] = set()
-
-        def add(cand: Candidate, seen: set[tuple[Any, ...]] = seen) -> None:
-            key = (cand.family, *((lg.kind, lg.strike, lg.quantity) for lg in cand.legs))
-            if key not in seen:
-                seen.add(key)
-                out.append(cand)
-
         for otm in PUT_OTM:
             i = _nearest(sl, False, s * (1 - otm))
             put = _leg(sl, i, n, mode) if i is not None else None
             if put:
                 label = "ATM" if otm == 0 else f"{otm:.0%} OTM"
                 add(
-                    Candidate(
-                        f"Protective put {label} {put.strike:g}",
-                        "protective_put",
-                        sl.expiry,
-                        (stock, put),
-                        {"put_otm_pct": otm * 100},
-                        base_notes,
-                    )
+                    sl,
+                    f"Protective put {label} {put.strike:g}",
+                    "protective_put",
+                    (put,),
+                    {"put_otm_pct": otm * 100},
                 )
         for p_otm, c_otm in COLLARS:
             ip, ic = _nearest(sl, False, s * (1 - p_otm)), _nearest(sl, True, s * (1 + c_otm))
@@ -274,14 +275,11 @@ def generate_candidates(
             put, call = _leg(sl, ip, n, mode), _leg(sl, ic, -n, mode)
             if put and call:
                 add(
-                    Candidate(
-                        f"Collar {put.strike:g}P / {call.strike:g}C",
-                        "collar",
-                        sl.expiry,
-                        (stock, put, call),
-                        {"put_otm_pct": p_otm * 100, "call_otm_pct": c_otm * 100},
-                        base_notes,
-                    )
+                    sl,
+                    f"Collar {put.strike:g}P / {call.strike:g}C",
+                    "collar",
+                    (put, call),
+                    {"put_otm_pct": p_otm * 100, "call_otm_pct": c_otm * 100},
                 )
         for p_otm in ZERO_COST_PUTS:
             ip = _nearest(sl, False, s * (1 - p_otm))
@@ -300,19 +298,16 @@ def generate_candidates(
             if call is None:
                 continue
             add(
-                Candidate(
-                    f"Zero-cost collar {put.strike:g}P / {call.strike:g}C",
-                    "zero_cost_collar",
-                    sl.expiry,
-                    (stock, put, call),
-                    {
-                        "put_otm_pct": p_otm * 100,
-                        "solved_call_strike": round(k_star, 4),
-                        "solve_method": "call strike where the call's sell price equals the "
-                        "put's buy price, linear in strike between the bracketing listed calls",
-                    },
-                    base_notes,
-                )
+                sl,
+                f"Zero-cost collar {put.strike:g}P / {call.strike:g}C",
+                "zero_cost_collar",
+                (put, call),
+                {
+                    "put_otm_pct": p_otm * 100,
+                    "solved_call_strike": round(k_star, 4),
+                    "solve_method": "call strike where the call's sell price equals the "
+                    "put's buy price, linear in strike between the bracketing listed calls",
+                },
             )
         for long_otm, short_otm in PUT_SPREADS:
             il, is_ = (
@@ -324,14 +319,11 @@ def generate_candidates(
             lp, sp = _leg(sl, il, n, mode), _leg(sl, is_, -n, mode)
             if lp and sp:
                 add(
-                    Candidate(
-                        f"Put spread {lp.strike:g}/{sp.strike:g}",
-                        "put_spread",
-                        sl.expiry,
-                        (stock, lp, sp),
-                        {"long_otm_pct": long_otm * 100, "short_otm_pct": short_otm * 100},
-                        base_notes,
-                    )
+                    sl,
+                    f"Put spread {lp.strike:g}/{sp.strike:g}",
+                    "put_spread",
+                    (lp, sp),
+                    {"long_otm_pct": long_otm * 100, "short_otm_pct": short_otm * 100},
                 )
         for long_otm, short_otm, c_otm in PUT_SPREAD_COLLARS:
             il = _nearest(sl, False, s * (1 - long_otm))
@@ -342,18 +334,15 @@ def generate_candidates(
             lp, sp, sc = _leg(sl, il, n, mode), _leg(sl, is_, -n, mode), _leg(sl, ic, -n, mode)
             if lp and sp and sc:
                 add(
-                    Candidate(
-                        f"Put-spread collar {lp.strike:g}/{sp.strike:g}P / {sc.strike:g}C",
-                        "put_spread_collar",
-                        sl.expiry,
-                        (stock, lp, sp, sc),
-                        {
-                            "long_otm_pct": long_otm * 100,
-                            "short_otm_pct": short_otm * 100,
-                            "call_otm_pct": c_otm * 100,
-                        },
-                        base_notes,
-                    )
+                    sl,
+                    f"Put-spread collar {lp.strike:g}/{sp.strike:g}P / {sc.strike:g}C",
+                    "put_spread_collar",
+                    (lp, sp, sc),
+                    {
+                        "long_otm_pct": long_otm * 100,
+                        "short_otm_pct": short_otm * 100,
+                        "call_otm_pct": c_otm * 100,
+                    },
                 )
         if shares >= CONTRACT_MULTIPLIER or shares <= 0:
             for c_otm in COVERED_CALLS:
@@ -361,13 +350,10 @@ def generate_candidates(
                 call = _leg(sl, ic, -n, mode) if ic is not None else None
                 if call:
                     add(
-                        Candidate(
-                            f"Covered call {call.strike:g}C",
-                            "covered_call",
-                            sl.expiry,
-                            (stock, call),
-                            {"call_otm_pct": c_otm * 100},
-                            base_notes,
-                        )
+                        sl,
+                        f"Covered call {call.strike:g}C",
+                        "covered_call",
+                        (call,),
+                        {"call_otm_pct": c_otm * 100},
                     )
     return out

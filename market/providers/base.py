@@ -96,18 +96,9 @@ class ChainRows:
         self.open_interest.append(open_interest if open_interest >= 0 else 0.0)
 
     def build(self, **fields: Any) -> OptionChain:
-        """The chain; ``fields`` are :meth:`OptionChain.build`'s other keywords (symbol, spot…)."""
-        return OptionChain.build(
-            expiry=self.expiry,
-            strike=self.strike,
-            is_call=self.is_call,
-            bid=self.bid,
-            ask=self.ask,
-            last=self.last,
-            volume=self.volume,
-            open_interest=self.open_interest,
-            **fields,
-        )
+        """The chain; the columns are this object's attributes, named as :meth:`OptionChain.build`
+        takes them, and ``fields`` its other keywords (symbol, spot…)."""
+        return OptionChain.build(**vars(self), **fields)
 
 
 def occ_expiry(yymmdd: str) -> date:
