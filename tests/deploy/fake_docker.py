@@ -25,11 +25,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+# Run as a script: the repository root goes on the path for the shared test helpers.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.support.server import stop_pid_group  # noqa: E402
 
 STATE = Path(os.environ["FAKE_DOCKER_STATE"])
 APP_ROOT = Path(os.environ["FAKE_APP_ROOT"])
@@ -73,20 +76,7 @@ def stop() -> None:
     state = running()
     if state is None:
         return
-    pid = int(str(state["pid"]))
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        # The process is our grandchild's group leader; reap if it is ours, else poll.
-        time.sleep(0.05)
-    else:
-        os.killpg(pid, signal.SIGKILL)
+    stop_pid_group(int(str(state["pid"])), timeout=5)
     (STATE / "running.json").unlink(missing_ok=True)
 
 

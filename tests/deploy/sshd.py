@@ -13,7 +13,6 @@ import getpass
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.server import stop_process
+from tests.support.server import stop_pid_group, stop_process
 from tests.support.services import free_port
 
 SSHD = "/usr/sbin/sshd"
@@ -102,21 +101,8 @@ class SSHServer:
 
     def stop_app(self) -> None:
         state = self.running()
-        if state is None:
-            return
-        pid = int(str(state["pid"]))
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
-        os.killpg(pid, signal.SIGKILL)
+        if state is not None:
+            stop_pid_group(int(str(state["pid"])), timeout=10)
 
     def stop(self) -> None:
         self.stop_app()

@@ -74,6 +74,24 @@ def stop_group(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
         process.wait()
 
 
+def stop_pid_group(pid: int, timeout: float = 10) -> None:
+    """Like :func:`stop_group` for a group leader known only by its pid (not our child, so it
+    cannot be waited for): SIGTERM to its group, poll, SIGKILL after ``timeout`` seconds."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def server_command(program: str, port: int, *, workers: int = 2, quiet: bool = False) -> list[str]:
     """The command line serving the app on loopback: daphne (ASGI, HTTP and WebSocket) or
     gunicorn (``workers`` sync WSGI workers, HTTP only). ``quiet`` drops gunicorn's access log
