@@ -11,8 +11,7 @@ import pytest
 
 from portfolio import services as portfolio_services
 from tests.market.recorded_providers import Switch, cboe, yahoo
-from tests.market.test_service import Clock
-from tests.support.market import breaker_service
+from tests.support.market import Clock, breaker_service
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("yahoo")]
 

@@ -6,27 +6,17 @@ import numpy as np
 import pytest
 
 from market.errors import CircuitOpen, ProviderUnavailable
-from market.service import CLOSED, OPEN, MarketService
+from market.service import CLOSED, OPEN
 from market.session import two_sided_fraction
 from tests.market.recorded_providers import Switch, cboe, yahoo
-from tests.market.test_service import Clock
-from tests.support.market import DictCache
+from tests.support.market import Clock, clocked_service
 
 pytestmark = pytest.mark.usefixtures("yahoo")
 
 
 def service(*providers, clock=None):
     clock = clock or Clock()
-    return MarketService(
-        list(providers),
-        DictCache(clock),
-        chain_ttl=0,
-        quote_ttl=0,
-        failure_threshold=3,
-        reset_timeout=30,
-        wall_clock=clock,
-        monotonic=clock,
-    ), clock
+    return clocked_service(list(providers), clock, chain_ttl=0, quote_ttl=0), clock
 
 
 # ---- market closed -----------------------------------------------------------------------

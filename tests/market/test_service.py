@@ -13,15 +13,7 @@ from market.data import Quote
 from market.errors import CircuitOpen, InvalidSymbol, ProviderUnavailable, UnknownSymbol
 from market.providers.synthetic import SyntheticProvider
 from market.service import CLOSED, HALF_OPEN, OPEN, MarketService
-from tests.support.market import DictCache
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.t
+from tests.support.market import Clock, DictCache, clocked_service
 
 
 class FlakyProvider:
@@ -51,16 +43,7 @@ class FlakyProvider:
 def setup():
     clock = Clock()
     prov = FlakyProvider()
-    svc = MarketService(
-        prov,
-        DictCache(clock),
-        chain_ttl=60,
-        quote_ttl=5,
-        failure_threshold=3,
-        reset_timeout=30,
-        wall_clock=clock,
-        monotonic=clock,
-    )
+    svc = clocked_service(prov, clock, chain_ttl=60, quote_ttl=5)
     return clock, prov, svc
 
 
@@ -214,7 +197,7 @@ class SlowProvider(FlakyProvider):
 def test_concurrent_misses_fetch_once():
     clock = Clock()
     prov = SlowProvider()
-    svc = MarketService(prov, DictCache(clock), quote_ttl=5, wall_clock=clock, monotonic=clock)
+    svc = clocked_service(prov, clock, quote_ttl=5)
     with ThreadPoolExecutor(max_workers=12) as pool:
         first = pool.submit(svc.quote, "GLD")
         assert prov.entered.wait(5)
@@ -232,7 +215,7 @@ def test_waiters_behind_a_failing_fetch_fall_back_without_queueing_more_calls():
     clock = Clock()
     prov = SlowProvider()
     prov.release.set()
-    svc = MarketService(prov, DictCache(clock), quote_ttl=5, wall_clock=clock, monotonic=clock)
+    svc = clocked_service(prov, clock, quote_ttl=5)
     svc.quote("GLD")  # a last good value
     clock.t += 6
     prov.fail, prov.calls = True, 0

@@ -34,6 +34,21 @@ class DictCache:
         )
 
 
+class Clock:
+    """A test's hand-moved time in seconds: call it to read, add to ``t`` to move it."""
+
+    def __init__(self) -> None:
+        self.t = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def clocked_service(providers: Any, clock: Clock, **options: Any) -> MarketService:
+    """A service whose cache, wall clock and monotonic clock all read ``clock``."""
+    return MarketService(providers, DictCache(clock), wall_clock=clock, monotonic=clock, **options)
+
+
 def synthetic_service(at: datetime, seed: int = 7, **provider: Any) -> MarketService:
     """The synthetic market (4 % rate) stopped at ``at``, with the app's cache lifetimes."""
     return MarketService(
