@@ -22,6 +22,11 @@ def steep(oz: float = 0.1) -> Backing:
     return Backing("TEST", "gold", oz, T0, 0.365)
 
 
+def panel_of(shares: float, expiries: list[dict], spot: float = 250.0) -> dict:
+    """The panel of ``shares`` at ``spot`` today (T0), 0.1 oz a share, 36.5 % a year."""
+    return backing_panel(steep(), shares=shares, spot=spot, today=T0, expiries=expiries)
+
+
 def test_daily_accrual_against_the_binomial_series():
     assert ounces_per_share(steep(), T0) == 0.1
     assert ounces_per_share(steep(), T0 + timedelta(days=10)) == pytest.approx(
@@ -47,12 +52,9 @@ def test_one_year_at_gld_s_fee_is_daily_accrual_not_annual_compounding():
 def test_panel_numbers_by_hand():
     # 1,000 shares at $250, 0.1 oz a share today: 100 oz, gold implied at $250 / 0.1 = $2,500.
     # Hedge: a full hedge with $230 puts expiring in 10 days, and a partial one 20 days out.
-    panel = backing_panel(
-        steep(),
-        shares=1000.0,
-        spot=250.0,
-        today=T0,
-        expiries=[
+    panel = panel_of(
+        1000.0,
+        [
             {"expiry": "2026-01-15", "days": 10, "floor_per_share": 230.0, "floor_spot": 230.0},
             {"expiry": "2026-01-25", "days": 20, "floor_per_share": 115.0, "floor_spot": 0.0},
         ],
@@ -80,15 +82,11 @@ def test_panel_numbers_by_hand():
 
 
 def test_no_shares_no_floor_and_no_expiries():
-    panel = backing_panel(
-        steep(),
-        shares=0.0,
-        spot=250.0,
-        today=T0,
-        expiries=[{"expiry": "2026-01-15", "days": 10, "floor_per_share": None, "floor_spot": 0}],
+    panel = panel_of(
+        0.0, [{"expiry": "2026-01-15", "days": 10, "floor_per_share": None, "floor_spot": 0}]
     )
     assert panel["position_oz"] == 0.0 and panel["expiries"][0]["floor_per_oz"] is None
-    assert backing_panel(steep(), shares=5.0, spot=1.0, today=T0, expiries=[])["expiries"] == []
+    assert panel_of(5.0, [], spot=1.0)["expiries"] == []
 
 
 @pytest.mark.parametrize(("oz", "fee"), [(0.0, 0.004), (-0.1, 0.004), (0.1, -0.01), (0.1, 1.0)])

@@ -40,6 +40,12 @@ def market(monkeypatch):
         yield svc
 
 
+@pytest.fixture
+def pf():
+    """A portfolio of its own user's (``pf.owner``)."""
+    return PortfolioFactory(owner=UserFactory())
+
+
 def _closes(svc: MarketService, days: int) -> dict[date, float]:
     h = svc.history("GLD", days)
     return {d.astype(object): float(c) for d, c in zip(h.dates, h.close, strict=True)}
@@ -69,9 +75,8 @@ def test_synthetic_history_is_deterministic():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_shares_follow_the_ledger_day_by_day(market):
-    user = UserFactory()
-    pf = PortfolioFactory(owner=user)
+def test_shares_follow_the_ledger_day_by_day(market, pf):
+    user = pf.owner
     closes = _closes(market, 30)
     days = sorted(closes)
     d_buy, d_more, d_sell = days[5], days[12], days[20]
@@ -102,9 +107,8 @@ def test_shares_follow_the_ledger_day_by_day(market):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_put_is_valued_with_quantlib_at_each_past_close(market):
-    user = UserFactory()
-    pf = PortfolioFactory(owner=user)
+def test_a_put_is_valued_with_quantlib_at_each_past_close(market, pf):
+    user = pf.owner
     closes = _closes(market, 15)
     days = sorted(closes)
     chain = market.chain("GLD")
@@ -179,9 +183,8 @@ def test_the_publisher_records_the_close_once_a_day(market):
 
 
 @pytest.mark.django_db
-def test_page_views_record_no_history(client, market):
-    user = UserFactory()
-    pf = PortfolioFactory(owner=user)
+def test_page_views_record_no_history(client, market, pf):
+    user = pf.owner
     PositionFactory(portfolio=pf)
     client.force_login(user)
     for _ in range(2):
@@ -267,10 +270,8 @@ def test_parse_range_presets_custom_and_bad_input():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_panel_marks_trades_and_rolls_and_lists_them(client, market):
-
-    user = UserFactory()
-    pf = PortfolioFactory(owner=user)
+def test_panel_marks_trades_and_rolls_and_lists_them(client, market, pf):
+    user = pf.owner
     days = sorted(_closes(market, 30))
     _buy(pf, user, 1000, "300", days[2])
     chain = market.chain("GLD")
