@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -334,12 +335,7 @@ def main() -> None:
     # ---- European IV ------------------------------------------------------------------------
     p_eur = g.price
     implied_vol(p_eur, S, K, T, RATE, DIV, call, style="european")
-    t_ours = best(lambda: implied_vol(p_eur, S, K, T, RATE, DIV, call, style="european"), 10)
-    sub = _subsample(n, 1000)
-    start = time.perf_counter()
-    ql_iv = ql.european_iv(c, sub, p_eur[sub])
-    t_ql = (time.perf_counter() - start) * n / sub.size
-    res = implied_vol(p_eur, S, K, T, RATE, DIV, call, style="european")
+    t_ours, t_ql, res, ql_iv, sub = _iv_round_trip(c, "european", p_eur, 10, ql.european_iv, 1000)
     informative = g.vega > 1e-4
     ours_err = np.nanmax(np.abs(res.iv - sig)[informative])
     both = informative[sub] & np.isfinite(ql_iv)
@@ -356,12 +352,7 @@ def main() -> None:
 
     # ---- American IV ------------------------------------------------------------------------
     p_am = ours_a
-    t_ours = best(lambda: implied_vol(p_am, S, K, T, RATE, DIV, call, style="american"), 2)
-    sub = _subsample(n, 100)
-    start = time.perf_counter()
-    ql_iv = ql.american_iv(c, sub, p_am[sub])
-    t_ql = (time.perf_counter() - start) * n / sub.size
-    res = implied_vol(p_am, S, K, T, RATE, DIV, call, style="american")
+    t_ours, t_ql, res, ql_iv, sub = _iv_round_trip(c, "american", p_am, 2, ql.american_iv, 100)
     intrinsic = np.maximum(np.where(call, 1.0, -1.0) * (S - K), 0.0)
     informative = (p_am - intrinsic > 1e-3) & (g.vega > 1e-3)
     ours_err = np.nanmax(np.abs(res.iv - sig)[informative])
@@ -376,6 +367,28 @@ def main() -> None:
             f"QuantLib Brent+QdFp on our prices {np.max(np.abs(ql_iv[both] - sig[sub][both])):.1e}",
         )
     )
+
+
+def _iv_round_trip(
+    c: dict[str, np.ndarray],
+    style: str,
+    prices: np.ndarray,
+    rounds: int,
+    ql_solve: Callable[[dict[str, np.ndarray], np.ndarray, np.ndarray], np.ndarray],
+    ql_sample: int,
+) -> tuple[float, float, Any, np.ndarray, np.ndarray]:
+    """Our implied vols of ``prices`` over the whole chain (best time of ``rounds``) and
+    QuantLib's on ``ql_sample`` contracts, its time scaled to the chain: (our seconds, QuantLib's
+    seconds, our result, QuantLib's IVs on the sample, the sample's indices)."""
+    from market.iv import implied_vol
+
+    S, K, T, call = c["spot"], c["strike"], c["t"], c["call"]
+    t_ours = best(lambda: implied_vol(prices, S, K, T, RATE, DIV, call, style=style), rounds)
+    sub = _subsample(S.size, ql_sample)
+    start = time.perf_counter()
+    ql_iv = ql_solve(c, sub, prices[sub])
+    t_ql = (time.perf_counter() - start) * S.size / sub.size
+    return t_ours, t_ql, implied_vol(prices, S, K, T, RATE, DIV, call, style=style), ql_iv, sub
 
 
 def _greeks_line(
