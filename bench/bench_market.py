@@ -335,60 +335,69 @@ def main() -> None:
     # ---- European IV ------------------------------------------------------------------------
     p_eur = g.price
     implied_vol(p_eur, S, K, T, RATE, DIV, call, style="european")
-    t_ours, t_ql, res, ql_iv, sub = _iv_round_trip(c, "european", p_eur, 10, ql.european_iv, 1000)
-    informative = g.vega > 1e-4
-    ours_err = np.nanmax(np.abs(res.iv - sig)[informative])
-    both = informative[sub] & np.isfinite(ql_iv)
-    print(
-        _line(
-            "European IV",
-            t_ours,
-            t_ql,
-            sub.size,
-            f"round-trip max |iv - vol| (vega>1e-4) ours {ours_err:.1e}, "
-            f"QuantLib {np.max(np.abs(ql_iv[both] - sig[sub][both])):.1e}",
-        )
+    _iv_line(
+        c,
+        "European IV",
+        p_eur,
+        style="european",
+        informative=g.vega > 1e-4,
+        rounds=10,
+        ql_solve=ql.european_iv,
+        ql_sample=1000,
+        note=lambda ours, theirs, _: (
+            f"round-trip max |iv - vol| (vega>1e-4) ours {ours:.1e}, QuantLib {theirs:.1e}"
+        ),
     )
 
     # ---- American IV ------------------------------------------------------------------------
-    p_am = ours_a
-    t_ours, t_ql, res, ql_iv, sub = _iv_round_trip(c, "american", p_am, 2, ql.american_iv, 100)
     intrinsic = np.maximum(np.where(call, 1.0, -1.0) * (S - K), 0.0)
-    informative = (p_am - intrinsic > 1e-3) & (g.vega > 1e-3)
-    ours_err = np.nanmax(np.abs(res.iv - sig)[informative])
-    both = informative[sub] & np.isfinite(ql_iv)
-    print(
-        _line(
-            "American IV",
-            t_ours,
-            t_ql,
-            sub.size,
-            f"round-trip max |iv - vol| ours {ours_err:.1e} (solved {np.mean(res.reason[informative] == ''):.1%}); "
-            f"QuantLib Brent+QdFp on our prices {np.max(np.abs(ql_iv[both] - sig[sub][both])):.1e}",
-        )
+    informative = (ours_a - intrinsic > 1e-3) & (g.vega > 1e-3)
+    _iv_line(
+        c,
+        "American IV",
+        ours_a,
+        style="american",
+        informative=informative,
+        rounds=2,
+        ql_solve=ql.american_iv,
+        ql_sample=100,
+        note=lambda ours, theirs, res: (
+            f"round-trip max |iv - vol| ours {ours:.1e} "
+            f"(solved {np.mean(res.reason[informative] == ''):.1%}); "
+            f"QuantLib Brent+QdFp on our prices {theirs:.1e}"
+        ),
     )
 
 
-def _iv_round_trip(
+def _iv_line(
     c: dict[str, np.ndarray],
-    style: str,
+    label: str,
     prices: np.ndarray,
+    *,
+    style: str,
+    informative: np.ndarray,
     rounds: int,
     ql_solve: Callable[[dict[str, np.ndarray], np.ndarray, np.ndarray], np.ndarray],
     ql_sample: int,
-) -> tuple[float, float, Any, np.ndarray, np.ndarray]:
-    """Our implied vols of ``prices`` over the whole chain (best time of ``rounds``) and
-    QuantLib's on ``ql_sample`` contracts, its time scaled to the chain: (our seconds, QuantLib's
-    seconds, our result, QuantLib's IVs on the sample, the sample's indices)."""
+    note: Callable[[float, float, Any], str],
+) -> None:
+    """Print the IV round trip of ``prices`` (the chain's model prices at its vols): our time
+    over the whole chain (best of ``rounds``) against QuantLib's on ``ql_sample`` contracts,
+    scaled to the chain, and ``note(our max error, QuantLib's, our result)`` where
+    ``informative`` (a price that moves with vol)."""
     from market.iv import implied_vol
 
-    S, K, T, call = c["spot"], c["strike"], c["t"], c["call"]
+    S, K, T, sig, call = c["spot"], c["strike"], c["t"], c["vol"], c["call"]
     t_ours = best(lambda: implied_vol(prices, S, K, T, RATE, DIV, call, style=style), rounds)
     sub = _subsample(S.size, ql_sample)
     start = time.perf_counter()
     ql_iv = ql_solve(c, sub, prices[sub])
     t_ql = (time.perf_counter() - start) * S.size / sub.size
-    return t_ours, t_ql, implied_vol(prices, S, K, T, RATE, DIV, call, style=style), ql_iv, sub
+    res = implied_vol(prices, S, K, T, RATE, DIV, call, style=style)
+    ours_err = float(np.nanmax(np.abs(res.iv - sig)[informative]))
+    both = informative[sub] & np.isfinite(ql_iv)
+    theirs_err = float(np.max(np.abs(ql_iv[both] - sig[sub][both])))
+    print(_line(label, t_ours, t_ql, sub.size, note(ours_err, theirs_err, res)))
 
 
 def _greeks_line(
