@@ -40,16 +40,19 @@ def rules(request: HttpRequest, pk: int) -> HttpResponse:
     events = list(
         AlertEvent.objects.filter(portfolio=portfolio).prefetch_related("deliveries")[:50]
     )
+    unread_ids = {e.pk for e in events if e.read_at is None}
     if request.method == "GET":  # seeing the log reads the alerts: the bell goes down
         unread = AlertEvent.objects.filter(portfolio=portfolio, read_at__isnull=True)
         if unread.update(read_at=timezone.now()):
             notify.announce([portfolio.owner_id])
-    return render(
-        request,
-        "alerts/rules.html",
-        {"portfolio": portfolio, "rules": existing, "form": form, "events": events},
-        status=status,
-    )
+    context = {
+        "portfolio": portfolio,
+        "rules": existing,
+        "form": form,
+        "events": events,
+        "unread_ids": unread_ids,
+    }
+    return render(request, "alerts/rules.html", context, status=status)
 
 
 INBOX_SIZE = 100

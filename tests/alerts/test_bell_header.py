@@ -108,3 +108,17 @@ def test_the_log_needs_a_login_and_only_get(client, owner_client):
 @pytest.mark.parametrize(("n", "text"), [(0, "Alerts: none unread"), (1, "Alerts: 1 unread")])
 def test_bell_label(n, text):
     assert bell_label(n) == text
+
+
+def test_a_portfolios_log_shows_the_same_rows_as_the_inbox(owner_client, fake_market):
+    user, client = owner_client
+    portfolio = PortfolioFactory(owner=user)
+    fire(portfolio, 2)
+    body = client.get(f"/portfolios/{portfolio.pk}/alerts/").content.decode()
+    log = body[body.index('id="alert-log"') :]
+    # Times in the reader's zone (time.js rewrites the <time>), the unread ones marked new.
+    assert log.count('<time class="when" datetime="') == 2
+    assert log.count('<span class="badge warn">new</span>') == 2
+    assert f"GLD spot 212 ≥ 210 ({portfolio.name})" in log
+    # Seeing it read them: the inbox has nothing new after.
+    assert client.get("/alerts/").content.decode().count('class="badge warn">new<') == 0
