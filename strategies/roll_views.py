@@ -6,10 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.shortcuts import render
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
@@ -21,7 +19,7 @@ from strategies import roll_service, services
 from strategies.models import HedgeRoll
 from strategies.queries import QueryError, from_querydict
 from strategies.roll_schemas import RollPageQuery
-from strategies.views import _render_error
+from strategies.views import _render_error, confirmed
 
 TABLE_ROWS = 12
 TEMPLATE = "strategies/roll.html"
@@ -113,21 +111,11 @@ def _confirm(request: HtmxHttpRequest) -> HttpResponse:
             return render(request, TEMPLATE, ctx, status=409)
         return _render_error(request, TEMPLATE, "roll-body", ctx, status_exc)
     record = done.record
-    if done.created:
-        messages.success(
-            request,
-            f"Rolled {record.from_expiry} → {record.to_expiry}: "
-            f"{len(record.legs)} trade(s) written to the ledger of {record.portfolio.name}.",
-        )
-    else:
-        messages.info(
-            request,
-            f"This roll was already confirmed at {record.rolled_at:%H:%M %Z}; "
-            "nothing more was traded.",
-        )
-    url = (
-        reverse("portfolio:dashboard")
-        + "?"
-        + urlencode({"symbol": record.symbol, "portfolio": str(record.portfolio_id)})
+    return confirmed(
+        request,
+        done.created,
+        f"Rolled {record.from_expiry} → {record.to_expiry}: "
+        f"{len(record.legs)} trade(s) written to the ledger of {record.portfolio.name}.",
+        f"This roll was already confirmed at {record.rolled_at:%H:%M %Z}; nothing more was traded.",
+        record,
     )
-    return redirect(url)

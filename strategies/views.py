@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -33,7 +33,7 @@ from strategies import (
 )
 from strategies import chain as chainlib
 from strategies.legs import Candidate, Leg
-from strategies.models import AdoptedHedge
+from strategies.models import AdoptedHedge, HedgeRoll
 from strategies.payoff import payoff_data
 from strategies.queries import (
     AdoptQuery,
@@ -459,6 +459,19 @@ def builder_view(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, name, ctx)
 
 
+def confirmed(
+    request: HttpRequest, created: bool, done: str, again: str, record: AdoptedHedge | HedgeRoll
+) -> HttpResponse:
+    """After a signed confirmation: say what it wrote (``done``), or that it had been used
+    already (``again``), and go to the dashboard of the portfolio and symbol it changed."""
+    if created:
+        messages.success(request, done)
+    else:
+        messages.info(request, again)
+    query = urlencode({"symbol": record.symbol, "portfolio": str(record.portfolio_id)})
+    return redirect(f"{reverse('portfolio:dashboard')}?{query}")
+
+
 # --- adopt ----------------------------------------------------------------------------------
 
 
@@ -475,24 +488,15 @@ def adopt_view(request: HtmxHttpRequest) -> HttpResponse:
         except (services.InvalidInput, services.NotFound) as exc:
             return _render_error(request, template, "adopt-body", ctx, exc)
         record = done.record
-        if done.created:
-            messages.success(
-                request,
-                f"Adopted “{record.name}”: {len(record.legs)} option leg(s) added to "
-                f"{record.portfolio.name} at the confirmed prices.",
-            )
-        else:
-            messages.info(
-                request,
-                f"“{record.name}” was already adopted with this confirmation at "
-                f"{record.adopted_at:%H:%M %Z}; nothing more was added.",
-            )
-        url = (
-            reverse("portfolio:dashboard")
-            + "?"
-            + urlencode({"symbol": record.symbol, "portfolio": str(record.portfolio_id)})
+        return confirmed(
+            request,
+            done.created,
+            f"Adopted “{record.name}”: {len(record.legs)} option leg(s) added to "
+            f"{record.portfolio.name} at the confirmed prices.",
+            f"“{record.name}” was already adopted with this confirmation at "
+            f"{record.adopted_at:%H:%M %Z}; nothing more was added.",
+            record,
         )
-        return redirect(url)
     try:
         query = from_querydict(AdoptQuery, request.GET)
         symbol = services.clean_symbol(query.symbol)
