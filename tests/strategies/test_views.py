@@ -235,17 +235,17 @@ def test_strategies_page_ranks_like_the_api(client, fake_market, params) -> None
 
 
 @pytest.mark.parametrize(
-    ("params", "field"),
+    ("field", "value"),
     [
-        ({"rank": "cost_per_protection_x"}, "rank"),
-        ({"max_cost_pct": "101"}, "max_cost_pct"),
-        ({"min_floor_pct": "-1"}, "min_floor_pct"),
-        ({"limit": "0"}, "limit"),
+        ("rank", "cost_per_protection_x"),
+        ("max_cost_pct", "101"),
+        ("min_floor_pct", "-1"),
+        ("limit", "0"),
     ],
 )
-def test_strategies_page_and_api_refuse_the_same_values(client, fake_market, params, field) -> None:
-    page = client.get("/strategies/", {"symbol": "GLD", **params})
-    api = client.get("/api/strategies", {"symbol": "GLD", **params})
+def test_strategies_page_and_api_refuse_the_same_values(client, fake_market, field, value) -> None:
+    page = client.get("/strategies/", {"symbol": "GLD", field: value})
+    api = client.get("/api/strategies", {"symbol": "GLD", field: value})
     assert page.status_code == api.status_code == 400
     assert api.json()["error"]["field"] == field
     assert field in page.content.decode()

@@ -112,17 +112,18 @@ def test_postgres_connections_are_pooled_per_process(tmp_path, size, pool) -> No
 
 
 @pytest.mark.parametrize(
-    ("overrides", "variable"),
+    ("variable", "value"),
     [
-        ({"NICEGUI_STORAGE_SECRET": ""}, "NICEGUI_STORAGE_SECRET"),
-        ({"NICEGUI_STORAGE_SECRET": "replace-with-long-random-secret"}, "NICEGUI_STORAGE_SECRET"),
-        ({"NICEGUI_STORAGE_SECRET": "short"}, "NICEGUI_STORAGE_SECRET"),
-        ({"DEBUG": "on"}, "DEBUG"),
-        ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
+        ("NICEGUI_STORAGE_SECRET", ""),
+        ("NICEGUI_STORAGE_SECRET", "replace-with-long-random-secret"),
+        ("NICEGUI_STORAGE_SECRET", "short"),
+        ("DEBUG", "on"),
+        ("ALLOWED_HOSTS", ""),
     ],
 )
-def test_production_start_up_refusal_is_one_line(tmp_path, overrides, variable) -> None:
-    result = manage(production_env(tmp_path, **overrides), "check", check=False, timeout=60)
+def test_production_start_up_refusal_is_one_line(tmp_path, variable, value) -> None:
+    """One unsafe production value: the start-up refuses it in one line that names it."""
+    result = manage(production_env(tmp_path, **{variable: value}), "check", check=False, timeout=60)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
