@@ -18,6 +18,8 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from core.fields import actor_field
+
 # a public marker, not a secret
 TOKEN_PREFIX = "vd"  # nosec B105
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -124,13 +126,7 @@ class Invitation(models.Model):
     note = models.CharField(max_length=200, blank=True)
     prefix = models.CharField(max_length=12, db_index=True, editable=False)
     digest = models.CharField(max_length=64, unique=True, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    created_by = actor_field()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -25,6 +25,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from core.fields import actor_field
 from market.calendar import market_date
 from market.data import CONTRACT_MULTIPLIER
 from portfolio.valuation import PositionIn
@@ -435,13 +436,7 @@ class Trade(InstrumentMixin, models.Model):
         help_text="The broker's (or file's) id of the trade: importing it again adds nothing.",
     )
     note = models.CharField(max_length=200, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    created_by = actor_field()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -541,13 +536,8 @@ class TradeAudit(models.Model):
     portfolio = models.ForeignKey(Portfolio, on_delete=models.CASCADE, related_name="audit")
     trade_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     change = models.CharField(max_length=10, choices=Change.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="Empty for the system (expiry processing, migrations, anonymous demo).",
+    actor = actor_field(
+        help_text="Empty for the system (expiry processing, migrations, anonymous demo)."
     )
     at = models.DateTimeField(default=timezone.now, db_index=True)
     before = models.JSONField(null=True, blank=True)

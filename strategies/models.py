@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
+
+from core.fields import actor_field
 
 
 class AdoptedHedge(models.Model):
     portfolio = models.ForeignKey(
         "portfolio.Portfolio", on_delete=models.CASCADE, related_name="adopted_hedges"
     )
-    adopted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    adopted_by = actor_field()
     adopted_at = models.DateTimeField(auto_now_add=True, db_index=True)
     symbol = models.CharField(max_length=10)
     name = models.CharField(max_length=120)
@@ -48,13 +43,7 @@ class HedgeRoll(models.Model):
     portfolio = models.ForeignKey(
         "portfolio.Portfolio", on_delete=models.CASCADE, related_name="hedge_rolls"
     )
-    rolled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    rolled_by = actor_field()
     rolled_at = models.DateTimeField(auto_now_add=True, db_index=True)
     symbol = models.CharField(max_length=10)
     candidate_id = models.CharField(max_length=300)
