@@ -24,6 +24,7 @@ def form(**kw):
 def test_add_a_rule_and_see_its_state(owner_client, fake_market):
     client, p = owner_client
     url = f"/portfolios/{p.pk}/alerts/"
+    assert "No alert rules yet" in client.get(url).content.decode()
     r = client.post(url, form(apprise_urls=f"ntfy://u:{SECRET}@ntfy.example.com/t"))
     assert r.status_code == 302
     rule = AlertRule.objects.get()
@@ -31,7 +32,7 @@ def test_add_a_rule_and_see_its_state(owner_client, fake_market):
     make_rule(portfolio=p, kind="iv_rank", op="above", level=50, reset_band=0)
     runner.evaluate_symbol("GLD", value=Book())
     page = client.get(url).content.decode()
-    assert "GLD Spot price crosses a level: ≤ 180" in page
+    assert "GLD Spot price crosses a level: ≤ 180" in page and "No alert rules yet" not in page
     assert "ntfy://ntfy.example.com/…" in page and SECRET not in page
     assert "cannot be evaluated: no IV history yet" in page
 
