@@ -371,129 +371,132 @@ def _put_boundary(
     return H, xmax
 
 
-def _put_premium(
-    x: np.ndarray,
-    T: np.ndarray,
-    r: np.ndarray,
-    q: np.ndarray,
-    sig: np.ndarray,
-    H: np.ndarray,
-    xmax: np.ndarray,
-    sch: _Scheme,
-) -> np.ndarray:
-    """Early-exercise premium of a strike-1 put at spot(s) ``x`` (shape (m,) or (m, k))."""
-    Hp = H @ sch.pr_interp  # (m, p)
-    t = T[:, None] * sch.pr_t[None, :]
-    rc, qc, sc = r[:, None], q[:, None], sig[:, None]
-    with np.errstate(all="ignore"):
-        v = sc * np.sqrt(t)
-        a = rc * np.exp(-rc * t)
-        c = qc * np.exp(-qc * t)
-        wts = sch.pr_w[None, :] * T[:, None]
-        a *= wts
-        c *= wts
-        lb = np.log(xmax)[:, None] - np.sqrt(np.maximum(Hp, 0.0))
-        inv_v = 1.0 / v
-        const = ((rc - qc) * t - lb) * inv_v + 0.5 * v  # d+ = log(x) / v + const
-        xs = x if x.ndim == 2 else x[:, None]
-        out = np.empty(xs.shape)
-        for j in range(xs.shape[1]):
-            xj = xs[:, j : j + 1]
-            mdp = np.log(xj) * inv_v
-            mdp += const
-            np.negative(mdp, out=mdp)  # -d+
-            out[:, j] = np.einsum("ij,ij->i", a, ndtr(mdp + v)) - xj[:, 0] * np.einsum(
-                "ij,ij->i", c, ndtr(mdp)
-            )
-    return out if x.ndim == 2 else out[:, 0]
+@dataclass(frozen=True, eq=False)
+class _Boundary:
+    """The exercise boundary of strike-1 American puts (one row per contract) on a scheme's
+    nodes, with the inputs it was solved for: ``H[:, i] = log(B(tau_i)/xmax)**2``, ``H[:, 0] = 0``.
+
+    Solved once per contract, then the early-exercise premium is evaluated at as many spots as
+    wanted: the boundary does not depend on spot.
+    """
+
+    T: np.ndarray
+    r: np.ndarray
+    q: np.ndarray
+    sig: np.ndarray
+    H: np.ndarray
+    xmax: np.ndarray
+    sch: _Scheme
+
+    @classmethod
+    def solve(
+        cls,
+        T: np.ndarray,
+        r: np.ndarray,
+        q: np.ndarray,
+        sig: np.ndarray,
+        sch: _Scheme,
+        acc: Accuracy = PRICE,
+        start: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> _Boundary:
+        """For ``r > 0``, ``T > 0``, ``sig > 0``, from the QD+ ``start`` (:func:`_qd_start`)."""
+        H, xmax = _put_boundary(T, r, q, sig, sch, acc, start)
+        return cls(T, r, q, sig, H, xmax, sch)
+
+    def today(self) -> np.ndarray:
+        """The boundary now: at or below it the put is exercised."""
+        return self.xmax * np.exp(-np.sqrt(np.maximum(self.H[:, -1], 0.0)))
+
+    def premium(self, x: np.ndarray) -> np.ndarray:
+        """Early-exercise premium of a strike-1 put at spot(s) ``x`` (shape (m,) or (m, k))."""
+        T, sch = self.T, self.sch
+        Hp = self.H @ sch.pr_interp  # (m, p)
+        t = T[:, None] * sch.pr_t[None, :]
+        rc, qc, sc = self.r[:, None], self.q[:, None], self.sig[:, None]
+        with np.errstate(all="ignore"):
+            v = sc * np.sqrt(t)
+            a = rc * np.exp(-rc * t)
+            c = qc * np.exp(-qc * t)
+            wts = sch.pr_w[None, :] * T[:, None]
+            a *= wts
+            c *= wts
+            lb = np.log(self.xmax)[:, None] - np.sqrt(np.maximum(Hp, 0.0))
+            inv_v = 1.0 / v
+            const = ((rc - qc) * t - lb) * inv_v + 0.5 * v  # d+ = log(x) / v + const
+            xs = x if x.ndim == 2 else x[:, None]
+            out = np.empty(xs.shape)
+            for j in range(xs.shape[1]):
+                xj = xs[:, j : j + 1]
+                mdp = np.log(xj) * inv_v
+                mdp += const
+                np.negative(mdp, out=mdp)  # -d+
+                out[:, j] = np.einsum("ij,ij->i", a, ndtr(mdp + v)) - xj[:, 0] * np.einsum(
+                    "ij,ij->i", c, ndtr(mdp)
+                )
+        return out if x.ndim == 2 else out[:, 0]
+
+    def premium_spot_derivatives(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Premium of a strike-1 put at spot ``x`` (m,) and its first two derivatives in ``x``.
+
+        The boundary does not depend on spot, so the derivatives are taken under the integral
+        sign: exact derivatives of the same quadrature that gives the price, with no step size.
+        """
+        T, sch = self.T, self.sch
+        Hp = self.H @ sch.pr_interp  # (m, p)
+        t = T[:, None] * sch.pr_t[None, :]
+        rc, qc, sc = self.r[:, None], self.q[:, None], self.sig[:, None]
+        xc = x[:, None]
+        with np.errstate(all="ignore"):
+            v = sc * np.sqrt(t)
+            wts = sch.pr_w[None, :] * T[:, None]
+            a = rc * np.exp(-rc * t) * wts
+            c = qc * np.exp(-qc * t) * wts
+            lb = np.log(self.xmax)[:, None] - np.sqrt(np.maximum(Hp, 0.0))
+            dp = (np.log(xc) - lb + (rc - qc) * t) / v + 0.5 * v
+            dm = dp - v
+            pdf_p = np.exp(-0.5 * dp * dp) * INV_SQRT_2PI
+            pdf_m = np.exp(-0.5 * dm * dm) * INV_SQRT_2PI
+            n_p = ndtr(-dp)
+            prem = np.einsum("ij,ij->i", a, ndtr(-dm)) - x * np.einsum("ij,ij->i", c, n_p)
+            a_pm = a * pdf_m / v
+            c_pp = c * pdf_p / v
+            d1 = (np.sum(c_pp * xc - a_pm, axis=1)) / x - np.einsum("ij,ij->i", c, n_p)
+            d2 = np.sum(c_pp * (1.0 - dp / v) + a_pm * (1.0 + dm / v) / xc, axis=1) / x
+        return prem, d1, d2
 
 
 def _american_put_core(
-    x: np.ndarray,
-    T: np.ndarray,
-    r: np.ndarray,
-    q: np.ndarray,
-    sig: np.ndarray,
-    acc: Accuracy = PRICE,
-    start: tuple[np.ndarray, np.ndarray] | None = None,
-    eur: np.ndarray | None = None,
+    x: np.ndarray, boundary: _Boundary, eur: np.ndarray | None = None
 ) -> np.ndarray:
-    """Strike-1 American put (``r > 0``, ``T > 0``, ``sig > 0``) at spot columns ``x`` (m, k);
+    """Strike-1 American put at spot columns ``x`` (m, k) given its exercise ``boundary``;
     ``eur``, if given, is the European put at ``x``."""
-    sch = _scheme(acc.nodes, acc.fp, acc.premium)
-    H, xmax = _put_boundary(T, r, q, sig, sch, acc, start)
-    prem = _put_premium(x, T, r, q, sig, H, xmax, sch)
+    bd = boundary
+    prem = bd.premium(x)
     if eur is None:
-        eur = bsm_price(x, 1.0, T[:, None], r[:, None], q[:, None], sig[:, None], False)
+        eur = bsm_price(x, 1.0, bd.T[:, None], bd.r[:, None], bd.q[:, None], bd.sig[:, None], False)
     intrinsic = np.maximum(1.0 - x, 0.0)
     value = np.maximum(eur + np.maximum(prem, 0.0), intrinsic)
     # at or below today's exercise boundary the put is exercised: exactly intrinsic (the
     # integral representation only reproduces that up to quadrature noise)
-    b_now = (xmax * np.exp(-np.sqrt(np.maximum(H[:, -1], 0.0))))[:, None]
-    return np.where(x <= b_now, intrinsic, value)
-
-
-def _put_premium_spot_derivatives(
-    x: np.ndarray,
-    T: np.ndarray,
-    r: np.ndarray,
-    q: np.ndarray,
-    sig: np.ndarray,
-    H: np.ndarray,
-    xmax: np.ndarray,
-    sch: _Scheme,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Premium of a strike-1 put at spot ``x`` (m,) and its first two derivatives in ``x``.
-
-    The boundary does not depend on spot, so the derivatives are taken under the integral
-    sign: exact derivatives of the same quadrature that gives the price, with no step size.
-    """
-    Hp = H @ sch.pr_interp  # (m, p)
-    t = T[:, None] * sch.pr_t[None, :]
-    rc, qc, sc = r[:, None], q[:, None], sig[:, None]
-    xc = x[:, None]
-    with np.errstate(all="ignore"):
-        v = sc * np.sqrt(t)
-        wts = sch.pr_w[None, :] * T[:, None]
-        a = rc * np.exp(-rc * t) * wts
-        c = qc * np.exp(-qc * t) * wts
-        lb = np.log(xmax)[:, None] - np.sqrt(np.maximum(Hp, 0.0))
-        dp = (np.log(xc) - lb + (rc - qc) * t) / v + 0.5 * v
-        dm = dp - v
-        pdf_p = np.exp(-0.5 * dp * dp) * INV_SQRT_2PI
-        pdf_m = np.exp(-0.5 * dm * dm) * INV_SQRT_2PI
-        n_p = ndtr(-dp)
-        prem = np.einsum("ij,ij->i", a, ndtr(-dm)) - x * np.einsum("ij,ij->i", c, n_p)
-        a_pm = a * pdf_m / v
-        c_pp = c * pdf_p / v
-        d1 = (np.sum(c_pp * xc - a_pm, axis=1)) / x - np.einsum("ij,ij->i", c, n_p)
-        d2 = np.sum(c_pp * (1.0 - dp / v) + a_pm * (1.0 + dm / v) / xc, axis=1) / x
-    return prem, d1, d2
+    return np.where(x <= bd.today()[:, None], intrinsic, value)
 
 
 def _american_put_core_greeks(
-    x: np.ndarray,
-    T: np.ndarray,
-    r: np.ndarray,
-    q: np.ndarray,
-    sig: np.ndarray,
-    acc: Accuracy = PRICE,
-    start: tuple[np.ndarray, np.ndarray] | None = None,
+    x: np.ndarray, boundary: _Boundary
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Strike-1 American put at spot ``x`` (m,): value and its first two spot derivatives.
+    """Strike-1 American put at spot ``x`` (m,) given its exercise ``boundary``: value and its
+    first two spot derivatives.
 
     Exact derivatives of the value :func:`_american_put_core` returns: in the exercise region
     (at or below today's boundary) the value is ``1 - x``, so slope -1 and curvature 0.
     """
-    sch = _scheme(acc.nodes, acc.fp, acc.premium)
-    H, xmax = _put_boundary(T, r, q, sig, sch, acc, start)
-    prem, dprem, d2prem = _put_premium_spot_derivatives(x, T, r, q, sig, H, xmax, sch)
-    eur = bsm(x, 1.0, T, r, q, sig, False)
+    bd = boundary
+    prem, dprem, d2prem = bd.premium_spot_derivatives(x)
+    eur = bsm(x, 1.0, bd.T, bd.r, bd.q, bd.sig, False)
     intrinsic = np.maximum(1.0 - x, 0.0)
-    b_now = xmax * np.exp(-np.sqrt(np.maximum(H[:, -1], 0.0)))
     pos = prem > 0
     cont = eur.price + np.where(pos, prem, 0.0)
-    exercised = (x <= b_now) | ((cont <= intrinsic) & (intrinsic > 0))
+    exercised = (x <= bd.today()) | ((cont <= intrinsic) & (intrinsic > 0))
     value = np.where(exercised, intrinsic, cont)
     delta = np.where(exercised, -1.0, eur.delta + np.where(pos, dprem, 0.0))
     gamma = np.where(exercised, 0.0, eur.gamma + np.where(pos, d2prem, 0.0))
@@ -581,7 +584,8 @@ def _american_prices(
     # chunks bound the (contracts x nodes x quadrature) temporaries to a few MB each
     for i, start in _chunks(ci, T, rp, qp, sig, sch):
         at = pos[i]
-        put = _american_put_core(xs_c[at], T[i], rp[i], qp[i], sig[i], acc, start, eur_c[at])
+        boundary = _Boundary.solve(T[i], rp[i], qp[i], sig[i], sch, acc, start)
+        put = _american_put_core(xs_c[at], boundary, eur_c[at])
         out[i] = np.maximum(scale_c[at] * put, intrinsic[i])
     return out
 
@@ -655,7 +659,8 @@ def _american_spot_greeks(
         c = call[i]
         # put space (McDonald-Schroder): put V = K P(S/K); call V = S P(K/S) with r, q swapped
         x = np.where(c, K[i] / S[i], S[i] / K[i])
-        p, dp, d2p = _american_put_core_greeks(x, T[i], rp[i], qp[i], sig[i], acc, start)
+        boundary = _Boundary.solve(T[i], rp[i], qp[i], sig[i], sch, acc, start)
+        p, dp, d2p = _american_put_core_greeks(x, boundary)
         price[i] = np.where(c, S[i], K[i]) * p
         delta[i] = np.where(c, p - x * dp, dp)
         gamma[i] = np.where(c, x * x * d2p / S[i], d2p / K[i])
