@@ -6,6 +6,9 @@ options, physical units (e.g. troy ounces) for ``physical`` positions, which con
 share-equivalents through ``units_per_share``. ``cost_basis`` is the price paid per unit *as
 quoted*: per share for the underlying, per ounce for physical, the per-share option premium for
 options (so a contract cost ``cost_basis × 100``).
+
+Every model of the app in one module (~690 lines), as Django lays an app out: the fields and
+their small invariants only; the ledger's rules are in :mod:`portfolio.ledger`.
 """
 
 from __future__ import annotations
