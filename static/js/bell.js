@@ -4,7 +4,8 @@
  *
  * On the dashboard, live.js already holds the socket and re-dispatches the message as a
  * `vault:alerts` event. Elsewhere the bell opens a socket of its own, drops the default symbol
- * subscription at once (it only wants its alerts), and reconnects with jittered backoff.
+ * subscription at once (it only wants its alerts), and reconnects with jittered backoff
+ * (socket.js); after the session ends it stays quiet until the next login.
  */
 (function () {
   "use strict";
@@ -45,51 +46,22 @@
   });
 
   // The dashboard's live.js owns the socket there.
-  if (document.getElementById("live-conn") || !("WebSocket" in window)) {
+  if (document.getElementById("live-conn") || !("WebSocket" in window) || !window.vaultSocket) {
     return;
   }
 
   var path = bell.getAttribute("data-ws-path") || "/ws/updates";
-  var attempt = 0;
-
-  function connect() {
-    var proto = window.location.protocol === "https:" ? "wss:" : "ws:";
-    var ws;
-    try {
-      ws = new WebSocket(proto + "//" + window.location.host + path);
-    } catch (err) {
-      retry(0);
-      return;
-    }
-    ws.onmessage = function (event) {
-      var msg;
-      try {
-        msg = JSON.parse(event.data);
-      } catch (err) {
-        return;
-      }
-      if (msg.type === "connected") {
-        attempt = 0;
-        if (msg.symbol) {
-          ws.send(JSON.stringify({ action: "unsubscribe" })); // no market updates wanted here
-        }
+  var proto = window.location.protocol === "https:" ? "wss:" : "ws:";
+  window.vaultSocket({
+    url: function () {
+      return proto + "//" + window.location.host + path;
+    },
+    onMessage: function (msg, ws) {
+      if (msg.type === "connected" && msg.symbol) {
+        ws.send(JSON.stringify({ action: "unsubscribe" })); // no market updates wanted here
       } else if (msg.type === "alerts_unread") {
         show(msg);
       }
-    };
-    ws.onclose = function (event) {
-      if (event.code === 4401) {
-        return; // the session ended: nothing to count until the user logs in again
-      }
-      retry(event.code === 4008 ? 10000 : 0);
-    };
-  }
-
-  function retry(minimumMs) {
-    var ceiling = Math.min(30000, 2000 * Math.pow(2, attempt));
-    attempt += 1;
-    window.setTimeout(connect, Math.max(minimumMs, 500 + Math.random() * ceiling));
-  }
-
-  connect();
+    }
+  }).start();
 })();

@@ -7,22 +7,18 @@
  * from ONE valuation as out-of-band swaps, so no two numbers on the page can disagree.
  * Values that changed flash briefly. When the socket drops, the page says so with a real
  * countdown to the next attempt and the data's age, marks the values stale, and reconnects with
- * jittered exponential backoff; links and forms keep working over plain HTTP meanwhile.
+ * jittered exponential backoff (socket.js); links and forms keep working over plain HTTP
+ * meanwhile.
  */
 (function () {
   "use strict";
 
   var indicator = document.getElementById("live-conn");
-  if (!indicator || !("WebSocket" in window)) {
+  if (!indicator || !("WebSocket" in window) || !window.vaultSocket) {
     return;
   }
   var path = indicator.getAttribute("data-ws-path") || "/ws/updates";
-  var MAX_DELAY_MS = 30000;
-  var ws = null;
-  var attempt = 0;
-  var timer = null;
-  var retryAt = 0;
-  var stopped = false;
+  var retryAt = 0; // when the next connection attempt is due (0: not waiting)
   var following = null; // {symbol, portfolio} the socket is subscribed to
   var inflight = false;
   var pending = false;
@@ -123,17 +119,10 @@
     document.dispatchEvent(new CustomEvent("vault:update", { detail: msg }));
   }
 
-  function onMessage(event) {
-    var msg;
-    try {
-      msg = JSON.parse(event.data);
-    } catch (err) {
-      return;
-    }
+  function onMessage(msg) {
     if (msg.type === "portfolio_update") {
       applyUpdate(msg);
     } else if (msg.type === "connected") {
-      attempt = 0;
       setState("live", "live");
     } else if (msg.type === "alerts_unread") {
       document.dispatchEvent(new CustomEvent("vault:alerts", { detail: msg })); // bell.js
@@ -161,54 +150,34 @@
     if (ageEl) {
       ageEl.textContent = age ? age + " old" : "";
     }
-    if (timer && retryAt) {
+    if (retryAt) {
       var left = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
       setState("offline", "offline · data " + age + " old · reconnecting in " + left + " s");
     }
   }
 
-  function scheduleReconnect(minimumMs) {
-    if (stopped || timer) {
-      return;
-    }
-    // "Full jitter": after a server restart every open page reconnects; spreading them over
-    // 0.5-2.5 s, then 0.5-4.5 s, ... (cap 30 s) keeps the herd from overrunning the server.
-    var ceiling = Math.min(MAX_DELAY_MS, 2000 * Math.pow(2, attempt));
-    var delay = Math.max(minimumMs || 0, 500 + Math.random() * ceiling);
-    attempt += 1;
-    retryAt = Date.now() + delay;
-    timer = window.setTimeout(function () {
-      timer = null;
+  var sock = window.vaultSocket({
+    url: function () {
+      following = wanted();
+      return socketUrl(following);
+    },
+    onMessage: onMessage,
+    onConnecting: function () {
       retryAt = 0;
-      connect();
-    }, delay);
-    tick();
-  }
-
-  function connect() {
-    var target = wanted();
-    following = target;
-    setState("connecting", "connecting");
-    try {
-      ws = new WebSocket(socketUrl(target));
-    } catch (err) {
-      scheduleReconnect();
-      return;
+      setState("connecting", "connecting");
+    },
+    onWait: function (at) {
+      retryAt = at;
+      tick();
+    },
+    onSessionEnded: function () {
+      setState("offline", "log in again for live updates");
     }
-    ws.onmessage = onMessage;
-    ws.onclose = function (event) {
-      ws = null;
-      if (event.code === 4401) {
-        stopped = true; // the session ended: reconnecting cannot help until the user logs in
-        setState("offline", "log in again for live updates");
-        return;
-      }
-      scheduleReconnect(event.code === 4008 ? 10000 : 0);
-    };
-  }
+  });
 
   function resubscribe() {
     var target = wanted();
+    var ws = sock.current();
     if (!ws || ws.readyState !== WebSocket.OPEN || !target) {
       return;
     }
@@ -227,15 +196,7 @@
 
   // The symbol switcher swaps #dashboard-body (and with it #kpis) through HTMX.
   document.body.addEventListener("htmx:afterSettle", resubscribe);
-  window.addEventListener("online", function () {
-    if (!ws && timer) {
-      window.clearTimeout(timer);
-      timer = null;
-      retryAt = 0;
-      attempt = 0;
-      connect();
-    }
-  });
+  window.addEventListener("online", sock.reconnectNow);
   window.setInterval(tick, 1000);
-  connect();
+  sock.start();
 })();

@@ -4,11 +4,12 @@ offline state (countdown, data age, stale marks) when the server goes away."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
-from tests.support.browser import page_errors, wait_for_htmx_idle
-from tests.support.server import run_app_server, stop_process
+from tests.support.browser import log_in, page_errors, wait_for_htmx_idle
+from tests.support.server import manage, run_app_server, stop_process
 
 pytestmark = [pytest.mark.browser]
 
@@ -109,3 +110,34 @@ def test_lost_connection_counts_down_and_marks_values_stale(doomed_server, brows
     page.wait_for_selector("#notice:not([hidden])", timeout=10_000)
     assert "Could not reach the server" in page.inner_text("#notice")
     page.close()
+
+
+def test_logging_out_elsewhere_ends_live_updates_and_the_bell_socket(ticking_server, browser):
+    """socket.js, shared by live.js and bell.js: a 4401 (the session ended) stops both sockets,
+    and the dashboard says to log in again instead of counting down to a reconnect."""
+    env = {**ticking_server.env, "DJANGO_SUPERUSER_PASSWORD": "e2e-live-Passw0rd!"}
+    manage(env, "createsuperuser", "--noinput", "--username", "e2e-live", "--email", "l@x.invalid")
+    context = browser.new_context()
+    page, other = context.new_page(), context.new_page()
+    log_in(page, ticking_server.url, "e2e-live", "e2e-live-Passw0rd!")
+    sockets: list[Any] = []
+    page.on("websocket", lambda ws: sockets.append(ws))
+    page.goto(f"{ticking_server.url}/")
+    page.wait_for_selector('#live-conn[data-state="live"]', timeout=15_000)
+    bell_page = context.new_page()  # no live.js here: the header's bell holds the socket
+    bell_sockets: list[Any] = []
+    bell_page.on("websocket", lambda ws: bell_sockets.append(ws))
+    bell_page.goto(f"{ticking_server.url}/options/?symbol=GLD")
+    bell_page.wait_for_timeout(1_000)
+    assert len(bell_sockets) == 1
+
+    other.goto(f"{ticking_server.url}/")  # the same session in another tab logs out
+    other.click("form[action$='/logout/'] button")
+    page.wait_for_selector('#live-conn[data-state="offline"]', timeout=15_000)
+    assert page.inner_text("#live-conn") == "log in again for live updates"
+    opened = len(sockets)
+    page.wait_for_timeout(4_000)  # longer than the first backoff step (0.5–2.5 s)
+    assert len(sockets) == opened, "the dashboard reconnected after its session ended"
+    assert bell_sockets[0].is_closed() and len(bell_sockets) == 1, "the bell reconnected"
+    assert page.inner_text("#live-conn") == "log in again for live updates"
+    context.close()
