@@ -196,7 +196,6 @@
 
   // The symbol switcher swaps #dashboard-body (and with it #kpis) through HTMX.
   document.body.addEventListener("htmx:afterSettle", resubscribe);
-  window.addEventListener("online", sock.reconnectNow);
   window.setInterval(tick, 1000);
   sock.start();
 })();

@@ -5,7 +5,8 @@
  * Reconnection uses "full jitter" exponential backoff: after a server restart every open page
  * reconnects, and spreading them over 0.5-2.5 s, then 0.5-4.5 s, ... (cap 30 s) keeps the herd
  * from overrunning the server. After a 4008 (too many bad messages) it waits at least 10 s;
- * after a 4401 (the session ended) it stops, since only a new login can help.
+ * after a 4401 (the session ended) it stops, since only a new login can help. Coming back
+ * online (the browser's "online" event) tries at once.
  *
  *   var sock = window.vaultSocket({
  *     url: function () { return "wss://..."; },   // asked before each attempt
@@ -14,7 +15,7 @@
  *     onWait: function (retryAt) {},              // optional: next attempt at retryAt (ms)
  *     onSessionEnded: function () {}              // optional: closed with 4401
  *   });
- *   sock.start(); sock.current(); sock.reconnectNow();
+ *   sock.start(); sock.current();   // the socket now (null between attempts)
  */
 (function () {
   "use strict";
@@ -78,18 +79,19 @@
       call("onWait", Date.now() + delay);
     }
 
+    // Back online: try at once instead of waiting out the backoff.
+    window.addEventListener("online", function () {
+      if (!ws && timer) {
+        window.clearTimeout(timer);
+        attempt = 0;
+        connect();
+      }
+    });
+
     return {
       start: connect,
       current: function () {
         return ws;
-      },
-      // Back online: try at once instead of waiting out the backoff.
-      reconnectNow: function () {
-        if (!ws && timer) {
-          window.clearTimeout(timer);
-          attempt = 0;
-          connect();
-        }
       }
     };
   };
