@@ -282,12 +282,9 @@ def _put_boundary(
     sch: _Scheme,
     acc: Accuracy = PRICE,
     start: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exercise boundary of a strike-1 American put on the scheme's nodes, from the QD+
-    ``start`` (:func:`_qd_start`, computed here if not given).
-
-    Returns ``(H, xmax)`` where ``H[:, i] = log(B(tau_i)/xmax)**2`` (``H[:, 0] = 0``).
-    """
+) -> _Boundary:
+    """Exercise boundary of strike-1 American puts (``r > 0``, ``T > 0``, ``sig > 0``) on the
+    scheme's nodes, from the QD+ ``start`` (:func:`_qd_start`, computed here if not given)."""
     m = T.shape[0]
     n = sch.z.shape[0]
     b, xmax = _qd_start(T, r, q, sig, sch) if start is None else start
@@ -368,13 +365,14 @@ def _put_boundary(
     for _ in range(acc.naive):
         (fv,) = evaluate(bnode, False)
         bnode = set_nodes(fv)
-    return H, xmax
+    return _Boundary(T, r, q, sig, H, xmax, sch)
 
 
 @dataclass(frozen=True, eq=False)
 class _Boundary:
     """The exercise boundary of strike-1 American puts (one row per contract) on a scheme's
-    nodes, with the inputs it was solved for: ``H[:, i] = log(B(tau_i)/xmax)**2``, ``H[:, 0] = 0``.
+    nodes, with the inputs :func:`_put_boundary` solved it for:
+    ``H[:, i] = log(B(tau_i)/xmax)**2``, ``H[:, 0] = 0``.
 
     Solved once per contract, then the early-exercise premium is evaluated at as many spots as
     wanted: the boundary does not depend on spot.
@@ -387,21 +385,6 @@ class _Boundary:
     H: np.ndarray
     xmax: np.ndarray
     sch: _Scheme
-
-    @classmethod
-    def solve(
-        cls,
-        T: np.ndarray,
-        r: np.ndarray,
-        q: np.ndarray,
-        sig: np.ndarray,
-        sch: _Scheme,
-        acc: Accuracy = PRICE,
-        start: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> _Boundary:
-        """For ``r > 0``, ``T > 0``, ``sig > 0``, from the QD+ ``start`` (:func:`_qd_start`)."""
-        H, xmax = _put_boundary(T, r, q, sig, sch, acc, start)
-        return cls(T, r, q, sig, H, xmax, sch)
 
     def today(self) -> np.ndarray:
         """The boundary now: at or below it the put is exercised."""
@@ -584,7 +567,7 @@ def _american_prices(
     # chunks bound the (contracts x nodes x quadrature) temporaries to a few MB each
     for i, start in _chunks(ci, T, rp, qp, sig, sch):
         at = pos[i]
-        boundary = _Boundary.solve(T[i], rp[i], qp[i], sig[i], sch, acc, start)
+        boundary = _put_boundary(T[i], rp[i], qp[i], sig[i], sch, acc, start)
         put = _american_put_core(xs_c[at], boundary, eur_c[at])
         out[i] = np.maximum(scale_c[at] * put, intrinsic[i])
     return out
@@ -659,7 +642,7 @@ def _american_spot_greeks(
         c = call[i]
         # put space (McDonald-Schroder): put V = K P(S/K); call V = S P(K/S) with r, q swapped
         x = np.where(c, K[i] / S[i], S[i] / K[i])
-        boundary = _Boundary.solve(T[i], rp[i], qp[i], sig[i], sch, acc, start)
+        boundary = _put_boundary(T[i], rp[i], qp[i], sig[i], sch, acc, start)
         p, dp, d2p = _american_put_core_greeks(x, boundary)
         price[i] = np.where(c, S[i], K[i]) * p
         delta[i] = np.where(c, p - x * dp, dp)
