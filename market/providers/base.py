@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol, runtime_checkable
 
@@ -22,6 +26,28 @@ class Provider(Protocol):
     def chain(self, symbol: str) -> OptionChain: ...
 
     def history(self, symbol: str, days: int = 30) -> PriceHistory: ...
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How a provider's client retries a failed request: ``attempts`` tries in all, waiting
+    ``backoff * 2**(n - 1)`` seconds before retry n, plus up to 25 % jitter so that clients
+    restarted together do not retry in step."""
+
+    attempts: int = 3
+    backoff: float = 0.5
+    sleep: Callable[[float], None] = time.sleep
+
+    def __iter__(self) -> Iterator[int]:
+        """The attempt numbers 0, 1, …, sleeping before each retry."""
+        for attempt in range(max(1, self.attempts)):
+            if attempt:
+                jitter = 1.0 + 0.25 * random.random()  # nosec B311 (retry jitter, not crypto)
+                self.sleep(self.backoff * 2 ** (attempt - 1) * jitter)
+            yield attempt
+
+
+DEFAULT_RETRY = Retry()
 
 
 def number(x: Any) -> float:

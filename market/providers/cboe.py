@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
 import re
 import threading
 import time
@@ -47,7 +46,15 @@ from typing import Any
 from market.calendar import NEW_YORK
 from market.data import OptionChain, PriceHistory, Quote, normalize_symbol
 from market.errors import ProviderUnavailable, UnknownSymbol
-from market.providers.base import ChainRows, clean_bid_ask, number, occ_expiry, positive
+from market.providers.base import (
+    DEFAULT_RETRY,
+    ChainRows,
+    Retry,
+    clean_bid_ask,
+    number,
+    occ_expiry,
+    positive,
+)
 from market.session import nyse_state
 
 logger = logging.getLogger(__name__)
@@ -83,18 +90,14 @@ class CboeClient:
     def __init__(
         self,
         timeout: float = 10.0,
-        retries: int = 3,
-        backoff: float = 0.5,
+        retry: Retry = DEFAULT_RETRY,
         refresh_s: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
         transport: Transport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.timeout = timeout
-        self.retries = max(1, retries)
-        self.backoff = backoff
+        self.retry = retry
         self.refresh_s = refresh_s
-        self.sleep = sleep
         self.transport = transport or urllib_transport
         self.monotonic = monotonic
         self._memo: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -113,10 +116,7 @@ class CboeClient:
     def _download(self, symbol: str) -> dict[str, Any]:
         url = document_url(symbol)
         last = ProviderUnavailable(f"cboe {symbol}: no attempt made")
-        for attempt in range(self.retries):
-            if attempt:
-                delay = self.backoff * 2 ** (attempt - 1) * (1.0 + 0.25 * random.random())  # nosec B311 (retry jitter)
-                self.sleep(delay)
+        for attempt in self.retry:
             try:
                 status, body = self.transport(url, self.timeout)
             except (OSError, TimeoutError) as exc:
@@ -137,7 +137,7 @@ class CboeClient:
                             f"CBOE sent an unreadable body for {symbol}: {exc}"
                         )
             logger.info(
-                "cboe %s failed (attempt %d/%d): %s", symbol, attempt + 1, self.retries, last
+                "cboe %s failed (attempt %d/%d): %s", symbol, attempt + 1, self.retry.attempts, last
             )
         raise last
 

@@ -29,10 +29,8 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import random
 import re
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -51,7 +49,15 @@ from market.errors import (
     ProviderUnavailable,
     UnknownSymbol,
 )
-from market.providers.base import ChainRows, clean_bid_ask, number, occ_expiry, positive
+from market.providers.base import (
+    DEFAULT_RETRY,
+    ChainRows,
+    Retry,
+    clean_bid_ask,
+    number,
+    occ_expiry,
+    positive,
+)
 from market.session import normalize_state
 
 logger = logging.getLogger(__name__)
@@ -134,17 +140,10 @@ class YFinanceClient:
     """Raw yfinance access (DataFrames and dicts), with status checks, timeouts and retries."""
 
     def __init__(
-        self,
-        timeout: float = 10.0,
-        retries: int = 3,
-        backoff: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
-        session: Any = None,
+        self, timeout: float = 10.0, retry: Retry = DEFAULT_RETRY, session: Any = None
     ) -> None:
         self.timeout = timeout
-        self.retries = max(1, retries)
-        self.backoff = backoff
-        self.sleep = sleep
+        self.retry = retry
         self._session = session
         self._lock = threading.Lock()
 
@@ -177,10 +176,7 @@ class YFinanceClient:
         unusable answer that Yahoo gave with 200 is returned for the caller to judge.
         """
         last: Exception | None = None
-        for attempt in range(self.retries):
-            if attempt:
-                delay = self.backoff * 2 ** (attempt - 1) * (1.0 + 0.25 * random.random())  # nosec B311 (retry jitter)
-                self.sleep(delay)
+        for attempt in self.retry:
             future = _POOL.submit(_observed, fn)
             try:
                 result, seen = future.result(timeout=self.timeout)
@@ -214,7 +210,11 @@ class YFinanceClient:
                     return result
                 last = ProviderUnavailable(f"Yahoo Finance answered HTTP {bad} for {what}")
             logger.info(
-                "yfinance %s failed (attempt %d/%d): %s", what, attempt + 1, self.retries, last
+                "yfinance %s failed (attempt %d/%d): %s",
+                what,
+                attempt + 1,
+                self.retry.attempts,
+                last,
             )
         if isinstance(last, MarketDataError):
             raise last

@@ -6,6 +6,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from market.providers.base import Retry
 from market.providers.cboe import CboeClient, CboeProvider
 from market.providers.yfinance_provider import YFinanceClient, YFinanceProvider
 from tests.market.yahoo_http import Answer, RecordedYahoo, answer_of
@@ -48,9 +49,7 @@ def pre_market(body: dict[str, Any]) -> dict[str, Any]:
 
 def yahoo(switch: Switch) -> tuple[YFinanceProvider, RecordedYahoo]:
     session = RecordedYahoo([switch.route])
-    client = YFinanceClient(
-        timeout=20, retries=2, backoff=0.0, sleep=lambda s: None, session=session
-    )
+    client = YFinanceClient(timeout=20, retry=Retry(2, 0.0, lambda s: None), session=session)
     return YFinanceProvider(client), session
 
 
@@ -67,5 +66,5 @@ class CboeTransport:
 
 def cboe(transport: CboeTransport | None = None) -> tuple[CboeProvider, CboeTransport]:
     transport = transport or CboeTransport()
-    client = CboeClient(transport=transport, retries=1, sleep=lambda s: None, refresh_s=0)
+    client = CboeClient(transport=transport, retry=Retry(1, sleep=lambda s: None), refresh_s=0)
     return CboeProvider(client), transport

@@ -15,6 +15,7 @@ import pytest
 
 from market.analytics import analyze_chain
 from market.errors import InvalidSymbol, ProviderUnavailable, UnknownSymbol
+from market.providers.base import Retry
 from market.providers.cboe import CboeClient, CboeProvider, document_url
 from market.session import two_sided_fraction
 
@@ -40,7 +41,7 @@ def recorded(symbol: str = "CLX") -> tuple[int, bytes]:
 def make(*answers, clock=SATURDAY, refresh_s=30.0):
     transport = Transport(*answers)
     sleeps: list[float] = []
-    client = CboeClient(transport=transport, sleep=sleeps.append, refresh_s=refresh_s)
+    client = CboeClient(transport=transport, retry=Retry(sleep=sleeps.append), refresh_s=refresh_s)
     return CboeProvider(client, clock=lambda: clock), transport, sleeps
 
 

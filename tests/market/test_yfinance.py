@@ -15,6 +15,7 @@ import pytest
 from market.analytics import analyze_chain
 from market.calendar import monthly_expiry
 from market.errors import InvalidSymbol, NoListedOptions, ProviderUnavailable, UnknownSymbol
+from market.providers.base import Retry
 from market.providers.yfinance_provider import (
     YFinanceClient,
     YFinanceProvider,
@@ -36,9 +37,7 @@ pytestmark = pytest.mark.usefixtures("yahoo")
 def make(routes=None, clock=None):
     session = RecordedYahoo(routes)
     sleeps: list[float] = []
-    client = YFinanceClient(
-        timeout=20, retries=3, backoff=0.5, sleep=sleeps.append, session=session
-    )
+    client = YFinanceClient(timeout=20, retry=Retry(3, 0.5, sleeps.append), session=session)
     provider = YFinanceProvider(client, clock=clock)
     return provider, session, sleeps
 
