@@ -47,9 +47,6 @@ class Retry:
             yield attempt
 
 
-DEFAULT_RETRY = Retry()
-
-
 def number(x: Any) -> float:
     """A provider's field as a float; NaN (a gap in the chain's arrays) when it is missing,
     not a number, or infinite."""

@@ -46,15 +46,7 @@ from typing import Any
 from market.calendar import NEW_YORK
 from market.data import OptionChain, PriceHistory, Quote, normalize_symbol
 from market.errors import ProviderUnavailable, UnknownSymbol
-from market.providers.base import (
-    DEFAULT_RETRY,
-    ChainRows,
-    Retry,
-    clean_bid_ask,
-    number,
-    occ_expiry,
-    positive,
-)
+from market.providers.base import ChainRows, Retry, clean_bid_ask, number, occ_expiry, positive
 from market.session import nyse_state
 
 logger = logging.getLogger(__name__)
@@ -90,13 +82,13 @@ class CboeClient:
     def __init__(
         self,
         timeout: float = 10.0,
-        retry: Retry = DEFAULT_RETRY,
+        retry: Retry | None = None,
         refresh_s: float = 30.0,
         transport: Transport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.timeout = timeout
-        self.retry = retry
+        self.retry = retry or Retry()
         self.refresh_s = refresh_s
         self.transport = transport or urllib_transport
         self.monotonic = monotonic

@@ -49,15 +49,7 @@ from market.errors import (
     ProviderUnavailable,
     UnknownSymbol,
 )
-from market.providers.base import (
-    DEFAULT_RETRY,
-    ChainRows,
-    Retry,
-    clean_bid_ask,
-    number,
-    occ_expiry,
-    positive,
-)
+from market.providers.base import ChainRows, Retry, clean_bid_ask, number, occ_expiry, positive
 from market.session import normalize_state
 
 logger = logging.getLogger(__name__)
@@ -140,10 +132,10 @@ class YFinanceClient:
     """Raw yfinance access (DataFrames and dicts), with status checks, timeouts and retries."""
 
     def __init__(
-        self, timeout: float = 10.0, retry: Retry = DEFAULT_RETRY, session: Any = None
+        self, timeout: float = 10.0, retry: Retry | None = None, session: Any = None
     ) -> None:
         self.timeout = timeout
-        self.retry = retry
+        self.retry = retry or Retry()
         self._session = session
         self._lock = threading.Lock()
 
