@@ -38,9 +38,14 @@ class Retry:
     backoff: float = 0.5
     sleep: Callable[[float], None] = time.sleep
 
+    @property
+    def tries(self) -> int:
+        """How many tries in all: at least one."""
+        return max(1, self.attempts)
+
     def __iter__(self) -> Iterator[int]:
         """The attempt numbers 0, 1, …, sleeping before each retry."""
-        for attempt in range(max(1, self.attempts)):
+        for attempt in range(self.tries):
             if attempt:
                 jitter = 1.0 + 0.25 * random.random()  # nosec B311 (retry jitter, not crypto)
                 self.sleep(self.backoff * 2 ** (attempt - 1) * jitter)

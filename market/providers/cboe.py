@@ -129,7 +129,7 @@ class CboeClient:
                             f"CBOE sent an unreadable body for {symbol}: {exc}"
                         )
             logger.info(
-                "cboe %s failed (attempt %d/%d): %s", symbol, attempt + 1, self.retry.attempts, last
+                "cboe %s failed (attempt %d/%d): %s", symbol, attempt + 1, self.retry.tries, last
             )
         raise last
 

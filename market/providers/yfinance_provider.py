@@ -205,7 +205,7 @@ class YFinanceClient:
                 "yfinance %s failed (attempt %d/%d): %s",
                 what,
                 attempt + 1,
-                self.retry.attempts,
+                self.retry.tries,
                 last,
             )
         if isinstance(last, MarketDataError):
