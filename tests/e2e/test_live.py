@@ -127,9 +127,8 @@ def test_logging_out_elsewhere_ends_live_updates_and_the_bell_socket(ticking_ser
     bell_page = context.new_page()  # no live.js here: the header's bell holds the socket
     bell_sockets: list[Any] = []
     bell_page.on("websocket", lambda ws: bell_sockets.append(ws))
-    bell_page.goto(f"{ticking_server.url}/options/?symbol=GLD")
-    bell_page.wait_for_timeout(1_000)
-    assert len(bell_sockets) == 1
+    with bell_page.expect_websocket():
+        bell_page.goto(f"{ticking_server.url}/options/?symbol=GLD")
 
     other.goto(f"{ticking_server.url}/")  # the same session in another tab logs out
     other.click("form[action$='/logout/'] button")
