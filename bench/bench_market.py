@@ -223,7 +223,7 @@ def _line(name: str, ours: float, ql_time: float, scaled_from: int | None, err: 
 def main() -> None:
     from market import qdfp
     from market.iv import implied_vol
-    from market.pricing import american, american_greeks, bsm
+    from market.pricing import Contracts, american, american_greeks, bsm
 
     c = make_chain()
     S, K, T, sig, call = c["spot"], c["strike"], c["t"], c["vol"], c["call"]
@@ -236,11 +236,11 @@ def main() -> None:
     all_idx = np.arange(n)
 
     # ---- European price + Greeks -----------------------------------------------------------
-    bsm(S, K, T, RATE, DIV, sig, call)
-    t_ours = best(lambda: bsm(S, K, T, RATE, DIV, sig, call), 30)
+    bsm(Contracts(S, K, T, RATE, DIV, sig, call))
+    t_ours = best(lambda: bsm(Contracts(S, K, T, RATE, DIV, sig, call)), 30)
     t_ql = best(lambda: ql.european_greeks(c, all_idx), 2)
     ref = ql.european_greeks(c, all_idx)
-    g = bsm(S, K, T, RATE, DIV, sig, call)
+    g = bsm(Contracts(S, K, T, RATE, DIV, sig, call))
     ours_arr = np.stack([g.price, g.delta, g.gamma, g.theta, g.vega, g.rho], axis=1)
     err = np.abs(ours_arr - ref)
     within = np.all((err <= 1e-12) | (err <= 1e-10 * np.abs(ref)))
@@ -273,7 +273,7 @@ def main() -> None:
 
     t_kernel, t_floor = [], []
     for _ in range(200):
-        t_kernel.append(best(lambda: bsm(S, K, T, RATE, DIV, sig, call), 1))
+        t_kernel.append(best(lambda: bsm(Contracts(S, K, T, RATE, DIV, sig, call)), 1))
         t_floor.append(best(floor, 1))
     tk, tf = min(t_kernel), min(t_floor)
     print(
@@ -282,17 +282,17 @@ def main() -> None:
     )
 
     # ---- American prices ----------------------------------------------------------------------
-    american(S[:50], K[:50], T[:50], RATE, DIV, sig[:50], call[:50])
+    american(Contracts(S[:50], K[:50], T[:50], RATE, DIV, sig[:50], call[:50]))
     sub = _subsample(n, 1000)
     # Interleaved rounds, best of each side: on a shared machine a load spike then hits both
     # sides' rounds alike instead of one side's whole measurement.
     rounds_ours, rounds_ql = [], []
     for _ in range(4):
-        rounds_ours.append(best(lambda: american(S, K, T, RATE, DIV, sig, call), 3))
+        rounds_ours.append(best(lambda: american(Contracts(S, K, T, RATE, DIV, sig, call)), 3))
         rounds_ql.append(best(lambda: ql.american(c, sub), 1))
     t_ours, t_ql = min(rounds_ours), min(rounds_ql) * n / sub.size
     ref_a = ql.american(c, sub)
-    ours_a = american(S, K, T, RATE, DIV, sig, call)
+    ours_a = american(Contracts(S, K, T, RATE, DIV, sig, call))
     err = np.abs(ours_a[sub] - ref_a)
     rel = err / np.maximum(ref_a, 1e-300)
     within = np.mean((err <= 1e-3) | (rel <= 1e-4))
@@ -312,12 +312,17 @@ def main() -> None:
     # The Greeks use a finer exercise boundary than prices (qdfp.GREEKS = qdfp.FINE); the line
     # "price path's boundary" computes them with accuracy=qdfp.PRICE, as before issue 13 item
     # 10, the two interleaved so their times are comparable.
-    american_greeks(S[:50], K[:50], T[:50], RATE, DIV, sig[:50], call[:50])
+    american_greeks(Contracts(S[:50], K[:50], T[:50], RATE, DIV, sig[:50], call[:50]))
     t_fine, t_fast = [], []
     for _ in range(3):
-        t_fine.append(best(lambda: american_greeks(S, K, T, RATE, DIV, sig, call), 1))
+        t_fine.append(best(lambda: american_greeks(Contracts(S, K, T, RATE, DIV, sig, call)), 1))
         t_fast.append(
-            best(lambda: american_greeks(S, K, T, RATE, DIV, sig, call, accuracy=qdfp.PRICE), 1)
+            best(
+                lambda: american_greeks(
+                    Contracts(S, K, T, RATE, DIV, sig, call), accuracy=qdfp.PRICE
+                ),
+                1,
+            )
         )
     sub = _subsample(n, 200)
     start = time.perf_counter()
@@ -409,10 +414,10 @@ def _greeks_line(
     sub: np.ndarray,
     ref_g: np.ndarray,
 ) -> None:
-    from market.pricing import american_greeks
+    from market.pricing import Contracts, american_greeks
 
     S, K, T, sig, call = c["spot"], c["strike"], c["t"], c["vol"], c["call"]
-    ga = american_greeks(S, K, T, RATE, DIV, sig, call, accuracy=acc)
+    ga = american_greeks(Contracts(S, K, T, RATE, DIV, sig, call), accuracy=acc)
     ours_g = np.stack([ga.price, ga.delta, ga.gamma, ga.theta, ga.vega, ga.rho], axis=1)[sub]
     # relative error with a floor of 1e-5 of each Greek's natural size (tests/market/oracle.py)
     sd = sig[sub] * np.sqrt(T[sub])

@@ -238,7 +238,7 @@ def main() -> None:
     print(f"ratio QuantLib / ours: {ql_t / ours_t:8.0f}x")
     # Accuracy on the same inputs: re-run ours at QuantLib's whole-day maturities.
     from market.iv import implied_vol
-    from market.pricing import price_options
+    from market.pricing import Contracts, price_options
 
     t_ql = np.array([qlx.t_of(float(sc.t[i])) for i in idx])
     ours_iv = np.asarray(
@@ -259,7 +259,7 @@ def main() -> None:
     lt = np.array([qlx.t_of(legs[j][1]) for j in leg_idx])
     lc = np.array([legs[j][2] for j in leg_idx])
     lv = np.array([legs[j][3] for j in leg_idx])
-    ours = price_options(float(chain.spot), lk, lt, rate, 0.0, lv, lc, style="american")
+    ours = price_options(Contracts(float(chain.spot), lk, lt, rate, 0.0, lv, lc), style="american")
     ql_p = np.array([x[0] for x in ql_legs])
     ql_d = np.array([x[1] for x in ql_legs])
     print(

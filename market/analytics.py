@@ -32,7 +32,7 @@ from scipy.special import ndtr
 from market.calendar import year_fraction
 from market.data import OptionChain
 from market.iv import implied_vol
-from market.pricing import MODEL_BSM, MODEL_QDFP, price_options
+from market.pricing import MODEL_BSM, MODEL_QDFP, Contracts, price_options
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,13 +175,9 @@ def analyze_chain(
     solved = np.nonzero(np.isfinite(iv))[0]
     if greeks and solved.size:
         pr = price_options(
-            S,
-            chain.strike[solved],
-            t[solved],
-            rate,
-            q,
-            iv[solved],
-            chain.is_call[solved],
+            Contracts(
+                S, chain.strike[solved], t[solved], rate, q, iv[solved], chain.is_call[solved]
+            ),
             style=style,
         )
         for arr, val in zip(

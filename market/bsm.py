@@ -1,5 +1,5 @@
 """Black–Scholes–Merton, vectorised over whole chains: price and analytic Greeks (exact; the
-reference for European exercise), and the result types every pricing function returns.
+reference for European exercise), and the types every pricing function takes and returns.
 
 Units (DESIGN.md §4): ``t`` in years (ACT/365), ``rate`` and ``div_yield`` continuously
 compounded decimals, ``vol`` a decimal (0.2 = 20 %). Greeks: delta per share, gamma per $1,
@@ -10,12 +10,13 @@ raise: a contract with a non-finite or negative spot, strike, time or vol gets `
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
 from scipy.special import ndtr
 
 ArrayLike = Any
+Field = TypeVar("Field")  # a field of Contracts: array-like as given, an ndarray once flat
 INV_SQRT_2PI = 0.3989422804014327
 DAYS_PER_YEAR = 365.0
 
@@ -26,6 +27,8 @@ MODEL_LATTICE = "american-binomial-bbsr"
 
 @dataclass(frozen=True, eq=False)
 class Greeks:
+    """Price and Greeks of a set of contracts, in the units above."""
+
     price: np.ndarray
     delta: np.ndarray
     gamma: np.ndarray
@@ -35,15 +38,9 @@ class Greeks:
 
 
 @dataclass(frozen=True, eq=False)
-class Priced:
+class Priced(Greeks):
     """Price and Greeks of a set of contracts, and the model that produced them."""
 
-    price: np.ndarray
-    delta: np.ndarray
-    gamma: np.ndarray
-    theta: np.ndarray
-    vega: np.ndarray
-    rho: np.ndarray
     model: str
 
 
@@ -53,12 +50,43 @@ def as_arrays(*args: ArrayLike) -> list[np.ndarray]:
     return [np.ascontiguousarray(a) for a in arrs]
 
 
-def broadcast_shape(*args: ArrayLike) -> tuple[int, ...]:
-    return tuple(np.broadcast_shapes(*(np.shape(a) for a in args)))
-
-
 def sign_of(is_call: ArrayLike) -> np.ndarray:
     return np.where(np.asarray(is_call, dtype=bool), 1.0, -1.0)
+
+
+class Contracts(NamedTuple, Generic[Field]):
+    """A set of option contracts and their market inputs: what every pricing function takes.
+
+    The fields broadcast against each other (scalars, arrays, or a mix), in the units above:
+    ``spot`` and ``strike`` per share, ``t`` in years, ``rate``, ``div_yield`` and ``vol``
+    decimals, ``is_call`` true for calls. Named fields, so that a rate and a yield cannot
+    change places unnoticed; results come back in :attr:`shape`.
+    """
+
+    spot: Field
+    strike: Field
+    t: Field
+    rate: Field
+    div_yield: Field
+    vol: Field
+    is_call: Field
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The broadcast shape of the fields: the shape of every result."""
+        fields: tuple[ArrayLike, ...] = self
+        return tuple(np.broadcast_shapes(*(np.shape(a) for a in fields)))
+
+    def flat(self) -> Contracts[np.ndarray]:
+        """The fields broadcast and flattened to 1-d float arrays, ``is_call`` a bool array:
+        the form the engines work on, one element per contract."""
+        S, K, T, r, q, sig, c = (a.ravel() for a in as_arrays(*self))
+        return Contracts(S, K, T, r, q, sig, c > 0.5)
+
+    def take(self, i: ArrayLike) -> Contracts[np.ndarray]:
+        """The contracts at index ``i`` of flat contracts (:meth:`flat`)."""
+        fields: tuple[ArrayLike, ...] = self
+        return Contracts(*(a[i] for a in fields))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,23 +94,13 @@ def sign_of(is_call: ArrayLike) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
-def bsm(
-    spot: ArrayLike,
-    strike: ArrayLike,
-    t: ArrayLike,
-    rate: ArrayLike,
-    div_yield: ArrayLike,
-    vol: ArrayLike,
-    is_call: ArrayLike,
-) -> Greeks:
-    """European prices and Greeks (all arguments numpy-broadcastable)."""
-    shape = broadcast_shape(spot, strike, t, rate, div_yield, vol, is_call)
-    # Work on the arguments as given (scalars stay scalars) so that nothing is broadcast or
+def bsm(contracts: Contracts) -> Greeks:
+    """European prices and Greeks, in ``contracts.shape``."""
+    shape = contracts.shape
+    # Work on the fields as given (scalars stay scalars) so that nothing is broadcast or
     # copied that the arithmetic does not need; outputs are broadcast to the full shape.
-    S, K, T, r, q, sig = (
-        np.asarray(x, dtype=float) for x in (spot, strike, t, rate, div_yield, vol)
-    )
-    w = sign_of(is_call)
+    S, K, T, r, q, sig = (np.asarray(x, dtype=float) for x in contracts[:6])
+    w = sign_of(contracts.is_call)
     tgt = shape or (1,)
     if S.ndim == 0:  # keep every intermediate an array (in-place ops need arrays)
         S = S.reshape(1)
@@ -180,17 +198,9 @@ def _bsm_degenerate(
     return price, delta, gamma, theta, vega, rho
 
 
-def bsm_price(
-    spot: ArrayLike,
-    strike: ArrayLike,
-    t: ArrayLike,
-    rate: ArrayLike,
-    div_yield: ArrayLike,
-    vol: ArrayLike,
-    is_call: ArrayLike,
-) -> np.ndarray:
+def bsm_price(contracts: Contracts) -> np.ndarray:
     """European price only (cheaper than :func:`bsm` when the Greeks are not needed)."""
-    S, K, T, r, q, sig, w = as_arrays(spot, strike, t, rate, div_yield, vol, sign_of(is_call))
+    S, K, T, r, q, sig, w = as_arrays(*contracts[:6], sign_of(contracts.is_call))
     with np.errstate(all="ignore"):
         v = sig * np.sqrt(T)
         fq = S * np.exp(-q * T)
@@ -201,4 +211,4 @@ def bsm_price(
     if bad.any():
         z = np.zeros_like(price)
         price = _bsm_degenerate(bad, S, K, T, r, q, sig, w, (price, z, z, z, z, z))[0]
-    return price.reshape(broadcast_shape(spot, strike, t, rate, div_yield, vol, is_call))
+    return price.reshape(contracts.shape)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr
 
-from market.pricing import INV_SQRT_2PI, american, bsm_price
+from market.pricing import INV_SQRT_2PI, Contracts, american, bsm_price
 
 MAX_VOL = 10.0  # 1000 %
 MIN_VOL = 1e-4
@@ -175,29 +175,21 @@ def implied_vol(
     code[above] = ABOVE
     todo = np.nonzero(code == OK)[0]
     if todo.size:
-        if style == "european":
-            sol, ok, why = _solve_european(
-                P[todo], S[todo], K[todo], T[todo], r[todo], q[todo], call[todo]
-            )
-        else:
-            sol, ok, why = _solve_american(
-                P[todo], S[todo], K[todo], T[todo], r[todo], q[todo], call[todo]
-            )
+        # the contracts to solve, their vol still unknown
+        quoted = Contracts(S, K, T, r, q, iv, call).take(todo)
+        solve = _solve_european if style == "european" else _solve_american
+        sol, ok, why = solve(P[todo], quoted)
         iv[todo] = np.where(ok, sol, np.nan)
         code[todo] = why
     return IVResult(iv.reshape(shape), _REASON_ARRAY[code].reshape(shape))
 
 
 def _solve_european(
-    P: np.ndarray,
-    S: np.ndarray,
-    K: np.ndarray,
-    T: np.ndarray,
-    r: np.ndarray,
-    q: np.ndarray,
-    call: np.ndarray,
+    P: np.ndarray, quoted: Contracts[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """European inversion of prices already inside the bounds."""
+    """European inversion of prices ``P`` already inside the bounds; ``quoted`` are flat
+    contracts whose vol is ignored."""
+    S, K, T, r, q, _, call = quoted
     dr = np.exp(-r * T)
     fwd = S * np.exp((r - q) * T)
     w = np.where(call, 1.0, -1.0)
@@ -223,16 +215,11 @@ def _solve_european(
 
 
 def _solve_american(
-    P: np.ndarray,
-    S: np.ndarray,
-    K: np.ndarray,
-    T: np.ndarray,
-    r: np.ndarray,
-    q: np.ndarray,
-    call: np.ndarray,
-    max_iter: int = 14,
+    P: np.ndarray, quoted: Contracts[np.ndarray], max_iter: int = 14
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """American inversion: de-Americanised European solves, then secant on the QdFp price."""
+    """American inversion: de-Americanised European solves, then secant on the QdFp price;
+    ``quoted`` are flat contracts whose vol is ignored."""
+    S, K, T, r, q, _, call = quoted
     n = P.shape[0]
     why = np.zeros(n, dtype=np.int8)
     # Start: the European vol of the American price (clamped inside the European bounds).
@@ -240,7 +227,7 @@ def _solve_american(
     lo_e = np.maximum(np.where(call, 1.0, -1.0) * (S * dq - K * dr), 0.0)
     hi_e = np.where(call, S * dq, K * dr)
     start_price = np.clip(P, lo_e + 1e-9 * (hi_e - lo_e), hi_e - 1e-9 * (hi_e - lo_e))
-    sig0, ok0, _ = _solve_european(start_price, S, K, T, r, q, call)
+    sig0, ok0, _ = _solve_european(start_price, quoted)
     sig = np.where(ok0 & np.isfinite(sig0), sig0, 0.3)
     sig = np.clip(sig, MIN_VOL, MAX_VOL)
     prev_sig = np.full(n, np.nan)
@@ -254,7 +241,8 @@ def _solve_american(
             break
         a = active
         s = sig[a]
-        A = american(S[a], K[a], T[a], r[a], q[a], s, call[a])
+        at_s = quoted.take(a)._replace(vol=s)
+        A = american(at_s)
         g = A - P[a]
         up = g > 0
         hi[a] = np.where(up, np.minimum(hi[a], s), hi[a])
@@ -262,11 +250,9 @@ def _solve_american(
         scale = np.maximum(P[a], 1e-8)
         conv = np.abs(g) <= 1e-13 * scale
         # de-Americanise: European vol of (target - premium at the current vol)
-        E = bsm_price(S[a], K[a], T[a], r[a], q[a], s, call[a])
+        E = bsm_price(at_s)
         target = P[a] - (A - E)
-        s_de, ok_de, _ = _solve_european(
-            np.maximum(target, 1e-300), S[a], K[a], T[a], r[a], q[a], call[a]
-        )
+        s_de, ok_de, _ = _solve_european(np.maximum(target, 1e-300), at_s)
         with np.errstate(all="ignore"):
             sec = s - g * (s - prev_sig[a]) / (g - prev_g[a])
         use_sec = (k >= 2) & np.isfinite(sec) & (sec > lo[a]) & (sec < hi[a])
@@ -283,8 +269,9 @@ def _solve_american(
     # what is left: decide between out-of-range and genuine non-convergence
     if active.size:
         a = active
-        at_min = american(S[a], K[a], T[a], r[a], q[a], np.full(a.size, MIN_VOL), call[a])
-        at_max = american(S[a], K[a], T[a], r[a], q[a], np.full(a.size, MAX_VOL), call[a])
+        left = quoted.take(a)
+        at_min = american(left._replace(vol=np.full(a.size, MIN_VOL)))
+        at_max = american(left._replace(vol=np.full(a.size, MAX_VOL)))
         why[a] = np.where(P[a] <= at_min, BELOW, np.where(P[a] >= at_max, ABOVE, NO_CONV))
     done &= np.isfinite(sig)
     why[~done & (why == OK)] = NO_CONV

@@ -6,28 +6,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from market.bsm import ArrayLike, as_arrays, broadcast_shape, bsm_price
+from market.bsm import Contracts, bsm_price
 
 # ---------------------------------------------------------------------------------------------
 # Lattice (independent check)
 # ---------------------------------------------------------------------------------------------
 
 
-def _bbs(
-    S: np.ndarray,
-    K: np.ndarray,
-    T: np.ndarray,
-    r: np.ndarray,
-    q: np.ndarray,
-    sig: np.ndarray,
-    call: np.ndarray,
-    steps: int,
-) -> np.ndarray:
-    """Binomial tree with a Black–Scholes last step (BBS), vectorised over contracts.
+def _bbs(contracts: Contracts[np.ndarray], steps: int) -> np.ndarray:
+    """Binomial tree with a Black–Scholes last step (BBS), vectorised over flat contracts.
 
     The tree is centred on the risk-neutral log drift (Jarrow–Rudd spacing, probabilities
     matched to the forward), so probabilities stay in (0, 1) for any drift/vol ratio.
     """
+    S, K, T, r, q, sig, call = contracts
     dt = T / steps
     mu = (r - q - 0.5 * sig * sig) * dt
     sd = sig * np.sqrt(dt)
@@ -39,7 +31,7 @@ def _bbs(
     j = np.arange(steps)  # nodes at step steps-1
     Sj = S[:, None] * u[:, None] ** j[None, :] * d[:, None] ** (steps - 1 - j[None, :])
     eur = bsm_price(
-        Sj, K[:, None], dt[:, None], r[:, None], q[:, None], sig[:, None], call[:, None]
+        Contracts(Sj, K[:, None], dt[:, None], r[:, None], q[:, None], sig[:, None], call[:, None])
     )
     V = np.maximum(eur, w * (Sj - K[:, None]))
     pu = (disc * p)[:, None]
@@ -52,30 +44,20 @@ def _bbs(
     return V[:, 0]
 
 
-def american_lattice(
-    spot: ArrayLike,
-    strike: ArrayLike,
-    t: ArrayLike,
-    rate: ArrayLike,
-    div_yield: ArrayLike,
-    vol: ArrayLike,
-    is_call: ArrayLike,
-    steps: int = 800,
-) -> np.ndarray:
+def american_lattice(contracts: Contracts, steps: int = 800) -> np.ndarray:
     """American prices on a binomial lattice: BBS with two-point Richardson extrapolation
     (Broadie–Detemple BBSR), vectorised over contracts. Independent of :func:`american`."""
-    S, K, T, r, q, sig, c = as_arrays(spot, strike, t, rate, div_yield, vol, is_call)
-    shape = broadcast_shape(spot, strike, t, rate, div_yield, vol, is_call)
-    S, K, T, r, q, sig = (x.ravel() for x in (S, K, T, r, q, sig))
-    call = c.ravel() > 0.5
+    flat = contracts.flat()
+    S, K, T, r, q, sig, call = flat
     out = np.full(S.shape, np.nan)
     ok = (S > 0) & (K > 0) & (T > 0) & (sig > 0) & np.isfinite(S + K + T + r + q + sig)
     w = np.where(call, 1.0, -1.0)
     out = np.where((T == 0) & (S > 0) & (K > 0), np.maximum(w * (S - K), 0.0), out)
     if ok.any():
         i = np.nonzero(ok)[0]
+        priced = flat.take(i)
         with np.errstate(all="ignore"):
-            a = _bbs(S[i], K[i], T[i], r[i], q[i], sig[i], call[i], steps)
-            b = _bbs(S[i], K[i], T[i], r[i], q[i], sig[i], call[i], steps // 2)
+            a = _bbs(priced, steps)
+            b = _bbs(priced, steps // 2)
         out[i] = np.maximum(2 * a - b, np.maximum(w[i] * (S[i] - K[i]), 0.0))
-    return out.reshape(shape)
+    return out.reshape(contracts.shape)

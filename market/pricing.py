@@ -11,6 +11,9 @@
   extrapolated), vectorised over contracts; an independent check of :func:`american`.
 * :func:`price_options` — price + Greeks for either style, with the model name.
 
+Every function takes its contracts as one :class:`Contracts`: spot, strike, time, rate,
+dividend yield, vol and call/put, numpy-broadcastable against each other.
+
 Units (DESIGN.md §4): ``t`` in years (ACT/365), ``rate`` and ``div_yield`` continuously
 compounded decimals, ``vol`` a decimal (0.2 = 20 %). Greeks: delta per share, gamma per $1,
 theta per calendar day, vega per 1 volatility point, rho per 1 rate point.
@@ -31,7 +34,7 @@ from market.bsm import (
     MODEL_BSM,
     MODEL_LATTICE,
     MODEL_QDFP,
-    ArrayLike,
+    Contracts,
     Greeks,
     Priced,
     bsm,
@@ -47,6 +50,7 @@ __all__ = [
     "MODEL_BSM",
     "MODEL_LATTICE",
     "MODEL_QDFP",
+    "Contracts",
     "Greeks",
     "Priced",
     "american",
@@ -62,16 +66,7 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 
 
-def price_options(
-    spot: ArrayLike,
-    strike: ArrayLike,
-    t: ArrayLike,
-    rate: ArrayLike,
-    div_yield: ArrayLike,
-    vol: ArrayLike,
-    is_call: ArrayLike,
-    style: str = "american",
-) -> Priced:
+def price_options(contracts: Contracts, style: str = "american") -> Priced:
     """Prices and Greeks for ``style`` "american" (QdFp; FD Greeks) or "european" (BSM).
 
     American Greeks come from the Greeks' exercise boundary (:data:`market.qdfp.GREEKS`, finer
@@ -80,14 +75,12 @@ def price_options(
     its quote).
     """
     if style == "european":
-        g = bsm(spot, strike, t, rate, div_yield, vol, is_call)
+        g = bsm(contracts)
         model = MODEL_BSM
     elif style == "american":
-        g = american_greeks(spot, strike, t, rate, div_yield, vol, is_call)
+        g = american_greeks(contracts)
         if qdfp.GREEKS != qdfp.PRICE:
-            g = dataclasses.replace(
-                g, price=american(spot, strike, t, rate, div_yield, vol, is_call)
-            )
+            g = dataclasses.replace(g, price=american(contracts))
         model = MODEL_QDFP
     else:
         raise ValueError(f"style must be 'american' or 'european', not {style!r}")

@@ -17,16 +17,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import ndtr
 
-from market.bsm import (
-    DAYS_PER_YEAR,
-    INV_SQRT_2PI,
-    ArrayLike,
-    Greeks,
-    as_arrays,
-    broadcast_shape,
-    bsm,
-    bsm_price,
-)
+from market.bsm import DAYS_PER_YEAR, INV_SQRT_2PI, Contracts, Greeks, bsm, bsm_price
 from market.lattice import american_lattice
 
 # ---------------------------------------------------------------------------------------------
@@ -456,7 +447,9 @@ def _american_put_core(
     bd = boundary
     prem = bd.premium(x)
     if eur is None:
-        eur = bsm_price(x, 1.0, bd.T[:, None], bd.r[:, None], bd.q[:, None], bd.sig[:, None], False)
+        eur = bsm_price(
+            Contracts(x, 1.0, bd.T[:, None], bd.r[:, None], bd.q[:, None], bd.sig[:, None], False)
+        )
     intrinsic = np.maximum(1.0 - x, 0.0)
     value = np.maximum(eur + np.maximum(prem, 0.0), intrinsic)
     # at or below today's exercise boundary the put is exercised: exactly intrinsic (the
@@ -475,7 +468,7 @@ def _american_put_core_greeks(
     """
     bd = boundary
     prem, dprem, d2prem = bd.premium_spot_derivatives(x)
-    eur = bsm(x, 1.0, bd.T, bd.r, bd.q, bd.sig, False)
+    eur = bsm(Contracts(x, 1.0, bd.T, bd.r, bd.q, bd.sig, False))
     intrinsic = np.maximum(1.0 - x, 0.0)
     pos = prem > 0
     cont = eur.price + np.where(pos, prem, 0.0)
@@ -499,17 +492,11 @@ def _to_put_space(
 
 
 def _american_prices(
-    S: np.ndarray,
-    K: np.ndarray,
-    T: np.ndarray,
-    r: np.ndarray,
-    q: np.ndarray,
-    sig: np.ndarray,
-    call: np.ndarray,
-    spot_bumps: tuple[float, ...] = (),
-    acc: Accuracy = PRICE,
+    contracts: Contracts[np.ndarray], spot_bumps: tuple[float, ...] = (), acc: Accuracy = PRICE
 ) -> np.ndarray:
-    """American prices, shape (m, 1 + len(spot_bumps)); bumps are relative spot shifts."""
+    """American prices of flat ``contracts`` (m of them), shape (m, 1 + len(spot_bumps));
+    bumps are relative spot shifts."""
+    S, K, T, r, q, sig, call = contracts
     m = S.shape[0]
     k = 1 + len(spot_bumps)
     rel = np.array((0.0, *spot_bumps))
@@ -543,7 +530,9 @@ def _american_prices(
     if european.any():
         i = np.nonzero(european)[0]
         out[i] = bsm_price(
-            Sb[i], K[i, None], T[i, None], r[i, None], q[i, None], sig[i, None], call[i, None]
+            Contracts(
+                Sb[i], K[i, None], T[i, None], r[i, None], q[i, None], sig[i, None], call[i, None]
+            )
         )
     if zero_vol.any():
         i = np.nonzero(zero_vol)[0]
@@ -553,7 +542,7 @@ def _american_prices(
     if double.any():
         i = np.nonzero(double)[0]
         for j in range(k):
-            out[i, j] = american_lattice(Sb[i, j], K[i], T[i], r[i], q[i], sig[i], call[i])
+            out[i, j] = american_lattice(contracts.take(i)._replace(spot=Sb[i, j]))
     sch = _scheme(acc.nodes, acc.fp, acc.premium)
     ci = np.nonzero(core)[0]
     # put space (McDonald-Schroder): a call's scale is its (bumped) spot, C(S) = S * P(K/S)
@@ -561,7 +550,9 @@ def _american_prices(
     xs_c = np.where(call_c, K[ci, None] / Sb[ci], Sb[ci] / K[ci, None])
     scale_c = np.where(call_c, Sb[ci], K[ci, None])
     # the European part in one call for the whole chain (elementwise, so the same numbers)
-    eur_c = bsm_price(xs_c, 1.0, T[ci, None], rp[ci, None], qp[ci, None], sig[ci, None], False)
+    eur_c = bsm_price(
+        Contracts(xs_c, 1.0, T[ci, None], rp[ci, None], qp[ci, None], sig[ci, None], False)
+    )
     pos = np.empty(S.shape[0], dtype=np.intp)
     pos[ci] = np.arange(ci.size)
     # chunks bound the (contracts x nodes x quadrature) temporaries to a few MB each
@@ -589,22 +580,9 @@ def _zero_vol_american(
     return v
 
 
-def american(
-    spot: ArrayLike,
-    strike: ArrayLike,
-    t: ArrayLike,
-    rate: ArrayLike,
-    div_yield: ArrayLike,
-    vol: ArrayLike,
-    is_call: ArrayLike,
-) -> np.ndarray:
-    """American option prices (ALO/QdFp accuracy), broadcast over all arguments."""
-    S, K, T, r, q, sig, c = as_arrays(spot, strike, t, rate, div_yield, vol, is_call)
-    shape = broadcast_shape(spot, strike, t, rate, div_yield, vol, is_call)
-    out = _american_prices(
-        S.ravel(), K.ravel(), T.ravel(), r.ravel(), q.ravel(), sig.ravel(), c.ravel() > 0.5
-    )[:, 0]
-    return out.reshape(shape)
+def american(contracts: Contracts) -> np.ndarray:
+    """American option prices (ALO/QdFp accuracy), in ``contracts.shape``."""
+    return _american_prices(contracts.flat())[:, 0].reshape(contracts.shape)
 
 
 # Finite-difference steps for American Greeks.
@@ -615,21 +593,15 @@ _TIME_STEP = 1e-4  # relative to the time to expiry
 
 
 def _american_spot_greeks(
-    S: np.ndarray,
-    K: np.ndarray,
-    T: np.ndarray,
-    r: np.ndarray,
-    q: np.ndarray,
-    sig: np.ndarray,
-    call: np.ndarray,
-    acc: Accuracy = PRICE,
+    contracts: Contracts[np.ndarray], acc: Accuracy = PRICE
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """American price, delta and gamma (1-d arrays).
+    """American price, delta and gamma of flat ``contracts`` (1-d arrays).
 
     Contracts on the QdFp path get the exact spot derivatives of their price (no bump: a bump
     is too coarse when sigma sqrt(T) S is small and straddles the exercise boundary deep in the
     money); the rare paths (expiry, zero vol, the lattice) keep central differences.
     """
+    S, K, T, r, q, sig, call = contracts
     rp, qp = np.where(call, q, r), np.where(call, r, q)
     core = np.isfinite(S + K + T + r + q + sig) & (S > 0) & (K > 0) & (T > 0) & (sig > 0) & (rp > 0)
     price, delta, gamma = (
@@ -650,17 +622,7 @@ def _american_spot_greeks(
     rest = np.nonzero(~core)[0]
     if rest.size:
         h = _SPOT_STEP
-        p3 = _american_prices(
-            S[rest],
-            K[rest],
-            T[rest],
-            r[rest],
-            q[rest],
-            sig[rest],
-            call[rest],
-            spot_bumps=(-h, h),
-            acc=acc,
-        )
+        p3 = _american_prices(contracts.take(rest), spot_bumps=(-h, h), acc=acc)
         ds = S[rest] * h
         price[rest] = p3[:, 0]
         delta[rest] = (p3[:, 2] - p3[:, 1]) / (2 * ds)
@@ -668,16 +630,7 @@ def _american_spot_greeks(
     return price, delta, gamma
 
 
-def american_greeks(
-    spot: ArrayLike,
-    strike: ArrayLike,
-    t: ArrayLike,
-    rate: ArrayLike,
-    div_yield: ArrayLike,
-    vol: ArrayLike,
-    is_call: ArrayLike,
-    accuracy: Accuracy | None = None,
-) -> Greeks:
+def american_greeks(contracts: Contracts, accuracy: Accuracy | None = None) -> Greeks:
     """American price and Greeks on the exercise boundary of ``accuracy`` (default
     :data:`GREEKS`, finer than the price path's :data:`PRICE`: every Greek within ~1e-4 of
     QuantLib off the exercise band; the price is then that boundary's, within ~2e-5 of
@@ -694,29 +647,26 @@ def american_greeks(
     use ``accuracy.rho_q_above_r`` if set (FINE's: 16 nodes, 8 plain sweeps).
     """
     acc = GREEKS if accuracy is None else accuracy
-    S, K, T, r, q, sig, c = as_arrays(spot, strike, t, rate, div_yield, vol, is_call)
-    shape = broadcast_shape(spot, strike, t, rate, div_yield, vol, is_call)
-    S, K, T, r, q, sig = (x.ravel() for x in (S, K, T, r, q, sig))
-    call = c.ravel() > 0.5
+    shape = contracts.shape
+    flat = contracts.flat()
+    S, K, T, r, q, sig, call = flat
     # Never early-exercised (calls with q <= 0, puts with r <= 0 and r <= q): exact BSM Greeks.
     rp, qp = np.where(call, q, r), np.where(call, r, q)
     euro = (rp <= 0) & ((rp <= qp) | (rp == 0))
     if euro.any():
-        out = bsm(S, K, T, r, q, sig, call)
+        out = bsm(flat)
         fields = [
             np.array(getattr(out, f)) for f in ("price", "delta", "gamma", "theta", "vega", "rho")
         ]
         rest = np.nonzero(~euro)[0]
         if rest.size:
-            g = american_greeks(
-                S[rest], K[rest], T[rest], r[rest], q[rest], sig[rest], call[rest], acc
-            )
+            g = american_greeks(flat.take(rest), acc)
             for arr, f in zip(
                 fields, ("price", "delta", "gamma", "theta", "vega", "rho"), strict=True
             ):
                 arr[rest] = getattr(g, f)
         return Greeks(*(x.reshape(shape) for x in fields))
-    price, delta, gamma = _american_spot_greeks(S, K, T, r, q, sig, call, acc)
+    price, delta, gamma = _american_spot_greeks(flat, acc)
     w = np.where(call, 1.0, -1.0)
     intrinsic = np.maximum(w * (S - K), 0.0)
     exercised = price <= intrinsic * (1 + 1e-12) + 1e-14
@@ -727,13 +677,15 @@ def american_greeks(
     dt = _TIME_STEP * T
     four = np.concatenate
     bumped = _american_prices(
-        four([S] * 4),
-        four([K] * 4),
-        four([T, T, T + dt, T - dt]),
-        four([r] * 4),
-        four([q] * 4),
-        four([sig + dv, np.maximum(sig - dv, 0.0), sig, sig]),
-        four([call] * 4),
+        Contracts(
+            four([S] * 4),
+            four([K] * 4),
+            four([T, T, T + dt, T - dt]),
+            four([r] * 4),
+            four([q] * 4),
+            four([sig + dv, np.maximum(sig - dv, 0.0), sig, sig]),
+            four([call] * 4),
+        ),
         acc=acc,
     )[:, 0].reshape(4, -1)
     vega = (bumped[0] - bumped[1]) / (sig + dv - np.maximum(sig - dv, 0.0)) * 0.01
@@ -742,16 +694,9 @@ def american_greeks(
     for mask, rho_acc in ((~finer, acc), (finer, acc.rho_q_above_r or acc)):
         i = np.nonzero(mask)[0]
         if i.size:
-            two = _american_prices(
-                np.tile(S[i], 2),
-                np.tile(K[i], 2),
-                np.tile(T[i], 2),
-                np.concatenate([r[i] + dr, r[i] - dr]),
-                np.tile(q[i], 2),
-                np.tile(sig[i], 2),
-                np.tile(call[i], 2),
-                acc=rho_acc,
-            )[:, 0].reshape(2, -1)
+            both = Contracts(*(np.tile(a, 2) for a in flat.take(i)))
+            both = both._replace(rate=np.concatenate([r[i] + dr, r[i] - dr]))
+            two = _american_prices(both, acc=rho_acc)[:, 0].reshape(2, -1)
             rho[i] = (two[0] - two[1]) / (2 * dr) * 0.01
     # Theta is minus the derivative in calendar time of the very price returned, per day of
     # 365 (the ACT/365 year of ``t``). Where that derivative does not exist (expired, or a

@@ -106,17 +106,17 @@ def _price(
         m = live & (style_arr == style)
         if not m.any():
             continue
-        args = (spot_a[m], strike[m], t[m], rate, q, vol[m], is_call[m])
+        contracts = pricing.Contracts(spot_a[m], strike[m], t[m], rate, q, vol[m], is_call[m])
         if greeks:
-            priced = pricing.price_options(*args, style=style)
+            priced = pricing.price_options(contracts, style=style)
             for k in out:
                 out[k][m] = np.asarray(getattr(priced, k), dtype=float)
             models[m] = str(priced.model)
         elif style == "american":
-            out["price"][m] = np.asarray(pricing.american(*args), dtype=float)
+            out["price"][m] = np.asarray(pricing.american(contracts), dtype=float)
             models[m] = pricing.MODEL_QDFP
         else:
-            out["price"][m] = np.asarray(pricing.bsm_price(*args), dtype=float)
+            out["price"][m] = np.asarray(pricing.bsm_price(contracts), dtype=float)
             models[m] = pricing.MODEL_BSM
     dead = ~live
     if dead.any():

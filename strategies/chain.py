@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.numbers import finite
+from market.pricing import Contracts
 from strategies.candidates import atm_iv
 from strategies.legs import FloatArray
 
@@ -122,9 +123,8 @@ def expiry_table(
     spot, r, q = sc.spot, sc.rate, sc.div_yield
     iv = sc.iv[idx]
     has_iv = np.isfinite(iv)
-    priced = pricer(
-        spot, strike, max(te, 1e-9), r, q, np.where(has_iv, iv, 0.2), is_call, style="american"
-    )
+    contracts = Contracts(spot, strike, max(te, 1e-9), r, q, np.where(has_iv, iv, 0.2), is_call)
+    priced = pricer(contracts, style="american")
     model = str(getattr(priced, "model", "american"))
     cols = {
         name: np.where(has_iv, np.asarray(getattr(priced, name), dtype=float), np.nan)

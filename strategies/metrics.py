@@ -33,6 +33,7 @@ from scipy.special import ndtr
 from core.numbers import finite
 from market.data import MarketInputs
 from market.payoff import KIND_CALL, KIND_NONE, KIND_PUT, KIND_STOCK, value_at_expiry
+from market.pricing import Contracts
 from strategies.legs import Candidate, FloatArray, Leg
 
 if TYPE_CHECKING:
@@ -250,8 +251,9 @@ def price_legs(
     uniq, inverse = np.unique(key, axis=0, return_inverse=True)
     k, t, call = uniq[:, 0], np.maximum(uniq[:, 1], 1e-9), uniq[:, 2] > 0.5
     vol = np.where(np.isfinite(uniq[:, 3]), uniq[:, 3], 0.2)
-    am = pricer(ctx.spot, k, t, ctx.rate, ctx.div_yield, vol, call, style="american")
-    eu = european(ctx.spot, k, t, ctx.rate, ctx.div_yield, vol, call)
+    contracts = Contracts(ctx.spot, k, t, ctx.rate, ctx.div_yield, vol, call)
+    am = pricer(contracts, style="american")
+    eu = european(contracts)
 
     def scatter(values: Any) -> FloatArray:
         out = np.zeros(shape)

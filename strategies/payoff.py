@@ -17,6 +17,7 @@ import numpy as np
 
 from market.data import MarketInputs
 from market.payoff import KIND_CALL, KIND_PUT, KIND_STOCK
+from market.pricing import Contracts
 from strategies.legs import FloatArray, Leg
 from strategies.metrics import LegArrays, Pricer
 
@@ -81,7 +82,7 @@ def pnl_surface(
         vol = np.maximum(np.nan_to_num(iv, nan=0.2) + iv_shift / 100.0, MIN_VOL)[:, None, None]
         tau_safe = np.where(tau > 1e-9, tau, 1e-9)
         full = np.broadcast_shapes(tau.shape, s.shape)
-        args: tuple[Any, ...] = (
+        contracts = Contracts(
             np.broadcast_to(s, full),
             np.broadcast_to(np.where(is_opt, strike, 1.0)[:, None, None], full),
             np.broadcast_to(tau_safe, full),
@@ -97,14 +98,14 @@ def pnl_surface(
                 from market.pricing import american
 
                 pricer = american
-            priced = np.asarray(pricer(*args))
+            priced = np.asarray(pricer(contracts))
             model = "american"
         else:
             if pricer is None:
                 from market.pricing import bsm
 
                 pricer = bsm
-            priced = np.asarray(pricer(*args).price)
+            priced = np.asarray(pricer(contracts).price)
             model = "bsm"
         value = np.where(live, priced, intrinsic)
     stock_val = np.where(kind == KIND_STOCK, 1.0, 0.0)[:, None, None] * s

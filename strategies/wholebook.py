@@ -85,7 +85,7 @@ def held_legs(
     live = [o for o in options if t_of.get(o.expiry, 0.0) > 0 and o.quantity != 0]
     if not live:
         return NO_HELD
-    from market.pricing import price_options
+    from market.pricing import Contracts, price_options
 
     vols = []
     for o in live:
@@ -97,7 +97,7 @@ def held_legs(
     t = np.array([t_of[o.expiry] for o in live])
     call = np.array([o.is_call for o in live])
     priced = price_options(
-        ctx.spot, k, t, ctx.rate, ctx.div_yield, np.array(vols), call, style="american"
+        Contracts(ctx.spot, k, t, ctx.rate, ctx.div_yield, np.array(vols), call), style="american"
     )
     price = np.asarray(priced.price, dtype=float).reshape(-1)
     return HeldBook(

@@ -40,7 +40,7 @@ from market.calendar import (
 )
 from market.data import OptionChain, PriceHistory, Quote, normalize_symbol
 from market.errors import ProviderUnavailable, UnknownSymbol
-from market.pricing import american
+from market.pricing import Contracts, american
 
 EPOCH = date(2020, 1, 1)
 
@@ -297,7 +297,7 @@ class SyntheticProvider:
         fwd = spot * np.exp((self.rate - q) * t)
         lm = np.log(strike / fwd)
         vol = self.surface_vol(spec, lm, t) * self.vol_level(sym, today)
-        model = american(spot, strike, t, self.rate, q, vol, is_call)
+        model = american(Contracts(spot, strike, t, self.rate, q, vol, is_call))
         # standardised distance from the money, used by spreads and open interest
         x = np.abs(lm) / (vol * np.sqrt(np.maximum(t, 2.0 / 365.0)))
         day_rng = np.random.default_rng([self.seed, _hash("chain", sym), (today - EPOCH).days])

@@ -10,7 +10,7 @@ import pytest
 from market.analytics import analyze_chain, parity_residual, prob_itm, prob_touch, quote_mid_spread
 from market.calendar import year_fraction
 from market.data import OptionChain
-from market.pricing import bsm
+from market.pricing import Contracts, bsm
 
 AS_OF = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 EXPIRIES = [date(2026, 3, 20), date(2026, 6, 18)]
@@ -28,7 +28,7 @@ def _flat_chain(vol=0.25, rate=0.04, q=0.01, spot=100.0, half_spread=0.0) -> Opt
     strike_a = np.array(strike)
     call_a = np.array(call)
     t = year_fraction(AS_OF, exp_a)
-    price = bsm(spot, strike_a, t, rate, q, vol, call_a).price
+    price = bsm(Contracts(spot, strike_a, t, rate, q, vol, call_a)).price
     return OptionChain.build(
         symbol="TEST",
         spot=spot,
@@ -62,7 +62,7 @@ def test_mid_spread_and_missing_sides():
 def test_flat_vol_chain_recovers_vol_atm_and_expected_move():
     chain = _flat_chain()
     a = analyze_chain(chain, 0.04, style="european")
-    vega = bsm(100.0, chain.strike, a.t, 0.04, 0.01, 0.25, chain.is_call).vega
+    vega = bsm(Contracts(100.0, chain.strike, a.t, 0.04, 0.01, 0.25, chain.is_call)).vega
     informative = vega > 1e-4  # deep ITM short-dated quotes carry no time value to invert
     assert informative.sum() > 40
     assert np.all(a.iv_reason[informative] == "")
@@ -73,7 +73,7 @@ def test_flat_vol_chain_recovers_vol_atm_and_expected_move():
         assert s.expected_move == pytest.approx(100.0 * 0.25 * np.sqrt(s.t), rel=1e-9)
         assert s.t == pytest.approx(year_fraction(AS_OF, s.expiry))
     assert np.allclose(a.parity_residual, 0.0, atol=1e-9)
-    ref = bsm(100.0, chain.strike, a.t, 0.04, 0.01, 0.25, chain.is_call)
+    ref = bsm(Contracts(100.0, chain.strike, a.t, 0.04, 0.01, 0.25, chain.is_call))
     assert np.allclose(a.delta[informative], ref.delta[informative], atol=1e-8)
     assert a.model == "bsm"
     first = np.nonzero(chain.expiry == np.datetime64(EXPIRIES[0], "D"))[0]
@@ -96,7 +96,8 @@ def test_prob_itm_equals_digital_from_strike_derivative():
     h = 1e-4
     for call in (True, False):
         dC = (
-            bsm(100, K + h, T, r, q, vol, call).price - bsm(100, K - h, T, r, q, vol, call).price
+            bsm(Contracts(100, K + h, T, r, q, vol, call)).price
+            - bsm(Contracts(100, K - h, T, r, q, vol, call)).price
         ) / (2 * h)
         digital = (-dC if call else dC) * np.exp(r * T)
         assert np.allclose(prob_itm(100, K, T, r, q, vol, call), digital, atol=1e-7)

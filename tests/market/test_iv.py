@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from market.iv import implied_vol
-from market.pricing import american, bsm
+from market.pricing import Contracts, american, bsm
 from tests.market import oracle
 
 
 def test_european_round_trip_1e10():
     S, K, days, r, q, vol, call = oracle.random_grid(3000, seed=21)
     T = days / 365
-    g = bsm(S, K, T, r, q, vol, call)
+    g = bsm(Contracts(S, K, T, r, q, vol, call))
     res = implied_vol(g.price, S, K, T, r, q, call, style="european")
     # vol is only determined where the price depends on it: vega >= 1e-4 $ per vol point
     informative = g.vega >= 1e-4
@@ -25,10 +25,10 @@ def test_european_round_trip_1e10():
 def test_american_round_trip_1e6():
     S, K, days, r, q, vol, call = oracle.random_grid(600, seed=22, r_min=0.0)
     T = days / 365
-    price = american(S, K, T, r, q, vol, call)
+    price = american(Contracts(S, K, T, r, q, vol, call))
     res = implied_vol(price, S, K, T, r, q, call, style="american")
     intrinsic = np.maximum(np.where(call, 1, -1) * (S - K), 0)
-    vega = bsm(S, K, T, r, q, vol, call).vega
+    vega = bsm(Contracts(S, K, T, r, q, vol, call)).vega
     informative = (price - intrinsic > 1e-3) & (vega > 1e-3)
     assert informative.sum() > 400
     assert np.all(res.reason[informative] == ""), res.reason[informative & (res.reason != "")]
@@ -42,7 +42,7 @@ def test_american_iv_matches_quantlib_price():
         [oracle.american_qdfp(*a) for a in zip(S, K, days, r, q, vol, call, strict=True)]
     )
     res = implied_vol(prices, S, K, days / 365, r, q, call, style="american")
-    vega = bsm(S, K, days / 365, r, q, vol, call).vega
+    vega = bsm(Contracts(S, K, days / 365, r, q, vol, call)).vega
     ok = (vega > 1e-2) & (res.reason == "")
     assert ok.sum() > 15
     assert np.allclose(res.iv[ok], vol[ok], atol=2e-4)
@@ -88,11 +88,11 @@ def test_deep_and_short_dated_contracts_converge():
     T = np.array([1.0, 0.25, 0.25, 1.0, 1 / 365, 2 / 365 / 24, 3 / 365, 3 / 365])
     vol = np.array([0.6, 0.3, 0.3, 0.6, 0.2, 0.15, 0.25, 0.25])
     call = np.array([False, False, True, True, True, False, False, True])
-    p = bsm(S, K, T, 0.04, 0.01, vol, call).price
+    p = bsm(Contracts(S, K, T, 0.04, 0.01, vol, call)).price
     res = implied_vol(p, S, K, T, 0.04, 0.01, call, style="european")
     assert np.all(res.reason == "")
     assert np.allclose(res.iv, vol, atol=1e-8)
-    pa = american(S, K, T, 0.04, 0.01, vol, call)
+    pa = american(Contracts(S, K, T, 0.04, 0.01, vol, call))
     ra = implied_vol(pa, S, K, T, 0.04, 0.01, call, style="american")
     assert np.all(ra.reason == "")
     assert np.allclose(ra.iv, vol, atol=1e-6)

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from market import pricing
-from market.pricing import american, american_greeks, american_lattice, bsm, price_options
+from market.pricing import (
+    Contracts,
+    american,
+    american_greeks,
+    american_lattice,
+    bsm,
+    price_options,
+)
 from tests.market import oracle
 
 FIELDS = ("price", "delta", "gamma", "theta", "vega", "rho")
@@ -19,7 +26,7 @@ def _close(ours, ref, rel, abs_):
 
 def test_european_matches_quantlib_on_random_grid():
     S, K, days, r, q, vol, call = oracle.random_grid(400, seed=11)
-    ours = bsm(S, K, days / 365.0, r, q, vol, call)
+    ours = bsm(Contracts(S, K, days / 365.0, r, q, vol, call))
     refs = [oracle.european(*a) for a in zip(S, K, days, r, q, vol, call, strict=True)]
     for f in FIELDS:
         ref = np.array([x[f] for x in refs])
@@ -29,7 +36,7 @@ def test_european_matches_quantlib_on_random_grid():
 
 def test_american_matches_quantlib_qdfp_accurate_on_random_grid():
     S, K, days, r, q, vol, call = oracle.random_grid(1500, seed=12, r_min=0.0)
-    ours = american(S, K, days / 365.0, r, q, vol, call)
+    ours = american(Contracts(S, K, days / 365.0, r, q, vol, call))
     ref = np.array(
         [oracle.american_qdfp(*a) for a in zip(S, K, days, r, q, vol, call, strict=True)]
     )
@@ -48,21 +55,21 @@ def test_american_matches_quantlib_qdfp_accurate_on_random_grid():
     ],
 )
 def test_textbook_european_values(name, args, expected, tol):
-    assert bsm(*args).price == pytest.approx(expected, abs=tol), name
+    assert bsm(Contracts(*args)).price == pytest.approx(expected, abs=tol), name
 
 
 def test_textbook_american_put_hull():
     # Hull Example 21.1 (S=K=50, r=10 %, sigma=40 %, 5 months): tree values converge to ~4.28
-    price = american(50.0, 50.0, 5 / 12, 0.10, 0.0, 0.40, False)
+    price = american(Contracts(50.0, 50.0, 5 / 12, 0.10, 0.0, 0.40, False))
     assert price == pytest.approx(4.28, abs=0.01)
-    assert price > bsm(50.0, 50.0, 5 / 12, 0.10, 0.0, 0.40, False).price + 0.2
+    assert price > bsm(Contracts(50.0, 50.0, 5 / 12, 0.10, 0.0, 0.40, False)).price + 0.2
 
 
 def test_put_call_parity_european():
     S, K, days, r, q, vol, _ = oracle.random_grid(300, seed=13)
     T = days / 365
-    c = bsm(S, K, T, r, q, vol, True).price
-    p = bsm(S, K, T, r, q, vol, False).price
+    c = bsm(Contracts(S, K, T, r, q, vol, True)).price
+    p = bsm(Contracts(S, K, T, r, q, vol, False)).price
     fwd_value = S * np.exp(-q * T) - K * np.exp(-r * T)
     assert np.allclose(c - p, fwd_value, rtol=1e-12, atol=1e-11)
 
@@ -70,21 +77,21 @@ def test_put_call_parity_european():
 def test_american_parity_bounds_and_dominance():
     S, K, days, r, q, vol, call = oracle.random_grid(300, seed=14, r_min=0.0)
     T = days / 365
-    ca = american(S, K, T, r, q, vol, True)
-    pa = american(S, K, T, r, q, vol, False)
+    ca = american(Contracts(S, K, T, r, q, vol, True))
+    pa = american(Contracts(S, K, T, r, q, vol, False))
     lo = S * np.exp(-q * T) - K
     hi = S - K * np.exp(-r * T)
     assert np.all(ca - pa >= lo - 1e-6) and np.all(ca - pa <= hi + 1e-6)
     w = np.where(call, 1.0, -1.0)
-    a = american(S, K, T, r, q, vol, call)
+    a = american(Contracts(S, K, T, r, q, vol, call))
     assert np.all(a >= np.maximum(w * (S - K), 0.0) - 1e-12)
-    assert np.all(a >= bsm(S, K, T, r, q, vol, call).price - 1e-9)
+    assert np.all(a >= bsm(Contracts(S, K, T, r, q, vol, call)).price - 1e-9)
 
 
 def test_bsm_greeks_match_finite_differences():
     S, K, days, r, q, vol, call = oracle.random_grid(200, seed=15)
     T = days / 365
-    g = bsm(S, K, T, r, q, vol, call)
+    g = bsm(Contracts(S, K, T, r, q, vol, call))
 
     def p(**kw):
         args = {
@@ -97,7 +104,7 @@ def test_bsm_greeks_match_finite_differences():
             "is_call": call,
         }
         args.update(kw)
-        return bsm(**args).price
+        return bsm(Contracts(**args)).price
 
     h = 1e-4 * S
     delta = (p(spot=S + h) - p(spot=S - h)) / (2 * h)
@@ -117,7 +124,7 @@ def test_american_greeks_against_quantlib_bumps():
     S, K, days, r, q, vol, call = oracle.random_grid(40, seed=16, r_min=0.0)
     days = np.maximum(days, 10)
     T = days / 365
-    g = american_greeks(S, K, T, r, q, vol, call)
+    g = american_greeks(Contracts(S, K, T, r, q, vol, call))
     ql = oracle.american_qdfp
     for i in range(len(S)):
         a = (S[i], K[i], days[i], r[i], q[i], vol[i], call[i])
@@ -145,8 +152,8 @@ def test_american_call_without_dividends_is_european():
     S, K, days, r, _, vol, _ = oracle.random_grid(100, seed=17, r_min=0.0)
     T = days / 365
     assert np.allclose(
-        american(S, K, T, r, 0.0, vol, True),
-        bsm(S, K, T, r, 0.0, vol, True).price,
+        american(Contracts(S, K, T, r, 0.0, vol, True)),
+        bsm(Contracts(S, K, T, r, 0.0, vol, True)).price,
         rtol=1e-13,
         atol=1e-13,
     )
@@ -155,8 +162,8 @@ def test_american_call_without_dividends_is_european():
 def test_lattice_agrees_with_qdfp():
     S, K, days, r, q, vol, call = oracle.random_grid(60, seed=18, r_min=0.0)
     T = days / 365
-    a = american(S, K, T, r, q, vol, call)
-    b = american_lattice(S, K, T, r, q, vol, call, steps=600)
+    a = american(Contracts(S, K, T, r, q, vol, call))
+    b = american_lattice(Contracts(S, K, T, r, q, vol, call), steps=600)
     assert np.all(_close(a, b, 2e-3, 3e-3)), np.max(np.abs(a - b))
 
 
@@ -180,49 +187,71 @@ def test_edge_cases_never_nan_or_raise(style):
     )
     for call in (True, False):
         S, K, T, r, q, vol = cases.T
-        out = price_options(S, K, T, r, q, vol, call, style=style)
+        out = price_options(Contracts(S, K, T, r, q, vol, call), style=style)
         for f in FIELDS:
             assert np.all(np.isfinite(getattr(out, f))), (f, call, getattr(out, f))
         intrinsic = np.maximum((1 if call else -1) * (S - K), 0)
         if style == "american":
             assert np.all(out.price >= intrinsic - 1e-12)
-    expired = price_options(100, 80, 0.0, 0.05, 0.0, 0.2, True, style=style)
+    expired = price_options(Contracts(100, 80, 0.0, 0.05, 0.0, 0.2, True), style=style)
     assert expired.price == pytest.approx(20.0)
 
 
 def test_invalid_inputs_give_nan_not_exceptions():
     bad = price_options(
-        [np.nan, -1, 100, 100], [100, 100, 0, 100], [1, 1, 1, -1], 0.05, 0.0, 0.2, False
+        Contracts([np.nan, -1, 100, 100], [100, 100, 0, 100], [1, 1, 1, -1], 0.05, 0.0, 0.2, False)
     )
     assert np.all(np.isnan(bad.price))
-    assert np.all(np.isnan(bsm([np.nan, -1, 100], 100, 1, 0.05, 0, [0.2, 0.2, -0.1], True).price))
+    assert np.all(
+        np.isnan(bsm(Contracts([np.nan, -1, 100], 100, 1, 0.05, 0, [0.2, 0.2, -0.1], True)).price)
+    )
 
 
 def test_model_is_reported_and_style_validated():
     assert (
-        price_options(100, 100, 1, 0.05, 0, 0.2, True, style="american").model == pricing.MODEL_QDFP
+        price_options(Contracts(100, 100, 1, 0.05, 0, 0.2, True), style="american").model
+        == pricing.MODEL_QDFP
     )
     assert (
-        price_options(100, 100, 1, 0.05, 0, 0.2, True, style="european").model == pricing.MODEL_BSM
+        price_options(Contracts(100, 100, 1, 0.05, 0, 0.2, True), style="european").model
+        == pricing.MODEL_BSM
     )
     with pytest.raises(ValueError):
-        price_options(100, 100, 1, 0.05, 0, 0.2, True, style="bermudan")
+        price_options(Contracts(100, 100, 1, 0.05, 0, 0.2, True), style="bermudan")
 
 
 def test_broadcasting_shapes():
-    out = bsm(100.0, np.array([[90.0], [110.0]]), np.array([0.5, 1.0]), 0.05, 0.0, 0.2, True)
+    out = bsm(
+        Contracts(100.0, np.array([[90.0], [110.0]]), np.array([0.5, 1.0]), 0.05, 0.0, 0.2, True)
+    )
     assert out.price.shape == (2, 2)
     assert american(
-        100.0, np.array([[90.0], [110.0]]), np.array([0.5, 1.0]), 0.05, 0.01, 0.2, False
+        Contracts(100.0, np.array([[90.0], [110.0]]), np.array([0.5, 1.0]), 0.05, 0.01, 0.2, False)
     ).shape == (2, 2)
 
 
+def test_contracts_flatten_in_broadcast_order_and_take_rows():
+    contracts = Contracts(
+        100.0, np.array([[90.0], [110.0]]), np.array([0.5, 1.0]), 0.05, 0.01, 0.2, [True, False]
+    )
+    assert contracts.shape == (2, 2)
+    flat = contracts.flat()
+    assert [a.shape for a in flat] == [(4,)] * 7
+    assert flat.strike.tolist() == [90.0, 90.0, 110.0, 110.0]
+    assert flat.t.tolist() == [0.5, 1.0, 0.5, 1.0]
+    assert flat.is_call.dtype == bool and flat.is_call.tolist() == [True, False, True, False]
+    rows = flat.take([3, 0])
+    assert rows.strike.tolist() == [110.0, 90.0] and rows.is_call.tolist() == [False, True]
+    # a contract's price does not depend on the batch it is priced in
+    np.testing.assert_allclose(american(rows), american(contracts).ravel()[[3, 0]], rtol=1e-13)
+
+
 def test_scalar_inputs_give_zero_dim_outputs():
-    g = bsm(100.0, 100.0, 1.0, 0.05, 0.0, 0.2, True)
+    g = bsm(Contracts(100.0, 100.0, 1.0, 0.05, 0.0, 0.2, True))
     assert g.price.shape == () and g.gamma.shape == () and float(g.price) > 0
-    assert american(100.0, 100.0, 1.0, 0.05, 0.01, 0.2, False).shape == ()
-    assert price_options(100.0, 100.0, 1.0, 0.05, 0.01, 0.2, False).vega.shape == ()
-    mixed = bsm(100.0, 100.0, 1.0, 0.05, 0.0, 0.2, [True, False])
+    assert american(Contracts(100.0, 100.0, 1.0, 0.05, 0.01, 0.2, False)).shape == ()
+    assert price_options(Contracts(100.0, 100.0, 1.0, 0.05, 0.01, 0.2, False)).vega.shape == ()
+    mixed = bsm(Contracts(100.0, 100.0, 1.0, 0.05, 0.0, 0.2, [True, False]))
     assert mixed.gamma.shape == (2,) and mixed.gamma[0] == mixed.gamma[1]
     mixed.delta[0] = 0.0  # outputs are writable arrays
 
@@ -230,7 +259,7 @@ def test_scalar_inputs_give_zero_dim_outputs():
 def test_american_greeks_of_never_exercised_contracts_are_exact_bsm():
     S, K, days, r, _, vol, _ = oracle.random_grid(50, seed=19, r_min=0.0)
     T = days / 365
-    am = price_options(S, K, T, r, 0.0, vol, True, style="american")
-    eu = bsm(S, K, T, r, 0.0, vol, True)
+    am = price_options(Contracts(S, K, T, r, 0.0, vol, True), style="american")
+    eu = bsm(Contracts(S, K, T, r, 0.0, vol, True))
     for f in FIELDS:
         assert np.array_equal(getattr(am, f), getattr(eu, f)), f

@@ -10,7 +10,7 @@ import pytest
 from market.calendar import year_fraction
 from market.data import OptionChain, Quote
 from market.errors import UnknownSymbol
-from market.pricing import american
+from market.pricing import Contracts, american
 
 AS_OF = datetime(2025, 6, 2, 15, 0, tzinfo=UTC)
 SPOT = 250.0
@@ -42,7 +42,7 @@ def make_chain(spot: float = SPOT, as_of: datetime = AS_OF, rate: float = 0.04) 
     t = np.asarray(year_fraction(as_of, exp), dtype=float)
     m = np.log(k / spot)
     vol = 0.16 + 0.02 / np.sqrt(np.maximum(t, 1 / 365) * 12) - 0.25 * m + 0.6 * m**2
-    mid = american(spot, k, t, rate, 0.0, vol, call)
+    mid = american(Contracts(spot, k, t, rate, 0.0, vol, call))
     half = np.maximum(0.01, 0.015 * mid)
     bid = np.round(np.maximum(mid - half, 0.0), 2)
     ask = np.round(mid + half, 2) + 0.01
