@@ -2,12 +2,16 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import numpy as np
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 
+from marketdata import ivrecord
+from marketdata.models import IVObservation
 from portfolio import access, ledger, services
 from portfolio.management.commands.seed_demo import DEMO_NAME
 from portfolio.models import Lot, Portfolio, PortfolioSnapshot
@@ -19,6 +23,8 @@ from tests.factories import (
     PositionFactory,
 )
 from tests.portfolio.fakes import SPOT
+from tests.support.clock import freeze
+from tests.support.market import synthetic_service, use_market_service
 
 pytestmark = pytest.mark.django_db
 
@@ -169,6 +175,49 @@ def test_kpi_partial_renders_a_live_snapshot(fake_market):
     assert float(values["floor"]) == snap["hedge"]["floor_value"] == 180_000
     assert float(values["delta"]) == snap["greeks"]["delta_shares"]
     assert set(values) == {"value", "day-pnl", "pnl", "floor", "hedge-cost", "delta"}
+
+
+@pytest.fixture
+def synthetic_market(monkeypatch):
+    """The embedded default's synthetic market, at a fixed after-close time."""
+    now = datetime(2026, 3, 4, 21, 5, tzinfo=UTC)
+    cache.clear()
+    freeze(monkeypatch, now)
+    with use_market_service(synthetic_service(now, vol_regime=True)):
+        yield
+    cache.clear()
+
+
+def test_seed_demo_backfills_the_iv_history_once_on_synthetic_data(synthetic_market):
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    assert Portfolio.objects.filter(name=DEMO_NAME).exists()
+    dates = list(IVObservation.objects.filter(symbol="GLD").values_list("date", flat=True))
+    # 400 calendar days up to the last close: every trading day, enough for an IV rank
+    assert len(dates) > 250 and max(dates) == date(2026, 3, 4)
+    assert {o.source for o in IVObservation.objects.all()} == {"synthetic"}
+    assert ivrecord.rank_for("GLD", date(2026, 3, 4)).rank is not None
+    call_command("seed_demo", stdout=out)
+    assert IVObservation.objects.count() == len(dates)
+    assert out.getvalue().count("day(s) added") == 1
+
+
+def test_seed_demo_makes_up_no_iv_history_when_synthetic_is_only_a_failover(
+    synthetic_market, settings
+):
+    settings.MARKET_DATA_PROVIDER = "yfinance,synthetic"
+    call_command("seed_demo", stdout=io.StringIO())
+    assert Portfolio.objects.filter(name=DEMO_NAME).exists()
+    assert not IVObservation.objects.exists()
+
+
+def test_seed_demo_makes_up_no_iv_history_for_data_not_from_the_synthetic_provider(
+    fake_market, settings
+):
+    settings.MARKET_DATA_PROVIDER = "synthetic"
+    call_command("seed_demo", stdout=io.StringIO())
+    assert Portfolio.objects.filter(name=DEMO_NAME).exists()
+    assert not IVObservation.objects.exists()
 
 
 def test_seed_demo_without_market_data(fake_market):

@@ -17,6 +17,11 @@ from marketdata import ivrecord
 MAX_DAYS = 3650
 
 
+def synthetic_market() -> bool:
+    """Whether the configured market data is the synthetic provider's (the first provider)."""
+    return str(settings.MARKET_DATA_PROVIDER).split(",")[0].strip().lower() == "synthetic"
+
+
 class Command(BaseCommand):
     help = (
         "Backfill the daily IV30 history. --source synthetic replays the synthetic provider's "
@@ -40,8 +45,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         source = options["source"] or ("replay" if options["replay"] else None)
         if source is None:
-            first = str(settings.MARKET_DATA_PROVIDER).split(",")[0].strip().lower()
-            if first != "synthetic":
+            if not synthetic_market():
                 raise CommandError(
                     "the market data provider is not synthetic: choose --source synthetic "
                     "(a made-up history) or --replay FILE"

@@ -4,6 +4,10 @@ The put is chosen from the symbol's listed chain: the monthly-style expiry close
 months out (between two and seven months) and the listed put strike closest to 10 % below spot.
 Running it again leaves an existing demo alone (``--reset`` rebuilds it). The book is written
 through the trade ledger (source ``demo``), so its trades, lots and positions agree.
+
+On synthetic market data (the embedded default) it also backfills the symbol's IV history once,
+when none is stored, so that IV rank and its alert rule work from the first page; the publisher
+then adds a day after each close. Live market data never gets a made-up history.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
@@ -70,6 +75,24 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         symbol = (options["symbol"] or settings.DEFAULT_SYMBOL).upper()
+        self._seed_book(symbol, options)
+        self._seed_iv_history(symbol)
+
+    def _seed_iv_history(self, symbol: str) -> None:
+        from marketdata.management.commands.backfill_iv_history import synthetic_market
+        from marketdata.models import IVObservation
+        from marketdata.service import get_market_service
+
+        if not synthetic_market() or IVObservation.objects.filter(symbol=symbol).exists():
+            return
+        try:
+            provider = get_market_service().quote(symbol).provider
+        except MarketDataError:
+            return  # the book step has said so already
+        if provider == "synthetic":
+            call_command("backfill_iv_history", symbol=[symbol], stdout=self.stdout)
+
+    def _seed_book(self, symbol: str, options: dict[str, Any]) -> None:
         demo = Portfolio.objects.filter(name=DEMO_NAME, owner__isnull=True).first()
         if demo and demo.open_positions().exists() and not options["reset"]:
             self.stdout.write(f"Demo portfolio #{demo.pk} already exists; nothing to do.")
