@@ -202,19 +202,16 @@ def test_seed_demo_backfills_the_iv_history_once_on_synthetic_data(synthetic_mar
     assert out.getvalue().count("day(s) added") == 1
 
 
-def test_seed_demo_makes_up_no_iv_history_when_synthetic_is_only_a_failover(
-    synthetic_market, settings
-):
-    settings.MARKET_DATA_PROVIDER = "yfinance,synthetic"
-    call_command("seed_demo", stdout=io.StringIO())
-    assert Portfolio.objects.filter(name=DEMO_NAME).exists()
-    assert not IVObservation.objects.exists()
-
-
-def test_seed_demo_makes_up_no_iv_history_for_data_not_from_the_synthetic_provider(
-    fake_market, settings
-):
-    settings.MARKET_DATA_PROVIDER = "synthetic"
+@pytest.mark.parametrize(
+    ("market", "providers"),
+    [
+        ("synthetic_market", "yfinance,synthetic"),  # synthetic only as a live one's failover
+        ("fake_market", "synthetic"),  # data that is not the synthetic provider's
+    ],
+)
+def test_seed_demo_makes_up_no_iv_history_for_other_markets(request, settings, market, providers):
+    request.getfixturevalue(market)
+    settings.MARKET_DATA_PROVIDER = providers
     call_command("seed_demo", stdout=io.StringIO())
     assert Portfolio.objects.filter(name=DEMO_NAME).exists()
     assert not IVObservation.objects.exists()
