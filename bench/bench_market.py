@@ -227,6 +227,8 @@ def main() -> None:
 
     c = make_chain()
     S, K, T, sig, call = c["spot"], c["strike"], c["t"], c["vol"], c["call"]
+    chain = Contracts(S, K, T, RATE, DIV, sig, call)
+    first50 = Contracts(S[:50], K[:50], T[:50], RATE, DIV, sig[:50], call[:50])
     ql = QL()
     n = S.size
     print(
@@ -236,11 +238,11 @@ def main() -> None:
     all_idx = np.arange(n)
 
     # ---- European price + Greeks -----------------------------------------------------------
-    bsm(Contracts(S, K, T, RATE, DIV, sig, call))
-    t_ours = best(lambda: bsm(Contracts(S, K, T, RATE, DIV, sig, call)), 30)
+    bsm(chain)
+    t_ours = best(lambda: bsm(chain), 30)
     t_ql = best(lambda: ql.european_greeks(c, all_idx), 2)
     ref = ql.european_greeks(c, all_idx)
-    g = bsm(Contracts(S, K, T, RATE, DIV, sig, call))
+    g = bsm(chain)
     ours_arr = np.stack([g.price, g.delta, g.gamma, g.theta, g.vega, g.rho], axis=1)
     err = np.abs(ours_arr - ref)
     within = np.all((err <= 1e-12) | (err <= 1e-10 * np.abs(ref)))
@@ -273,7 +275,7 @@ def main() -> None:
 
     t_kernel, t_floor = [], []
     for _ in range(200):
-        t_kernel.append(best(lambda: bsm(Contracts(S, K, T, RATE, DIV, sig, call)), 1))
+        t_kernel.append(best(lambda: bsm(chain), 1))
         t_floor.append(best(floor, 1))
     tk, tf = min(t_kernel), min(t_floor)
     print(
@@ -282,17 +284,17 @@ def main() -> None:
     )
 
     # ---- American prices ----------------------------------------------------------------------
-    american(Contracts(S[:50], K[:50], T[:50], RATE, DIV, sig[:50], call[:50]))
+    american(first50)
     sub = _subsample(n, 1000)
     # Interleaved rounds, best of each side: on a shared machine a load spike then hits both
     # sides' rounds alike instead of one side's whole measurement.
     rounds_ours, rounds_ql = [], []
     for _ in range(4):
-        rounds_ours.append(best(lambda: american(Contracts(S, K, T, RATE, DIV, sig, call)), 3))
+        rounds_ours.append(best(lambda: american(chain), 3))
         rounds_ql.append(best(lambda: ql.american(c, sub), 1))
     t_ours, t_ql = min(rounds_ours), min(rounds_ql) * n / sub.size
     ref_a = ql.american(c, sub)
-    ours_a = american(Contracts(S, K, T, RATE, DIV, sig, call))
+    ours_a = american(chain)
     err = np.abs(ours_a[sub] - ref_a)
     rel = err / np.maximum(ref_a, 1e-300)
     within = np.mean((err <= 1e-3) | (rel <= 1e-4))
@@ -312,18 +314,11 @@ def main() -> None:
     # The Greeks use a finer exercise boundary than prices (qdfp.GREEKS = qdfp.FINE); the line
     # "price path's boundary" computes them with accuracy=qdfp.PRICE, as before issue 13 item
     # 10, the two interleaved so their times are comparable.
-    american_greeks(Contracts(S[:50], K[:50], T[:50], RATE, DIV, sig[:50], call[:50]))
+    american_greeks(first50)
     t_fine, t_fast = [], []
     for _ in range(3):
-        t_fine.append(best(lambda: american_greeks(Contracts(S, K, T, RATE, DIV, sig, call)), 1))
-        t_fast.append(
-            best(
-                lambda: american_greeks(
-                    Contracts(S, K, T, RATE, DIV, sig, call), accuracy=qdfp.PRICE
-                ),
-                1,
-            )
-        )
+        t_fine.append(best(lambda: american_greeks(chain), 1))
+        t_fast.append(best(lambda: american_greeks(chain, accuracy=qdfp.PRICE), 1))
     sub = _subsample(n, 200)
     start = time.perf_counter()
     ref_g = ql.american_greeks(c, sub)
