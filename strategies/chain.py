@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.numbers import finite
-from market.pricing import Contracts
+from market.pricing import Contracts, price_options
 from strategies.candidates import atm_iv
 from strategies.legs import FloatArray
 
@@ -102,11 +102,8 @@ def expiry_table(
     *,
     min_oi: int | None = None,
     max_spread_pct: float | None = None,
-    pricer: Any = None,
 ) -> dict[str, Any]:
     """Calls and puts of one expiry by strike, with Greeks, flags, ATM IV and parity."""
-    if pricer is None:
-        from market.pricing import price_options as pricer
     chain = sc.chain
     m = sc.expiry_col == np.datetime64(expiry, "D")
     idx = np.flatnonzero(m)
@@ -124,7 +121,7 @@ def expiry_table(
     iv = sc.iv[idx]
     has_iv = np.isfinite(iv)
     contracts = Contracts(spot, strike, max(te, 1e-9), r, q, np.where(has_iv, iv, 0.2), is_call)
-    priced = pricer(contracts, style="american")
+    priced = price_options(contracts, style="american")
     model = str(getattr(priced, "model", "american"))
     cols = {
         name: np.where(has_iv, np.asarray(getattr(priced, name), dtype=float), np.nan)

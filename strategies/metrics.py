@@ -21,7 +21,7 @@ of every candidate, so evaluating all expiries costs a handful of array operatio
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -33,26 +33,11 @@ from scipy.special import ndtr
 from core.numbers import finite
 from market.data import MarketInputs
 from market.payoff import KIND_CALL, KIND_NONE, KIND_PUT, KIND_STOCK, value_at_expiry
-from market.pricing import Contracts
+from market.pricing import Contracts, bsm, price_options
 from strategies.legs import Candidate, FloatArray, Leg
 
 if TYPE_CHECKING:
     from strategies.wholebook import HeldBook
-
-Pricer = Callable[..., Any]
-
-
-def _default_pricer() -> Pricer:
-    from market.pricing import price_options
-
-    return price_options
-
-
-def _european_pricer() -> Pricer:
-    from market.pricing import bsm
-
-    return bsm
-
 
 PROBABILITY_MODEL = (
     "lognormal terminal price, risk-neutral drift r - q, volatility = ATM implied volatility of "
@@ -230,14 +215,7 @@ class LegModel:
     model: str
 
 
-def price_legs(
-    ctx: MarketInputs,
-    legs: LegArrays,
-    pricer: Pricer | None = None,
-    european: Pricer | None = None,
-) -> LegModel:
-    pricer = pricer or _default_pricer()
-    european = european or _european_pricer()
+def price_legs(ctx: MarketInputs, legs: LegArrays) -> LegModel:
     is_opt = (legs.kind == KIND_CALL) | (legs.kind == KIND_PUT)
     shape = legs.kind.shape
     if not is_opt.any():
@@ -252,8 +230,8 @@ def price_legs(
     k, t, call = uniq[:, 0], np.maximum(uniq[:, 1], 1e-9), uniq[:, 2] > 0.5
     vol = np.where(np.isfinite(uniq[:, 3]), uniq[:, 3], 0.2)
     contracts = Contracts(ctx.spot, k, t, ctx.rate, ctx.div_yield, vol, call)
-    am = pricer(contracts, style="american")
-    eu = european(contracts)
+    am = price_options(contracts, style="american")
+    eu = bsm(contracts)
 
     def scatter(values: Any) -> FloatArray:
         out = np.zeros(shape)
@@ -302,8 +280,6 @@ def evaluate(
     candidates: Sequence[Candidate],
     atm_vol: dict[date | None, float],
     *,
-    pricer: Pricer | None = None,
-    european: Pricer | None = None,
     held: HeldBook | None = None,
 ) -> list[dict[str, Any]]:
     """Metrics for every candidate (see module docstring). ``atm_vol`` maps expiry → ATM IV.
@@ -330,7 +306,7 @@ def evaluate(
     book, at_expiry = wholebook.stack(legs, held, t_exp) if held else (legs, legs)
     width = legs.kind.shape[1]
     em = expiry_metrics(at_expiry, mu, sd)
-    model = price_legs(ctx, book, pricer, european)
+    model = price_legs(ctx, book)
     risk, extrinsic, eep = assignment_risk(ctx, book, model)
 
     stock_units = np.sum(legs.units * (legs.kind == KIND_STOCK), axis=1)

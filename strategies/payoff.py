@@ -17,9 +17,9 @@ import numpy as np
 
 from market.data import MarketInputs
 from market.payoff import KIND_CALL, KIND_PUT, KIND_STOCK
-from market.pricing import Contracts
+from market.pricing import Contracts, american, bsm
 from strategies.legs import FloatArray, Leg
-from strategies.metrics import LegArrays, Pricer
+from strategies.metrics import LegArrays
 
 MIN_VOL = 0.005
 
@@ -57,7 +57,6 @@ def pnl_surface(
     *,
     iv_shift: float = 0.0,
     style: str = "american",
-    pricer: Pricer | None = None,
 ) -> PnlSurface:
     """P&L on ``grid`` at each horizon (years from now); ``iv_shift`` in vol points.
 
@@ -94,18 +93,10 @@ def pnl_surface(
         if style not in ("american", "european"):
             raise ValueError(f"style must be 'american' or 'european', not {style!r}")
         if style == "american":
-            if pricer is None:
-                from market.pricing import american
-
-                pricer = american
-            priced = np.asarray(pricer(contracts))
+            priced = np.asarray(american(contracts))
             model = "american"
         else:
-            if pricer is None:
-                from market.pricing import bsm
-
-                pricer = bsm
-            priced = np.asarray(pricer(contracts).price)
+            priced = np.asarray(bsm(contracts).price)
             model = "bsm"
         value = np.where(live, priced, intrinsic)
     stock_val = np.where(kind == KIND_STOCK, 1.0, 0.0)[:, None, None] * s
