@@ -19,6 +19,11 @@ _lock = threading.Lock()
 _service: MarketService | None = None
 
 
+def synthetic_market() -> bool:
+    """Whether the configured market data is the synthetic provider's (the first provider)."""
+    return str(settings.MARKET_DATA_PROVIDER).split(",")[0].strip().lower() == "synthetic"
+
+
 def build_market_service() -> MarketService:
     providers = make_providers(
         settings.MARKET_DATA_PROVIDER,

@@ -13,13 +13,9 @@ from django.utils import timezone
 from market.data import normalize_symbol
 from market.errors import InvalidSymbol, MarketDataError
 from marketdata import ivrecord
+from marketdata.service import synthetic_market
 
 MAX_DAYS = 3650
-
-
-def synthetic_market() -> bool:
-    """Whether the configured market data is the synthetic provider's (the first provider)."""
-    return str(settings.MARKET_DATA_PROVIDER).split(",")[0].strip().lower() == "synthetic"
 
 
 class Command(BaseCommand):

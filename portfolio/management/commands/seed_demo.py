@@ -79,9 +79,8 @@ class Command(BaseCommand):
         self._seed_iv_history(symbol)
 
     def _seed_iv_history(self, symbol: str) -> None:
-        from marketdata.management.commands.backfill_iv_history import synthetic_market
         from marketdata.models import IVObservation
-        from marketdata.service import get_market_service
+        from marketdata.service import get_market_service, synthetic_market
 
         if not synthetic_market() or IVObservation.objects.filter(symbol=symbol).exists():
             return
