@@ -541,8 +541,9 @@ def _american_prices(
         )
     if double.any():
         i = np.nonzero(double)[0]
+        on_lattice = contracts.take(i)
         for j in range(k):
-            out[i, j] = american_lattice(contracts.take(i)._replace(spot=Sb[i, j]))
+            out[i, j] = american_lattice(on_lattice._replace(spot=Sb[i, j]))
     sch = _scheme(acc.nodes, acc.fp, acc.premium)
     ci = np.nonzero(core)[0]
     # put space (McDonald-Schroder): a call's scale is its (bumped) spot, C(S) = S * P(K/S)
